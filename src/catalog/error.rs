@@ -1,0 +1,45 @@
+//! The catalog's closed list of failures.
+
+use crate::domain::{FieldError, ProductId, Sku};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("no product with id '{0}'")]
+    ProductNotFound(String),
+    #[error("product '{0}' is archived")]
+    ProductArchived(ProductId),
+    #[error("no SKU '{0}'")]
+    SkuNotFound(String),
+    #[error("SKU '{0}' is no longer sold")]
+    SkuRetired(Sku),
+    #[error("a product with id '{0}' already exists")]
+    ProductExists(ProductId),
+    #[error("SKU '{sku}' already belongs to product '{owner}'")]
+    DuplicateSku { sku: Sku, owner: ProductId },
+    #[error("SKU '{0}' appears more than once in the request")]
+    RepeatedSku(Sku),
+    #[error("the product changed since it was read (its ETag is now {current})")]
+    PreconditionFailed { current: String },
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CatalogError {
+    /// Stable machine-readable code; the last segment of the problem `type`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ProductNotFound(_) => "product-not-found",
+            Self::ProductArchived(_) => "product-archived",
+            Self::SkuNotFound(_) => "sku-not-found",
+            Self::SkuRetired(_) => "sku-retired",
+            Self::ProductExists(_) => "product-exists",
+            Self::DuplicateSku { .. } | Self::RepeatedSku(_) => "duplicate-sku",
+            Self::PreconditionFailed { .. } => "precondition-failed",
+            Self::Invalid(_) => "invalid-request",
+            Self::Store(_) => "store",
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The catalog: products and their variants (SKUs) with prices. Read-mostly,
+//! so reads are served from an immutable in-memory [`Snapshot`] that a single
+//! writer replaces after each durable change; readers never wait on writers.
+
+mod error;
+mod input;
+mod model;
+mod seed;
+mod service;
+mod snapshot;
+
+pub use error::CatalogError;
+pub use model::{NewProduct, NewVariant, Product, Variant};
+pub use input::{PriceInput, ProductInput, VariantInput};
+pub use seed::{seed, SeedFile, Seeded};
+pub use service::{live, Catalog};
+pub use snapshot::{Entry, Page, SkuStatus, Snapshot};

@@ -1,0 +1,209 @@
+//! Settings: built-in defaults, then `config.toml`, then `SURGE_SECTION__KEY`
+//! environment variables, then command-line flags. Unknown keys are an error
+//! at start: a typo in a config file must not silently fall back to a default.
+//! Secrets (the admin token) never live here; they come from the environment.
+
+use crate::store::{CommitterSettings, Durability};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub catalog: CatalogSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP server listens on; port 0 picks a free port.
+    pub bind: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub body_limit_bytes: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    pub shutdown_timeout_secs: u64,
+    /// Most connections one worker keeps open at once.
+    pub connections_per_worker_max: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            workers: 0,
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_secs: 10,
+            connections_per_worker_max: 25_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Directory holding the sled store and the generated admin token.
+    pub data_dir: PathBuf,
+    /// "strict" acknowledges after the flush; "relaxed" before (benchmarks only).
+    pub durability: Durability,
+    /// How long the committer gathers writes into one batch, in microseconds.
+    pub commit_window_us: u64,
+    /// Most operations in one batch.
+    pub commit_batch_max: usize,
+    /// Most write groups waiting for the committer; beyond it writes get 503.
+    pub commit_queue_max: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data/store"),
+            durability: Durability::Strict,
+            commit_window_us: 100,
+            commit_batch_max: 4096,
+            commit_queue_max: 16_384,
+        }
+    }
+}
+
+impl StoreSettings {
+    pub fn committer(&self) -> CommitterSettings {
+        CommitterSettings {
+            durability: self.durability,
+            commit_window_us: self.commit_window_us,
+            commit_batch_max: self.commit_batch_max,
+            commit_queue_max: self.commit_queue_max,
+        }
+    }
+
+    /// Where sled keeps its files, inside the data directory.
+    pub fn sled_dir(&self) -> PathBuf {
+        self.data_dir.join("sled")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    /// Seed catalog loaded on first start; empty means start with no products.
+    pub seed_file: PathBuf,
+    /// Page size when a list request gives no `limit`.
+    pub page_limit_default: usize,
+    /// Largest `limit` a list request may ask for.
+    pub page_limit_max: usize,
+    /// `max-age` of catalog reads, in seconds; 0 makes caches revalidate.
+    pub cache_max_age_secs: u64,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            seed_file: PathBuf::from("data/catalog.json"),
+            page_limit_default: 20,
+            page_limit_max: 100,
+            cache_max_age_secs: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// "text" for people, "json" for log collectors.
+    pub format: LogFormat,
+    /// tracing env-filter directives; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given, it must exist; otherwise
+    /// `config.toml` is read when present) and the `SURGE_*__*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(figment::Error::from(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file_exact("config.toml")),
+        }
+        // Only `SURGE_SECTION__KEY` names are settings; `SURGE_ADMIN_TOKEN`
+        // and other single-part names are secrets or belong to other tools.
+        let env = Env::prefixed("SURGE_")
+            .filter(|key| key.as_str().contains("__"))
+            .split("__");
+        figment.merge(env).extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_shipped_config_file_matches_the_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let from_file: Settings = Figment::new()
+            .merge(Toml::file_exact(&shipped))
+            .extract()
+            .unwrap();
+        let defaults = Settings::default();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(&defaults).unwrap(),
+            "config.toml must document every key with its default"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_keys_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("config.toml", "[server]\nbind = \"127.0.0.1:9000\"\n")?;
+            let s = Settings::load(None)?;
+            assert_eq!(s.server.bind, "127.0.0.1:9000");
+            jail.set_env("SURGE_SERVER__BIND", "127.0.0.1:9001");
+            jail.set_env("SURGE_STORE__COMMIT_WINDOW_US", "5");
+            jail.set_env("SURGE_ADMIN_TOKEN", "not-a-setting");
+            let s = Settings::load(None)?;
+            assert_eq!(s.server.bind, "127.0.0.1:9001");
+            assert_eq!(s.store.commit_window_us, 5);
+            jail.set_env("SURGE_SERVER__BINDD", "x");
+            assert!(Settings::load(None).is_err(), "a misspelt env key is an error");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file("config.toml", "[server]\nbnd = \"127.0.0.1:9000\"\n")?;
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("bnd"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,108 @@
+//! Opaque identifiers. Ids are strings to clients; inside they are newtypes
+//! so a SKU can never be passed where a product id is expected.
+
+use super::ParseError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest id we accept. Ids are keys in the store and in URLs: keep them short.
+pub const ID_LEN_MAX: usize = 64;
+
+fn check_id(kind: &str, raw: &str) -> Result<(), ParseError> {
+    if raw.is_empty() {
+        return Err(ParseError::new(format!("{kind} must not be empty")));
+    }
+    if raw.len() > ID_LEN_MAX {
+        return Err(ParseError::new(format!(
+            "{kind} must be at most {ID_LEN_MAX} characters"
+        )));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !raw.chars().all(allowed) {
+        return Err(ParseError::new(format!(
+            "{kind} may contain only letters, digits, '-', '_' and '.'"
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, ParseError> {
+                check_id($kind, raw)?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+            fn try_from(raw: String) -> Result<Self, ParseError> {
+                check_id($kind, &raw)?;
+                Ok(Self(raw))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A product's id: chosen by the merchant or generated (`prod_<32 hex>`).
+    ProductId,
+    "product id"
+);
+string_id!(
+    /// A stock keeping unit: one sellable variant, the unit of inventory.
+    Sku,
+    "sku"
+);
+
+impl ProductId {
+    /// A fresh random id (122 random bits): unguessable and collision-free.
+    pub fn generate() -> Self {
+        Self(format!("prod_{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_the_documented_alphabet_and_reject_the_rest() {
+        assert!(Sku::parse("TEE-RED_XL.2").is_ok());
+        assert!(Sku::parse("").is_err());
+        assert!(Sku::parse("a b").is_err());
+        assert!(Sku::parse("a/b").is_err());
+        assert!(Sku::parse(&"x".repeat(ID_LEN_MAX + 1)).is_err());
+        assert!(Sku::parse(&"x".repeat(ID_LEN_MAX)).is_ok());
+    }
+
+    #[test]
+    fn generated_product_ids_are_distinct_and_valid() {
+        let a = ProductId::generate();
+        let b = ProductId::generate();
+        assert_ne!(a, b);
+        assert!(ProductId::parse(a.as_str()).is_ok());
+    }
+}

@@ -1,0 +1,147 @@
+//! Money is an integer count of minor units (cents) and an ISO 4217 currency.
+//! No floats anywhere: a price is exact, and arithmetic is checked.
+
+use super::ParseError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Largest amount accepted from a client: ten billion major units, far above
+/// any real price and far below where a line total could overflow `i64`.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
+
+/// Active ISO 4217 codes. Checked at the edge so that "EUR " or "euro" never
+/// reaches a stored price.
+const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND \
+BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB \
+EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY \
+KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR \
+MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF \
+SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS \
+UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
+/// A three-letter ISO 4217 currency code, stored as its ASCII bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let known = raw.len() == 3 && ISO_4217.split_ascii_whitespace().any(|code| code == raw);
+        if !known {
+            return Err(ParseError::new(format!(
+                "'{raw}' is not an ISO 4217 currency code (three upper-case letters, e.g. EUR)"
+            )));
+        }
+        let b = raw.as_bytes();
+        Ok(Self([b[0], b[1], b[2]]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ever built from an ASCII code in ISO_4217.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = ParseError;
+    fn try_from(raw: String) -> Result<Self, ParseError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount of money: `{"amount": 1999, "currency": "EUR"}` is 19.99 EUR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Money {
+    /// Integer minor units (cents).
+    pub amount: i64,
+    /// ISO 4217 code.
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
+}
+
+impl Money {
+    /// A price as a client may send it: non-negative and at most [`AMOUNT_MAX`].
+    pub fn price(amount: i64, currency: &str) -> Result<Self, ParseError> {
+        if !(0..=AMOUNT_MAX).contains(&amount) {
+            return Err(ParseError::new(format!(
+                "amount must be an integer number of minor units between 0 and {AMOUNT_MAX}"
+            )));
+        }
+        Ok(Self {
+            amount,
+            currency: Currency::parse(currency)?,
+        })
+    }
+
+    /// `self * quantity`, or `None` on overflow.
+    pub fn times(self, quantity: u32) -> Option<Self> {
+        Some(Self {
+            amount: self.amount.checked_mul(i64::from(quantity))?,
+            currency: self.currency,
+        })
+    }
+
+    /// `self + other`, or `None` on overflow or when the currencies differ.
+    pub fn plus(self, other: Money) -> Option<Self> {
+        if self.currency != other.currency {
+            return None;
+        }
+        Some(Self {
+            amount: self.amount.checked_add(other.amount)?,
+            currency: self.currency,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies_must_be_real_iso_codes() {
+        assert!(Currency::parse("EUR").is_ok());
+        assert!(Currency::parse("USD").is_ok());
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("EURO").is_err());
+        assert!(Currency::parse("ABC").is_err());
+        assert!(Currency::parse("").is_err());
+    }
+
+    #[test]
+    fn prices_are_bounded_and_non_negative() {
+        assert!(Money::price(0, "EUR").is_ok());
+        assert!(Money::price(AMOUNT_MAX, "EUR").is_ok());
+        assert!(Money::price(-1, "EUR").is_err());
+        assert!(Money::price(AMOUNT_MAX + 1, "EUR").is_err());
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        let p = Money::price(AMOUNT_MAX, "EUR").unwrap();
+        assert_eq!(p.times(3).unwrap().amount, 3 * AMOUNT_MAX);
+        assert!(Money { amount: i64::MAX, ..p }.times(2).is_none());
+        let usd = Money::price(1, "USD").unwrap();
+        assert!(p.plus(usd).is_none());
+    }
+
+    #[test]
+    fn money_serializes_as_amount_and_code() {
+        let p = Money::price(1999, "EUR").unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"amount":1999,"currency":"EUR"}"#);
+        let back: Money = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+}

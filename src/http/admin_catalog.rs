@@ -1,0 +1,81 @@
+//! Admin catalog writes: create, replace (with `If-Match`), archive. Each
+//! answers only after its change is durable.
+
+use super::auth::Admin;
+use super::caching::if_match_accepts;
+use super::catalog::{parse_product_id, product_body};
+use super::problem::{ApiError, Problem};
+use super::views::ProductView;
+use super::AppState;
+use crate::catalog::ProductInput;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+#[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput,
+    security(("admin_token" = [])),
+    responses((status = 201, body = ProductView, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 409, body = Problem, description = "id or SKU already exists")))]
+pub async fn create_product(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<ProductInput>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.into_inner().parse().map_err(ApiError::invalid)?;
+    let product = state.catalog.create(new).await?;
+    let snapshot = state.catalog.snapshot();
+    let entry = crate::catalog::live(&snapshot, &product.id)?;
+    let (body, etag) = product_body(&state, entry);
+    Ok(HttpResponse::Created()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::LOCATION, format!("/v1/products/{}", product.id)))
+        .content_type("application/json")
+        .body(body))
+}
+
+#[utoipa::path(put, path = "/v1/admin/products/{id}", tag = "admin", request_body = ProductInput,
+    params(("id" = String, Path, description = "product id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag read; 412 if the product changed since")),
+    security(("admin_token" = [])),
+    responses((status = 200, body = ProductView, headers(("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem)))]
+pub async fn replace_product(
+    _: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<ProductInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_product_id(&id)?;
+    let new = body.into_inner().parse().map_err(ApiError::invalid)?;
+    if new.id.as_ref().is_some_and(|body_id| *body_id != id) {
+        return Err(ApiError::bad_request(
+            "id-mismatch",
+            "the body's id differs from the path's; a product's id cannot change",
+        ));
+    }
+    state.catalog.replace(&id, new, |tag| if_match_accepts(&req, tag)).await?;
+    let snapshot = state.catalog.snapshot();
+    let entry = crate::catalog::live(&snapshot, &id)?;
+    let (body, etag) = product_body(&state, entry);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin",
+    params(("id" = String, Path, description = "product id")),
+    security(("admin_token" = [])),
+    responses((status = 204, description = "archived (also when it already was)"),
+        (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn archive_product(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_product_id(&id)?;
+    state.catalog.archive(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

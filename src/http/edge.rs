@@ -1,0 +1,111 @@
+//! The edge of the server: how malformed requests are answered before any
+//! handler runs. JSON, query and path extractors turn their failures into
+//! problem+json with a clear message, and a last-resort layer gives every
+//! other empty error response (unknown route, wrong method, …) a problem body.
+
+use super::problem::{title, ApiError, Problem, PROBLEM_JSON};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// JSON bodies: limited in size, `application/json` required, unknown fields
+/// and type errors reported with serde's message (which names the field).
+pub fn json_config(body_limit_bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(body_limit_bytes)
+        .content_type_required(true)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!("the body is {length} bytes; the limit is {limit}"),
+        ),
+        JsonPayloadError::Overflow { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!("the body is over the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad_request("invalid-body", format!("the body does not fit the schema: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request("malformed-json", format!("the body is not valid JSON: {e}"))
+        }
+        other => ApiError::bad_request("invalid-body", other.to_string()),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::bad_request("invalid-query", format!("invalid query string: {err}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::bad_request("invalid-path", format!("invalid path: {err}")).into()
+    })
+}
+
+/// Unknown routes: 404 problem.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Gives any 4xx/5xx response that is not already a problem a problem body,
+/// keeping its status and headers (`Allow`, `Retry-After`, …).
+pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_problem = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        if is_problem {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let (req, old) = res.into_parts();
+        let status = old.status();
+        let detail = match status {
+            StatusCode::METHOD_NOT_ALLOWED => format!("{} is not allowed on {}", req.method(), req.path()),
+            StatusCode::NOT_FOUND => format!("no route for {} {}", req.method(), req.path()),
+            _ => title(status),
+        };
+        let problem = Problem {
+            kind: format!("https://surge.dev/problems/{}", slug(status)),
+            title: title(status),
+            status: status.as_u16(),
+            detail,
+            errors: Vec::new(),
+        };
+        let mut new = HttpResponse::build(status);
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                new.append_header((name.clone(), value.clone()));
+            }
+        }
+        let new: HttpResponse<BoxBody> = new.content_type(PROBLEM_JSON).json(problem);
+        let res = ServiceResponse::new(req, new).map_into_boxed_body().map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+/// A problem code for a bare status.
+fn slug(status: StatusCode) -> String {
+    title(status).to_ascii_lowercase().replace(' ', "-")
+}

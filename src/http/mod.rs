@@ -1,0 +1,68 @@
+//! The HTTP API: routes per resource, validation at the edge, one error
+//! mapping to problem+json. This is the only module that knows HTTP; handlers
+//! parse, delegate to a capability, and render.
+
+mod admin_catalog;
+mod auth;
+mod caching;
+mod catalog;
+mod edge;
+mod observe;
+mod openapi;
+mod ops;
+mod problem;
+mod views;
+
+pub use auth::AdminToken;
+pub use openapi::ApiDoc;
+pub use problem::{ApiError, Problem};
+
+use crate::catalog::Catalog;
+use crate::config::CatalogSettings;
+use actix_web::web;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What handlers share. Built once by `startup`.
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub catalog_settings: CatalogSettings,
+    /// True once the store is open and recovered; false again at shutdown.
+    pub ready: Arc<AtomicBool>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Everything the app needs besides routes: shared state and extractor limits.
+pub fn app_data(cfg: &mut web::ServiceConfig, state: web::Data<AppState>, token: AdminToken, body_limit_bytes: usize) {
+    cfg.app_data(state)
+        .app_data(web::Data::new(token))
+        .app_data(edge::json_config(body_limit_bytes))
+        .app_data(web::PayloadConfig::new(body_limit_bytes))
+        .app_data(edge::query_config())
+        .app_data(edge::path_config());
+}
+
+/// Every route. Resources are declared with their methods so that a wrong
+/// method on a known path is a 405, not a 404.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").get(ops::healthz))
+        .service(web::resource("/readyz").get(ops::readyz))
+        .service(web::resource("/metrics").get(ops::metrics))
+        .service(web::resource("/v1/products").get(catalog::list_products))
+        .service(web::resource("/v1/products/{id}").get(catalog::get_product))
+        .service(web::resource("/v1/skus/{sku}").get(catalog::get_sku))
+        .service(web::resource("/v1/admin/products").post(admin_catalog::create_product))
+        .service(
+            web::resource("/v1/admin/products/{id}")
+                .put(admin_catalog::replace_product)
+                .delete(admin_catalog::archive_product),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .default_service(web::to(edge::not_found));
+}
+
+pub use edge::problem_bodies;
+pub use observe::record_request;

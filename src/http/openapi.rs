@@ -1,0 +1,28 @@
+//! The OpenAPI document, generated from the handlers' annotations and the
+//! view types, served at `/openapi.json` and browsable at `/docs/`.
+
+use super::{admin_catalog, catalog, ops};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "surge", description = "A commerce core in one binary: catalog, inventory, carts, orders."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        catalog::list_products, catalog::get_product, catalog::get_sku,
+        admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
+    ),
+    modifiers(&AdminSecurity),
+    tags((name = "catalog"), (name = "admin"), (name = "ops"))
+)]
+pub struct ApiDoc;
+
+struct AdminSecurity;
+
+impl Modify for AdminSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}

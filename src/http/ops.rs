@@ -1,0 +1,31 @@
+//! Operations routes: liveness, readiness, Prometheus metrics.
+
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use actix_web::{web, HttpResponse};
+use std::sync::atomic::Ordering;
+
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "the process is alive")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, description = "store open and recovered; taking traffic"),
+        (status = 503, body = Problem, description = "starting or shutting down")))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.ready.load(Ordering::Acquire) {
+        Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+    } else {
+        Err(ApiError::unavailable("not-ready", "the server is starting or shutting down", 1))
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

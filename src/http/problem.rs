@@ -1,0 +1,160 @@
+//! Errors as HTTP: every failure leaves as `application/problem+json`
+//! (RFC 9457) with a stable `type`, built in one place from each capability's
+//! closed error list. 5xx bodies say nothing about internals; the cause goes
+//! to the log.
+
+use crate::catalog::CatalogError;
+use crate::domain::FieldError;
+use crate::store::StoreError;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const TYPE_BASE: &str = "https://surge.dev/problems/";
+
+/// The problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `https://surge.dev/problems/<code>`: stable, for machines.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Per-field validation errors, when the request body was invalid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An HTTP-facing error: a status, a code and what to tell the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// Seconds for `Retry-After` on 429/503.
+    pub retry_after_secs: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self {
+            errors,
+            ..Self::bad_request("invalid-request", detail)
+        }
+    }
+
+    pub fn unavailable(code: &'static str, detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle the request; it has been logged",
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("{TYPE_BASE}{}", self.code),
+            title: title(self.status),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+/// The reason phrase of a status, as the problem's short title.
+pub fn title(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("Error").to_owned()
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.content_type(PROBLEM_JSON);
+        if let Some(secs) = self.retry_after_secs {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"surge-admin\""));
+        }
+        res.json(self.problem())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Overloaded => {
+                Self::unavailable("overloaded", "the server is at its write capacity; retry shortly", 1)
+            }
+            StoreError::Closed => Self::unavailable("shutting-down", "the server is shutting down", 5),
+            StoreError::Io(_) | StoreError::Corrupt { .. } => {
+                tracing::error!(error = %e, "store failure");
+                Self::unavailable("store-unavailable", "the store could not complete the write", 1)
+            }
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        let code = e.code();
+        let detail = e.to_string();
+        match e {
+            CatalogError::ProductNotFound(_) | CatalogError::SkuNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, code, detail)
+            }
+            CatalogError::ProductArchived(_) | CatalogError::SkuRetired(_) => {
+                Self::new(StatusCode::GONE, code, detail)
+            }
+            CatalogError::ProductExists(_)
+            | CatalogError::DuplicateSku { .. }
+            | CatalogError::RepeatedSku(_) => Self::new(StatusCode::CONFLICT, code, detail),
+            CatalogError::PreconditionFailed { .. } => {
+                Self::new(StatusCode::PRECONDITION_FAILED, code, detail)
+            }
+            CatalogError::Invalid(errors) => Self::invalid(errors),
+            CatalogError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! surge: a commerce core in one binary.
+//!
+//! Layout (see `DESIGN.md` in the shared docs for the why):
+//! - [`domain`]: value types (money, ids, bounded text), parsed at the edge.
+//! - [`store`]: the only module that knows sled; the Committer is the
+//!   process's durability boundary (group commit, one flush per batch).
+//! - [`catalog`]: products and SKUs, read from an in-memory snapshot.
+//! - [`inventory`]: per-SKU stock records and published availability.
+//! - [`http`]: the actix-web API; the only module that knows HTTP.
+//! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
+//!   and metrics.
+//! - [`startup`]: wires everything together; the only module that knows every
+//!   piece.
+
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod inventory;
+pub mod secrets;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,75 @@
+//! The `surge` command: a thin shell over the library.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use surge::config::{LogFormat, Settings};
+use surge::secrets::Secrets;
+use surge::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "surge", version, about = "A commerce core in one binary.")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `serve`, the default command.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Config file [default: ./config.toml when present].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (server.bind).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Directory for the store and the admin token (store.data_dir).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format (log.format).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("surge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(args.config.as_deref())?;
+    if let Some(bind) = args.bind {
+        settings.server.bind = bind;
+    }
+    if let Some(dir) = args.data_dir {
+        settings.store.data_dir = dir;
+    }
+    if let Some(format) = args.log_format {
+        settings.log.format = format;
+    }
+    surge::telemetry::init_logs(&settings.log);
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, Secrets::from_env()).await?;
+        app.run_until_stopped().await
+    })
+}

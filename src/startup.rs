@@ -1,0 +1,168 @@
+//! Start-up and shutdown: the one place that knows every piece. It opens the
+//! store, loads (and on first start seeds) the catalog, binds the listener and
+//! wires the HTTP app; on a signal or a [`Shutdown`] request it stops taking
+//! connections, lets in-flight requests finish, and flushes the store.
+
+use crate::catalog::{self, Catalog, Seeded};
+use crate::config::Settings;
+use crate::http::{self, AdminToken, AppState};
+use crate::inventory::Availability;
+use crate::secrets::{self, Secrets, TokenSource};
+use crate::store::Store;
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Asks a running application to shut down gracefully.
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<Notify>);
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    ready: Arc<AtomicBool>,
+    shutdown: Shutdown,
+    handle_signals: bool,
+}
+
+impl Application {
+    /// Builds the application: store open, catalog loaded, listener bound.
+    /// Must run inside an actix system.
+    pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<Self> {
+        let metrics = crate::telemetry::metrics();
+        let data_dir = &settings.store.data_dir;
+        let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
+        let availability = Availability::default();
+        let catalog = Arc::new(Catalog::load(store.clone(), availability)?);
+        match catalog::seed(&catalog, &store, &settings.catalog.seed_file).await? {
+            Seeded::Loaded { products, skus } => tracing::info!(
+                products, skus, file = %settings.catalog.seed_file.display(), "seeded the demo catalog"
+            ),
+            Seeded::NoFile if catalog.snapshot().is_empty() => tracing::info!("starting with an empty catalog"),
+            Seeded::NoFile | Seeded::Already => {}
+        }
+        let (token, source) = secrets::admin_token(&secrets, data_dir)?;
+        match source {
+            TokenSource::Environment => tracing::info!("admin token: from SURGE_ADMIN_TOKEN"),
+            TokenSource::File(p) => tracing::info!(path = %p.display(), "admin token: read from file"),
+            TokenSource::Generated(p) => tracing::info!(path = %p.display(), "admin token: generated"),
+        }
+        let listener = TcpListener::bind(&settings.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = web::Data::new(AppState {
+            catalog,
+            catalog_settings: settings.catalog.clone(),
+            ready: ready.clone(),
+            metrics,
+        });
+        let server = serve(listener, state, AdminToken::new(&token), &settings)?;
+        tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
+        ready.store(true, Ordering::Release);
+        Ok(Self {
+            port,
+            server,
+            store,
+            ready,
+            shutdown: Shutdown::default(),
+            handle_signals: true,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Whether SIGTERM/SIGINT stop the application (on by default; tests that
+    /// run many apps in one process turn it off).
+    pub fn with_signals(mut self, on: bool) -> Self {
+        self.handle_signals = on;
+        self
+    }
+
+    /// Serves until a signal or a shutdown request, then stops gracefully:
+    /// not ready, no new connections, in-flight requests finish, store flushed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = actix_web::rt::spawn(self.server);
+        let stop = self.shutdown.0.clone();
+        tokio::select! {
+            finished = &mut server => {
+                self.store.close()?;
+                return finished?.map_err(anyhow::Error::from);
+            }
+            () = stop.notified() => tracing::info!("shutdown requested"),
+            () = signal(self.handle_signals) => tracing::info!("signal received; shutting down"),
+        }
+        self.ready.store(false, Ordering::Release);
+        handle.stop(true).await;
+        let served = server.await;
+        self.store.close()?;
+        tracing::info!("store flushed; bye");
+        served?.map_err(anyhow::Error::from)
+    }
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>, token: AdminToken, settings: &Settings) -> anyhow::Result<Server> {
+    let body_limit = settings.server.body_limit_bytes;
+    let mut server = HttpServer::new(move || {
+        let (state, token) = (state.clone(), token.clone());
+        App::new()
+            .wrap(http::problem_bodies())
+            .wrap(from_fn(http::record_request))
+            .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
+            .configure(http::routes)
+    })
+    .disable_signals()
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .max_connections(settings.server.connections_per_worker_max);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+fn listener_host(bind: &str) -> &str {
+    bind.rsplit_once(':').map_or(bind, |(host, _)| host)
+}
+
+/// Resolves on SIGTERM or SIGINT; never when `enabled` is false.
+async fn signal(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

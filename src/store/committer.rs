@@ -1,0 +1,290 @@
+//! The Committer: one thread that owns every write to sled. Callers hand it
+//! write groups over a bounded channel; it gathers what arrives within a short
+//! window (up to a maximum number of ops), applies it as one atomic sled batch,
+//! flushes once, and only then completes every waiter. Many writers thus share
+//! one fsync, and a hot key written a thousand times in a window is written
+//! once (sled's `Batch` keeps the last write per key).
+
+use super::{codec, StoreError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After the batch holding it is flushed to disk (the default).
+    Strict,
+    /// After the batch is applied in memory, before the flush. A crash can lose
+    /// acknowledged writes: for benchmarks only.
+    Relaxed,
+}
+
+/// Limits of the committer (from `[store]` in the config).
+#[derive(Debug, Clone)]
+pub struct CommitterSettings {
+    pub durability: Durability,
+    /// How long to keep gathering groups after the first one arrives.
+    pub commit_window_us: u64,
+    /// Most ops in one batch; a larger backlog is written in several batches.
+    pub commit_batch_max: usize,
+    /// Most groups waiting in the queue; beyond it `submit` fails `Overloaded`.
+    pub commit_queue_max: usize,
+}
+
+/// An ordered set of writes that become durable together.
+#[derive(Debug, Default)]
+pub struct WriteGroup {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteGroup {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `record` (encoded) at `key`.
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, record: &T) -> Result<(), StoreError> {
+        self.ops.push((key, Some(codec::encode(record)?)));
+        Ok(())
+    }
+
+    pub fn remove(&mut self, key: Vec<u8>) {
+        self.ops.push((key, None));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+enum Job {
+    Write {
+        group: WriteGroup,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Stop,
+}
+
+/// A pending commit. Await it to learn whether the group is durable.
+pub struct Ticket(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Ticket {
+    pub async fn wait(self) -> Result<(), StoreError> {
+        // A dropped sender means the committer thread is gone.
+        self.0.await.unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+/// Handle to the committer thread.
+pub struct Committer {
+    tx: Sender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Committer {
+    pub fn start(db: sled::Db, settings: CommitterSettings) -> Result<Self, StoreError> {
+        let (tx, rx) = bounded(settings.commit_queue_max.max(1));
+        if settings.durability == Durability::Relaxed {
+            tracing::warn!(
+                "store.durability = \"relaxed\": writes are acknowledged BEFORE they are flushed; \
+                 a crash can lose acknowledged orders. Use only for benchmarks."
+            );
+        }
+        let thread = std::thread::Builder::new()
+            .name("surge-committer".into())
+            .spawn(move || run(db, rx, settings))
+            .map_err(|e| StoreError::io(format!("starting the committer thread: {e}")))?;
+        Ok(Self {
+            tx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues `group` without waiting for room: a full queue is `Overloaded`
+    /// at once, so callers can shed load instead of piling up.
+    pub fn submit(&self, group: WriteGroup) -> Result<Ticket, StoreError> {
+        let (done, rx) = oneshot::channel();
+        match self.tx.try_send(Job::Write { group, done }) {
+            Ok(()) => Ok(Ticket(rx)),
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("surge_commit_rejected_total").increment(1);
+                Err(StoreError::Overloaded)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Writes everything already queued, then stops the thread. Idempotent.
+    pub fn stop(&self) {
+        let Some(thread) = self.thread.lock().take() else {
+            return;
+        };
+        // A blocking send: at shutdown we wait for room rather than drop the stop.
+        if self.tx.send(Job::Stop).is_ok() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings) {
+    let window = Duration::from_micros(settings.commit_window_us);
+    let batch_max = settings.commit_batch_max.max(1);
+    let mut waiters = Vec::new();
+    loop {
+        let Ok(first) = rx.recv() else { return };
+        let mut batch = sled::Batch::default();
+        let mut ops = 0usize;
+        let mut stop = !gather(first, &mut batch, &mut ops, &mut waiters);
+        let deadline = Instant::now() + window;
+        while !stop && ops < batch_max {
+            let next = match rx.try_recv() {
+                Ok(job) => job,
+                Err(_) if window.is_zero() => break,
+                Err(_) => match rx.recv_deadline(deadline) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            stop = !gather(next, &mut batch, &mut ops, &mut waiters);
+        }
+        write(&db, batch, ops, &mut waiters, settings.durability);
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Adds a job to the batch; returns false for `Stop`.
+fn gather(
+    job: Job,
+    batch: &mut sled::Batch,
+    ops: &mut usize,
+    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+) -> bool {
+    match job {
+        Job::Write { group, done } => {
+            *ops += group.ops.len();
+            for (key, value) in group.ops {
+                match value {
+                    Some(value) => batch.insert(key, value),
+                    None => batch.remove(key),
+                }
+            }
+            waiters.push(done);
+            true
+        }
+        Job::Stop => false,
+    }
+}
+
+fn write(
+    db: &sled::Db,
+    batch: sled::Batch,
+    ops: usize,
+    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+    durability: Durability,
+) {
+    if waiters.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let mut result = db.apply_batch(batch).map_err(StoreError::from);
+    if result.is_ok() && durability == Durability::Relaxed {
+        complete(waiters, &result);
+    }
+    if result.is_ok() {
+        result = db.flush().map(drop).map_err(StoreError::from);
+    }
+    if let Err(e) = &result {
+        tracing::error!(error = %e, ops, "group commit failed");
+    }
+    complete(waiters, &result);
+    metrics::histogram!("surge_commit_batch_ops").record(ops as f64);
+    metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
+}
+
+fn complete(
+    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+    result: &Result<(), StoreError>,
+) {
+    for done in waiters.drain(..) {
+        // The caller may have given up (timeout, dropped request): that is fine.
+        let _ = done.send(result.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(queue: usize) -> CommitterSettings {
+        CommitterSettings {
+            durability: Durability::Strict,
+            commit_window_us: 200,
+            commit_batch_max: 1024,
+            commit_queue_max: queue,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, sled::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn acknowledged_groups_are_in_the_store_and_later_writes_win() {
+        let (_dir, db) = open();
+        let committer = Committer::start(db.clone(), settings(64)).unwrap();
+        let mut tickets = Vec::new();
+        for i in 0..50u32 {
+            let mut g = WriteGroup::new();
+            g.put(b"hot".to_vec(), &i).unwrap();
+            g.put(format!("k{i}").into_bytes(), &i).unwrap();
+            tickets.push(committer.submit(g).unwrap());
+        }
+        for t in tickets {
+            t.wait().await.unwrap();
+        }
+        let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
+        assert_eq!(hot, 49, "the last write to a key in submission order wins");
+        assert_eq!(db.len(), 51);
+        committer.stop();
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_stop_drains_what_was_queued() {
+        let (_dir, db) = open();
+        let committer = Committer::start(db.clone(), settings(2)).unwrap();
+        let mut accepted = Vec::new();
+        let mut refused = 0;
+        for i in 0..1000u32 {
+            let mut g = WriteGroup::new();
+            g.put(format!("k{i}").into_bytes(), &i).unwrap();
+            match committer.submit(g) {
+                Ok(t) => accepted.push(t),
+                Err(StoreError::Overloaded) => refused += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert!(refused > 0, "a queue of 2 must refuse some of 1000 instant submits");
+        committer.stop();
+        let n = accepted.len();
+        for t in accepted {
+            t.wait().await.unwrap();
+        }
+        assert_eq!(db.len(), n, "every accepted group was written, nothing else");
+        let mut g = WriteGroup::new();
+        g.remove(b"k0".to_vec());
+        assert_eq!(committer.submit(g).err(), Some(StoreError::Closed));
+    }
+}

@@ -1,0 +1,84 @@
+//! The store: the only module that knows sled. Everything durable lives in one
+//! sled tree under prefixed keys (see [`keys`]), encoded by [`codec`], and every
+//! write goes through the [`Committer`], the durability boundary of the
+//! process. Keeping one tree means one atomic batch can carry an inventory
+//! record, an order and an idempotency record together.
+
+pub mod codec;
+mod committer;
+mod error;
+pub mod keys;
+
+pub use committer::{Committer, CommitterSettings, Durability, Ticket, WriteGroup};
+pub use error::StoreError;
+
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An open store: reads go straight to sled, writes go through the committer.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    committer: Arc<Committer>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and starts its committer thread.
+    pub fn open(dir: &Path, settings: CommitterSettings) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(format!("{}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir)
+            // The committer flushes once per batch; a background flush on a
+            // timer would only add fsyncs.
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| StoreError::io(format!("opening {}: {e}", dir.display())))?;
+        let committer = Arc::new(Committer::start(db.clone(), settings)?);
+        Ok(Self { db, committer })
+    }
+
+    pub fn committer(&self) -> &Committer {
+        &self.committer
+    }
+
+    /// Hands `group` to the committer and waits until it is durable (or, in
+    /// relaxed mode, applied).
+    pub async fn commit(&self, group: WriteGroup) -> Result<(), StoreError> {
+        self.committer.submit(group)?.wait().await
+    }
+
+    /// Reads and decodes one record.
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.db.get(key).map_err(StoreError::from)? {
+            Some(bytes) => codec::decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a key is present, without decoding it.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        self.db.contains_key(key).map_err(StoreError::from)
+    }
+
+    /// Every record under `prefix`, in key order, decoded. Stops at the first
+    /// record that cannot be read: a corrupt store is an error, not a gap.
+    pub fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(prefix) {
+            let (key, bytes) = item.map_err(StoreError::from)?;
+            let record = codec::decode(&key, &bytes)?;
+            out.push((key.to_vec(), record));
+        }
+        Ok(out)
+    }
+
+    /// Stops the committer after it has written everything queued, then
+    /// flushes. Called once at shutdown; later commits fail with `Closed`.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.committer.stop();
+        self.db.flush().map_err(StoreError::from)?;
+        Ok(())
+    }
+}
