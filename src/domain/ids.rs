@@ -77,6 +77,35 @@ string_id!(
     "sku"
 );
 
+string_id!(
+    /// The shopper a purchase is for (the merchant's own customer id); used
+    /// for per-customer limits.
+    CustomerId,
+    "customer id"
+);
+string_id!(
+    /// What holds stock on a SKU: an order or a cart. Holds are keyed by it,
+    /// so holding twice for the same holder is detectable.
+    HoldId,
+    "hold id"
+);
+string_id!(
+    /// An order's id: `ord_<32 hex>`, unguessable, the capability to read it.
+    OrderId,
+    "order id"
+);
+
+impl OrderId {
+    pub fn generate() -> Self {
+        Self(format!("ord_{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// The hold an order keeps on its SKU while awaiting payment.
+    pub fn hold(&self) -> HoldId {
+        HoldId(self.0.clone())
+    }
+}
+
 impl ProductId {
     /// A fresh random id (122 random bits): unguessable and collision-free.
     pub fn generate() -> Self {

@@ -1,0 +1,164 @@
+//! `spawn_app()`: the real application on port 0 with a temporary store and
+//! tiny limits, in its own thread and actix system, plus typed HTTP helpers.
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use surge::config::Settings;
+use surge::secrets::Secrets;
+use surge::startup::{Application, Shutdown};
+use tempfile::TempDir;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A running server. Dropping it stops the server (and deletes its store
+/// unless another `TestApp` on the same store still holds the directory).
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub admin_token: String,
+    pub settings: Settings,
+    pub dir: Arc<TempDir>,
+    shutdown: Shutdown,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for a test server: free port, store in `dir`, no seed, small limits.
+pub fn test_settings(dir: &Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.server.body_limit_bytes = 16 * 1024;
+    s.server.shutdown_timeout_secs = 5;
+    s.store.data_dir = dir.to_path_buf();
+    s.catalog.seed_file = PathBuf::new();
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let settings = test_settings(dir.path());
+    spawn_with(settings, dir, Some(ADMIN_TOKEN)).await
+}
+
+/// Starts the application with `settings` on the store in `dir`.
+pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&str>) -> TestApp {
+    let secrets = Secrets {
+        admin_token: token.map(str::to_owned),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread_settings = settings.clone();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = match Application::build(thread_settings, secrets).await {
+                Ok(app) => app.with_signals(false),
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{e:#}")));
+                    return Err(e);
+                }
+            };
+            let _ = tx.send(Ok((app.port(), app.shutdown_handle())));
+            app.run_until_stopped().await
+        })
+    });
+    let (port, shutdown) = rx.await.expect("app thread").expect("app failed to start");
+    let admin_token = match token {
+        Some(t) => t.to_owned(),
+        None => std::fs::read_to_string(dir.path().join("admin_token")).expect("token file"),
+    };
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+        admin_token,
+        settings,
+        dir,
+        shutdown,
+        thread: Some(thread),
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits until its store is closed.
+    pub async fn stop(mut self) -> (Settings, Arc<TempDir>) {
+        self.stop_now().await;
+        (self.settings.clone(), self.dir.clone())
+    }
+
+    async fn stop_now(&mut self) {
+        self.shutdown.trigger();
+        if let Some(thread) = self.thread.take() {
+            let result = tokio::task::spawn_blocking(move || thread.join()).await.expect("join");
+            result.expect("app thread panicked").expect("app stopped with an error");
+        }
+    }
+
+    /// Stops and starts the server again on the same store.
+    pub async fn restart(self) -> TestApp {
+        let token = self.admin_token.clone();
+        let (settings, dir) = self.stop().await;
+        spawn_with(settings, dir, Some(&token)).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(&self.admin_token)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("request")
+    }
+
+    pub async fn create_product(&self, body: &Value) -> Response {
+        self.admin(Method::POST, "/v1/admin/products").json(body).send().await.expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A valid product definition with one variant per SKU given.
+pub fn product_body(id: &str, skus: &[&str]) -> Value {
+    json!({
+        "id": id,
+        "title": format!("Product {id}"),
+        "description": "A fine thing.",
+        "category": "things",
+        "attributes": {"brand": "Acme"},
+        "variants": skus.iter().map(|sku| json!({
+            "sku": sku, "title": format!("Variant {sku}"),
+            "price": {"amount": 1999, "currency": "EUR"}, "stock": 10
+        })).collect::<Vec<_>>()
+    })
+}
+
+/// Asserts a problem+json response with `status` and returns its body.
+pub async fn assert_problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}");
+    let body: Value = res.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}
