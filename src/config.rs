@@ -15,6 +15,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub store: StoreSettings,
     pub catalog: CatalogSettings,
+    pub inventory: InventorySettings,
     pub log: LogSettings,
 }
 
@@ -112,6 +113,33 @@ impl Default for CatalogSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventorySettings {
+    /// How long a flash-sale order holds its stock awaiting payment.
+    pub payment_window_secs: u64,
+    /// Most messages waiting for one SKU actor; beyond it callers get 503.
+    pub mailbox_capacity: usize,
+    /// Arbiter threads the SKU actors are sharded over; 0 means one per core.
+    pub shards: usize,
+    /// A SKU actor with nothing to do for this long is passivated.
+    pub idle_passivate_secs: u64,
+    /// Most units one purchase may ask for.
+    pub purchase_quantity_max: u64,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        Self {
+            payment_window_secs: 600,
+            mailbox_capacity: 1024,
+            shards: 0,
+            idle_passivate_secs: 60,
+            purchase_quantity_max: 100,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -196,7 +224,10 @@ mod tests {
             assert_eq!(s.server.bind, "127.0.0.1:9001");
             assert_eq!(s.store.commit_window_us, 5);
             jail.set_env("SURGE_SERVER__BINDD", "x");
-            assert!(Settings::load(None).is_err(), "a misspelt env key is an error");
+            assert!(
+                Settings::load(None).is_err(),
+                "a misspelt env key is an error"
+            );
             Ok(())
         });
         Jail::expect_with(|jail| {

@@ -5,7 +5,10 @@
 //! - [`store`]: the only module that knows sled; the Committer is the
 //!   process's durability boundary (group commit, one flush per batch).
 //! - [`catalog`]: products and SKUs, read from an in-memory snapshot.
-//! - [`inventory`]: per-SKU stock records and published availability.
+//! - [`inventory`]: one actor per SKU owns its stock (holds, sales, limits);
+//!   published availability serves reads without messages.
+//! - [`order`]: order records.
+//! - [`clock`]: injected time.
 //! - [`http`]: the actix-web API; the only module that knows HTTP.
 //! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
 //!   and metrics.
@@ -13,10 +16,13 @@
 //!   piece.
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod idempotency;
 pub mod inventory;
+pub mod order;
 pub mod secrets;
 pub mod startup;
 pub mod store;

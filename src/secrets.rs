@@ -14,7 +14,9 @@ pub struct Secrets {
 impl Secrets {
     pub fn from_env() -> Self {
         Self {
-            admin_token: std::env::var("SURGE_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()),
+            admin_token: std::env::var("SURGE_ADMIN_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty()),
         }
     }
 }
@@ -40,13 +42,19 @@ pub fn admin_token(secrets: &Secrets, data_dir: &Path) -> anyhow::Result<(String
     }
     let path = token_path(data_dir);
     match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_owned(), TokenSource::File(path))),
-        Ok(_) => anyhow::bail!("admin token file {} is empty; delete it to generate a new one", path.display()),
+        Ok(text) if !text.trim().is_empty() => {
+            return Ok((text.trim().to_owned(), TokenSource::File(path)))
+        }
+        Ok(_) => anyhow::bail!(
+            "admin token file {} is empty; delete it to generate a new one",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => anyhow::bail!("reading admin token file {}: {e}", path.display()),
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?;
     let token = hex::encode(bytes);
     std::fs::create_dir_all(data_dir)?;
     let mut file = open_private(&path)?;
@@ -58,12 +66,19 @@ pub fn admin_token(secrets: &Secrets, data_dir: &Path) -> anyhow::Result<(String
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -79,7 +94,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(token_path(dir.path())).unwrap().permissions().mode();
+            let mode = std::fs::metadata(token_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let (again, source) = admin_token(&Secrets::default(), dir.path()).unwrap();

@@ -4,9 +4,11 @@
 //! connections, lets in-flight requests finish, and flushes the store.
 
 use crate::catalog::{self, Catalog, Seeded};
+use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::http::{self, AdminToken, AppState};
-use crate::inventory::Availability;
+use crate::idempotency::Idempotency;
+use crate::inventory::{Availability, Inventory};
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -31,6 +33,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    inventory: Inventory,
     ready: Arc<AtomicBool>,
     shutdown: Shutdown,
     handle_signals: bool,
@@ -44,20 +47,33 @@ impl Application {
         let data_dir = &settings.store.data_dir;
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
         let availability = Availability::default();
-        let catalog = Arc::new(Catalog::load(store.clone(), availability)?);
+        let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
         match catalog::seed(&catalog, &store, &settings.catalog.seed_file).await? {
             Seeded::Loaded { products, skus } => tracing::info!(
                 products, skus, file = %settings.catalog.seed_file.display(), "seeded the demo catalog"
             ),
-            Seeded::NoFile if catalog.snapshot().is_empty() => tracing::info!("starting with an empty catalog"),
+            Seeded::NoFile if catalog.snapshot().is_empty() => {
+                tracing::info!("starting with an empty catalog")
+            }
             Seeded::NoFile | Seeded::Already => {}
         }
         let (token, source) = secrets::admin_token(&secrets, data_dir)?;
         match source {
             TokenSource::Environment => tracing::info!("admin token: from SURGE_ADMIN_TOKEN"),
-            TokenSource::File(p) => tracing::info!(path = %p.display(), "admin token: read from file"),
-            TokenSource::Generated(p) => tracing::info!(path = %p.display(), "admin token: generated"),
+            TokenSource::File(p) => {
+                tracing::info!(path = %p.display(), "admin token: read from file")
+            }
+            TokenSource::Generated(p) => {
+                tracing::info!(path = %p.display(), "admin token: generated")
+            }
         }
+        let idempotency = Idempotency::load(&store).await?;
+        let inventory = Inventory::start(
+            store.clone(),
+            availability,
+            Arc::new(SystemClock),
+            settings.inventory.clone(),
+        );
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -65,6 +81,10 @@ impl Application {
         let state = web::Data::new(AppState {
             catalog,
             catalog_settings: settings.catalog.clone(),
+            inventory: inventory.clone(),
+            inventory_settings: settings.inventory.clone(),
+            idempotency,
+            store: store.clone(),
             ready: ready.clone(),
             metrics,
         });
@@ -75,6 +95,7 @@ impl Application {
             port,
             server,
             store,
+            inventory,
             ready,
             shutdown: Shutdown::default(),
             handle_signals: true,
@@ -104,6 +125,7 @@ impl Application {
         let stop = self.shutdown.0.clone();
         tokio::select! {
             finished = &mut server => {
+                self.inventory.stop();
                 self.store.close()?;
                 return finished?.map_err(anyhow::Error::from);
             }
@@ -113,13 +135,21 @@ impl Application {
         self.ready.store(false, Ordering::Release);
         handle.stop(true).await;
         let served = server.await;
+        // HTTP is down, so no new work: stop the actors, then drain the
+        // committer (every acknowledged write is already flushed).
+        self.inventory.stop();
         self.store.close()?;
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>, token: AdminToken, settings: &Settings) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    token: AdminToken,
+    settings: &Settings,
+) -> anyhow::Result<Server> {
     let body_limit = settings.server.body_limit_bytes;
     let mut server = HttpServer::new(move || {
         let (state, token) = (state.clone(), token.clone());

@@ -24,11 +24,13 @@ pub fn init_logs(settings: &LogSettings) {
 
 /// Latency buckets in seconds, from 50 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 10.0,
 ];
 /// Commit batch sizes, in operations.
-const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
 
 /// The process's Prometheus handle, installing the recorder on first use (a
 /// process has one global recorder; tests start many apps in one process).
@@ -38,7 +40,9 @@ pub fn metrics() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_ops".into()), BATCH_BUCKETS));
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("_ops".into()), BATCH_BUCKETS)
+                });
             let recorder = match builder {
                 Ok(b) => b.build_recorder(),
                 Err(e) => {

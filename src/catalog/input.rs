@@ -2,8 +2,8 @@
 //! parsing into validated [`NewProduct`]s. Every problem found is reported
 //! with its JSON path, all at once, so a client can fix a request in one go.
 
-use crate::domain::FieldError;
 use super::model::{NewProduct, NewVariant, ATTRIBUTES_MAX, VARIANTS_MAX};
+use crate::domain::FieldError;
 use crate::domain::{BoundedText, Money, ProductId, Sku, TextRule};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,7 +55,11 @@ pub struct PriceInput {
 struct Checker(Vec<FieldError>);
 
 impl Checker {
-    fn ok<T>(&mut self, field: impl Into<String>, r: Result<T, crate::domain::ParseError>) -> Option<T> {
+    fn ok<T>(
+        &mut self,
+        field: impl Into<String>,
+        r: Result<T, crate::domain::ParseError>,
+    ) -> Option<T> {
         r.map_err(|e| self.0.push(FieldError::new(field, e.0))).ok()
     }
 
@@ -70,24 +74,43 @@ impl ProductInput {
         let mut c = Checker::default();
         let id = self.id.map(|raw| c.ok("id", ProductId::parse(&raw)));
         let title = c.ok("title", BoundedText::parse(&self.title, TextRule::TITLE));
-        let description = c.ok("description", BoundedText::parse(&self.description, TextRule::DESCRIPTION));
-        let category = c.ok("category", BoundedText::parse(&self.category, TextRule::CATEGORY));
+        let description = c.ok(
+            "description",
+            BoundedText::parse(&self.description, TextRule::DESCRIPTION),
+        );
+        let category = c.ok(
+            "category",
+            BoundedText::parse(&self.category, TextRule::CATEGORY),
+        );
         if self.attributes.len() > ATTRIBUTES_MAX {
             c.fail("attributes", format!("at most {ATTRIBUTES_MAX} attributes"));
         }
         let mut attributes = BTreeMap::new();
         for (k, v) in &self.attributes {
-            let key = c.ok(format!("attributes.{k}"), BoundedText::parse(k, TextRule::ATTRIBUTE_KEY));
-            let value = c.ok(format!("attributes.{k}"), BoundedText::parse(v, TextRule::ATTRIBUTE_VALUE));
+            let key = c.ok(
+                format!("attributes.{k}"),
+                BoundedText::parse(k, TextRule::ATTRIBUTE_KEY),
+            );
+            let value = c.ok(
+                format!("attributes.{k}"),
+                BoundedText::parse(v, TextRule::ATTRIBUTE_VALUE),
+            );
             if let (Some(key), Some(value)) = (key, value) {
                 attributes.insert(key, value);
             }
         }
         if self.variants.is_empty() || self.variants.len() > VARIANTS_MAX {
-            c.fail("variants", format!("a product has 1 to {VARIANTS_MAX} variants"));
+            c.fail(
+                "variants",
+                format!("a product has 1 to {VARIANTS_MAX} variants"),
+            );
         }
-        let variants: Vec<Option<NewVariant>> =
-            self.variants.into_iter().enumerate().map(|(i, v)| v.parse(i, &mut c)).collect();
+        let variants: Vec<Option<NewVariant>> = self
+            .variants
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.parse(i, &mut c))
+            .collect();
         match (title, description, category, c.0.is_empty()) {
             (Some(title), Some(description), Some(category), true) => Ok(NewProduct {
                 id: id.flatten(),
@@ -106,10 +129,19 @@ impl VariantInput {
     fn parse(self, index: usize, c: &mut Checker) -> Option<NewVariant> {
         let at = |field: &str| format!("variants[{index}].{field}");
         let sku = c.ok(at("sku"), Sku::parse(&self.sku));
-        let title = c.ok(at("title"), BoundedText::parse(&self.title, TextRule::TITLE));
-        let price = c.ok(at("price"), Money::price(self.price.amount, &self.price.currency));
+        let title = c.ok(
+            at("title"),
+            BoundedText::parse(&self.title, TextRule::TITLE),
+        );
+        let price = c.ok(
+            at("price"),
+            Money::price(self.price.amount, &self.price.currency),
+        );
         if self.stock > INITIAL_STOCK_MAX {
-            c.fail(at("stock"), format!("stock must be at most {INITIAL_STOCK_MAX}"));
+            c.fail(
+                at("stock"),
+                format!("stock must be at most {INITIAL_STOCK_MAX}"),
+            );
         }
         Some(NewVariant {
             sku: sku?,
@@ -150,6 +182,15 @@ mod tests {
         .parse()
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["id", "title", "variants[0].price", "variants[1].sku", "variants[1].stock"]);
+        assert_eq!(
+            fields,
+            [
+                "id",
+                "title",
+                "variants[0].price",
+                "variants[1].sku",
+                "variants[1].stock"
+            ]
+        );
     }
 }

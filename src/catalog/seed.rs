@@ -21,7 +21,10 @@ pub enum Seeded {
     Already,
     /// No seed file is configured or it does not exist.
     NoFile,
-    Loaded { products: usize, skus: usize },
+    Loaded {
+        products: usize,
+        skus: usize,
+    },
 }
 
 /// Loads `path` into an unseeded store. A seed file that does not parse is an
@@ -50,9 +53,15 @@ pub async fn seed(catalog: &Catalog, store: &Store, path: &Path) -> anyhow::Resu
     // half-seeded store that would be seeded again.
     let mut marker = WriteGroup::new();
     marker.put(keys::SEEDED.to_vec(), &true)?;
-    catalog.create_all(products, marker).await.map_err(|e| match e {
-        CatalogError::Store(e) => anyhow::Error::from(e),
-        other => anyhow::anyhow!("seed catalog {}: {other}", path.display()),
-    })?;
-    Ok(Seeded::Loaded { products: count, skus })
+    catalog
+        .create_all(products, marker)
+        .await
+        .map_err(|e| match e {
+            CatalogError::Store(e) => anyhow::Error::from(e),
+            other => anyhow::anyhow!("seed catalog {}: {other}", path.display()),
+        })?;
+    Ok(Seeded::Loaded {
+        products: count,
+        skus,
+    })
 }

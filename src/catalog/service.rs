@@ -7,7 +7,7 @@ use super::error::CatalogError;
 use super::model::{NewProduct, Product};
 use super::snapshot::Snapshot;
 use crate::domain::{ProductId, Sku};
-use crate::inventory::{Availability, StockRecord};
+use crate::inventory::{Availability, SkuRecord};
 use crate::store::{keys, Store, WriteGroup};
 use parking_lot::RwLock;
 use std::collections::HashSet;
@@ -26,11 +26,11 @@ impl Catalog {
     /// SKU's available count.
     pub fn load(store: Store, availability: Availability) -> Result<Self, CatalogError> {
         let mut snapshot = Snapshot::default();
-        let stock: Vec<(Vec<u8>, StockRecord)> = store.scan(keys::INVENTORY)?;
+        let stock: Vec<(Vec<u8>, SkuRecord)> = store.scan(keys::INVENTORY)?;
         let mut owned: std::collections::HashMap<ProductId, Vec<Sku>> = Default::default();
         for (key, record) in stock {
             let sku = sku_of(&key)?;
-            availability.publish(&sku, record.available);
+            availability.publish(&sku, record.levels.available);
             owned.entry(record.product_id).or_default().push(sku);
         }
         for (_, product) in store.scan::<Product>(keys::PRODUCT)? {
@@ -57,7 +57,9 @@ impl Catalog {
     /// Creates a product and its SKUs (with their initial stock) in one commit.
     pub async fn create(&self, new: NewProduct) -> Result<Arc<Product>, CatalogError> {
         let mut created = self.create_all(vec![new], WriteGroup::new()).await?;
-        created.pop().ok_or_else(|| CatalogError::Invalid(Vec::new()))
+        created
+            .pop()
+            .ok_or_else(|| CatalogError::Invalid(Vec::new()))
     }
 
     /// Creates several products atomically, together with the `extra` writes:
@@ -80,7 +82,7 @@ impl Catalog {
             }
             let new_skus = claim_skus(&next, &id, &new)?;
             for v in &new.variants {
-                let record = StockRecord::new(id.clone(), v.initial_stock);
+                let record = SkuRecord::new(id.clone(), v.initial_stock);
                 group.put(keys::inventory(v.sku.as_str()), &record)?;
                 stock.push((v.sku.clone(), v.initial_stock));
             }
@@ -123,7 +125,10 @@ impl Catalog {
         let mut stock = Vec::new();
         for (index, v) in new.variants.iter().enumerate() {
             if new_skus.contains(&v.sku) {
-                group.put(keys::inventory(v.sku.as_str()), &StockRecord::new(id.clone(), v.initial_stock))?;
+                group.put(
+                    keys::inventory(v.sku.as_str()),
+                    &SkuRecord::new(id.clone(), v.initial_stock),
+                )?;
                 stock.push((v.sku.clone(), v.initial_stock));
             } else if v.initial_stock > 0 {
                 return Err(CatalogError::Invalid(vec![crate::domain::FieldError::new(
@@ -185,7 +190,11 @@ pub fn live<'a>(
 
 /// Checks that `new`'s SKUs are unique and free for product `id`; returns
 /// those that do not exist yet.
-fn claim_skus(snapshot: &Snapshot, id: &ProductId, new: &NewProduct) -> Result<Vec<Sku>, CatalogError> {
+fn claim_skus(
+    snapshot: &Snapshot,
+    id: &ProductId,
+    new: &NewProduct,
+) -> Result<Vec<Sku>, CatalogError> {
     let mut seen = HashSet::new();
     let mut fresh = Vec::new();
     for v in &new.variants {

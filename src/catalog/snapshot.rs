@@ -57,7 +57,10 @@ impl Snapshot {
         if let Some((id, index)) = self.variants.get(sku) {
             let product = &self.products.get(id)?.product;
             if !product.archived {
-                return product.variants.get(*index).map(|v| SkuStatus::Listed(product, v));
+                return product
+                    .variants
+                    .get(*index)
+                    .map(|v| SkuStatus::Listed(product, v));
             }
         }
         self.owners.contains_key(sku).then_some(SkuStatus::Retired)
@@ -96,7 +99,8 @@ impl Snapshot {
             }
         }
         for (index, v) in product.variants.iter().enumerate() {
-            self.variants.insert(v.sku.clone(), (product.id.clone(), index));
+            self.variants
+                .insert(v.sku.clone(), (product.id.clone(), index));
         }
         for sku in new_skus {
             self.owners.insert(sku.clone(), product.id.clone());

@@ -100,6 +100,11 @@ impl OrderId {
         Self(format!("ord_{}", uuid::Uuid::new_v4().simple()))
     }
 
+    /// An id from a keyed digest (see `idempotency`).
+    pub fn from_digest(digest: &[u8]) -> Self {
+        Self(format!("ord_{}", hex::encode(digest)))
+    }
+
     /// The hold an order keeps on its SKU while awaiting payment.
     pub fn hold(&self) -> HoldId {
         HoldId(self.0.clone())

@@ -86,9 +86,9 @@ impl Money {
     }
 
     /// `self * quantity`, or `None` on overflow.
-    pub fn times(self, quantity: u32) -> Option<Self> {
+    pub fn times(self, quantity: u64) -> Option<Self> {
         Some(Self {
-            amount: self.amount.checked_mul(i64::from(quantity))?,
+            amount: self.amount.checked_mul(i64::try_from(quantity).ok()?)?,
             currency: self.currency,
         })
     }
@@ -131,7 +131,12 @@ mod tests {
     fn arithmetic_is_checked() {
         let p = Money::price(AMOUNT_MAX, "EUR").unwrap();
         assert_eq!(p.times(3).unwrap().amount, 3 * AMOUNT_MAX);
-        assert!(Money { amount: i64::MAX, ..p }.times(2).is_none());
+        assert!(Money {
+            amount: i64::MAX,
+            ..p
+        }
+        .times(2)
+        .is_none());
         let usd = Money::price(1, "USD").unwrap();
         assert!(p.plus(usd).is_none());
     }

@@ -58,7 +58,10 @@ impl BoundedText {
                 rule.name, rule.len_max
             )));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err(ParseError::new(format!(
                 "{} must not contain control characters",
                 rule.name

@@ -55,7 +55,10 @@ pub async fn replace_product(
             "the body's id differs from the path's; a product's id cannot change",
         ));
     }
-    state.catalog.replace(&id, new, |tag| if_match_accepts(&req, tag)).await?;
+    state
+        .catalog
+        .replace(&id, new, |tag| if_match_accepts(&req, tag))
+        .await?;
     let snapshot = state.catalog.snapshot();
     let entry = crate::catalog::live(&snapshot, &id)?;
     let (body, etag) = product_body(&state, entry);

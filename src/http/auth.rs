@@ -38,13 +38,16 @@ impl FromRequest for Admin {
 }
 
 fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
-    let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+    let unauthorized =
+        |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
     let Some(token) = req.app_data::<web::Data<AdminToken>>() else {
         tracing::error!("admin token missing from app data");
         return Err(ApiError::internal());
     };
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Err(unauthorized("admin routes need Authorization: Bearer <admin token>"));
+        return Err(unauthorized(
+            "admin routes need Authorization: Bearer <admin token>",
+        ));
     };
     let presented = value
         .to_str()

@@ -62,14 +62,20 @@ pub fn json_bytes<T: Serialize>(body: &T) -> Vec<u8> {
 /// 304 when `If-None-Match` names `etag`, else 200 with the JSON `body`;
 /// both with `ETag` and `Cache-Control`.
 pub fn cached(req: &HttpRequest, etag: String, max_age_secs: u64, body: Vec<u8>) -> HttpResponse {
-    let fresh = tags(req, header::IF_NONE_MATCH).is_some_and(|tags| tags.iter().any(|t| *t == etag || t == "*"));
+    let fresh = tags(req, header::IF_NONE_MATCH)
+        .is_some_and(|tags| tags.iter().any(|t| *t == etag || t == "*"));
     let cache_control = if max_age_secs == 0 {
         "public, no-cache".to_owned()
     } else {
         format!("public, max-age={max_age_secs}")
     };
-    let mut res = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    res.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, cache_control));
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control));
     if fresh {
         res.finish()
     } else {

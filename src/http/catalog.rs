@@ -46,10 +46,18 @@ pub async fn list_products(
     let page = snapshot.page(query.category.as_deref(), after.as_ref(), limit);
     let availability = state.catalog.availability();
     let body = ProductPage {
-        items: page.items.iter().map(|p| ProductView::new(p, availability)).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|p| ProductView::new(p, availability))
+            .collect(),
         next_cursor: page.next_after.as_ref().map(encode_cursor),
     };
-    Ok(cached_by_body(&req, settings.cache_max_age_secs, json_bytes(&body)))
+    Ok(cached_by_body(
+        &req,
+        settings.cache_max_age_secs,
+        json_bytes(&body),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
@@ -65,7 +73,12 @@ pub async fn get_product(
     let snapshot = state.catalog.snapshot();
     let entry = crate::catalog::live(&snapshot, &id)?;
     let (body, etag) = product_body(&state, entry);
-    Ok(cached(&req, etag, state.catalog_settings.cache_max_age_secs, body))
+    Ok(cached(
+        &req,
+        etag,
+        state.catalog_settings.cache_max_age_secs,
+        body,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/skus/{sku}", tag = "catalog",
@@ -84,7 +97,11 @@ pub async fn get_sku(
         Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku).into()),
         None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
     };
-    Ok(cached_by_body(&req, state.catalog_settings.cache_max_age_secs, json_bytes(&view)))
+    Ok(cached_by_body(
+        &req,
+        state.catalog_settings.cache_max_age_secs,
+        json_bytes(&view),
+    ))
 }
 
 pub fn parse_product_id(raw: &str) -> Result<ProductId, ApiError> {
@@ -95,6 +112,9 @@ pub fn parse_product_id(raw: &str) -> Result<ProductId, ApiError> {
 pub fn product_body(state: &AppState, entry: &crate::catalog::Entry) -> (Vec<u8>, String) {
     let availability = state.catalog.availability();
     let view = ProductView::new(&entry.product, availability);
-    let etag = product_etag(&entry.definition_tag, view.variants.iter().map(|v| v.available));
+    let etag = product_etag(
+        &entry.definition_tag,
+        view.variants.iter().map(|v| v.available),
+    );
     (json_bytes(&view), etag)
 }

@@ -37,9 +37,10 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             "unsupported-media-type",
             "the body must be JSON, sent with Content-Type: application/json",
         ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::bad_request("invalid-body", format!("the body does not fit the schema: {e}"))
-        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request(
+            "invalid-body",
+            format!("the body does not fit the schema: {e}"),
+        ),
         JsonPayloadError::Deserialize(e) => {
             ApiError::bad_request("malformed-json", format!("the body is not valid JSON: {e}"))
         }
@@ -82,7 +83,9 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         let (req, old) = res.into_parts();
         let status = old.status();
         let detail = match status {
-            StatusCode::METHOD_NOT_ALLOWED => format!("{} is not allowed on {}", req.method(), req.path()),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                format!("{} is not allowed on {}", req.method(), req.path())
+            }
             StatusCode::NOT_FOUND => format!("no route for {} {}", req.method(), req.path()),
             _ => title(status),
         };
@@ -92,6 +95,7 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             status: status.as_u16(),
             detail,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
         };
         let mut new = HttpResponse::build(status);
         for (name, value) in old.headers() {
@@ -100,7 +104,9 @@ pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             }
         }
         let new: HttpResponse<BoxBody> = new.content_type(PROBLEM_JSON).json(problem);
-        let res = ServiceResponse::new(req, new).map_into_boxed_body().map_into_right_body();
+        let res = ServiceResponse::new(req, new)
+            .map_into_boxed_body()
+            .map_into_right_body();
         Ok(ErrorHandlerResponse::Response(res))
     })
 }

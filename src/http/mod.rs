@@ -3,14 +3,18 @@
 //! parse, delegate to a capability, and render.
 
 mod admin_catalog;
+mod admin_inventory;
 mod auth;
 mod caching;
 mod catalog;
 mod edge;
+mod inventory_errors;
 mod observe;
 mod openapi;
 mod ops;
+mod orders;
 mod problem;
+mod purchase;
 mod views;
 
 pub use auth::AdminToken;
@@ -18,7 +22,10 @@ pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 
 use crate::catalog::Catalog;
-use crate::config::CatalogSettings;
+use crate::config::{CatalogSettings, InventorySettings};
+use crate::idempotency::Idempotency;
+use crate::inventory::Inventory;
+use crate::store::Store;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::AtomicBool;
@@ -30,13 +37,22 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub catalog_settings: CatalogSettings,
+    pub inventory: Inventory,
+    pub inventory_settings: InventorySettings,
+    pub idempotency: Idempotency,
+    pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
     pub metrics: PrometheusHandle,
 }
 
 /// Everything the app needs besides routes: shared state and extractor limits.
-pub fn app_data(cfg: &mut web::ServiceConfig, state: web::Data<AppState>, token: AdminToken, body_limit_bytes: usize) {
+pub fn app_data(
+    cfg: &mut web::ServiceConfig,
+    state: web::Data<AppState>,
+    token: AdminToken,
+    body_limit_bytes: usize,
+) {
     cfg.app_data(state)
         .app_data(web::Data::new(token))
         .app_data(edge::json_config(body_limit_bytes))
@@ -54,12 +70,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/products").get(catalog::list_products))
         .service(web::resource("/v1/products/{id}").get(catalog::get_product))
         .service(web::resource("/v1/skus/{sku}").get(catalog::get_sku))
+        .service(web::resource("/v1/skus/{sku}/purchase").post(purchase::purchase))
+        .service(web::resource("/v1/orders/{id}").get(orders::get_order))
         .service(web::resource("/v1/admin/products").post(admin_catalog::create_product))
         .service(
             web::resource("/v1/admin/products/{id}")
                 .put(admin_catalog::replace_product)
                 .delete(admin_catalog::archive_product),
         )
+        .service(
+            web::resource("/v1/admin/skus/{sku}/inventory").get(admin_inventory::get_inventory),
+        )
+        .service(web::resource("/v1/admin/skus/{sku}/restock").post(admin_inventory::restock))
+        .service(web::resource("/v1/admin/skus/{sku}/stock").put(admin_inventory::set_stock))
+        .service(web::resource("/v1/admin/skus/{sku}/sale").put(admin_inventory::set_sale))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(edge::not_found));
 }

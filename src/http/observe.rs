@@ -17,7 +17,10 @@ pub async fn record_request(
     let method = req.method().clone();
     let span = tracing::debug_span!("request", method = %method, path = %req.path());
     let res = next.call(req).instrument(span).await?;
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let labels = [("method", method.to_string()), ("route", route)];

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations and the
 //! view types, served at `/openapi.json` and browsable at `/docs/`.
 
-use super::{admin_catalog, catalog, ops};
+use super::{admin_catalog, admin_inventory, catalog, ops, orders, purchase};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,10 +11,13 @@ use utoipa::{Modify, OpenApi};
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         catalog::list_products, catalog::get_product, catalog::get_sku,
+        purchase::purchase, orders::get_order,
         admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
+        admin_inventory::get_inventory, admin_inventory::restock, admin_inventory::set_stock,
+        admin_inventory::set_sale,
     ),
     modifiers(&AdminSecurity),
-    tags((name = "catalog"), (name = "admin"), (name = "ops"))
+    tags((name = "catalog"), (name = "flash sale"), (name = "orders"), (name = "admin"), (name = "ops"))
 )]
 pub struct ApiDoc;
 
@@ -23,6 +26,9 @@ struct AdminSecurity;
 impl Modify for AdminSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }

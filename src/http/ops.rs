@@ -18,7 +18,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     if state.ready.load(Ordering::Acquire) {
         Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
     } else {
-        Err(ApiError::unavailable("not-ready", "the server is starting or shutting down", 1))
+        Err(ApiError::unavailable(
+            "not-ready",
+            "the server is starting or shutting down",
+            1,
+        ))
     }
 }
 

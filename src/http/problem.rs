@@ -27,6 +27,10 @@ pub struct Problem {
     /// Per-field validation errors, when the request body was invalid.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Facts about this kind of problem (e.g. `available` for `sold-out`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An HTTP-facing error: a status, a code and what to tell the client.
@@ -36,6 +40,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
     /// Seconds for `Retry-After` on 429/503.
     pub retry_after_secs: Option<u32>,
 }
@@ -47,6 +52,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
             retry_after_secs: None,
         }
     }
@@ -66,11 +72,21 @@ impl ApiError {
         }
     }
 
-    pub fn unavailable(code: &'static str, detail: impl Into<String>, retry_after_secs: u32) -> Self {
+    pub fn unavailable(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_secs: u32,
+    ) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
         }
+    }
+
+    /// Adds a fact to the problem body.
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(name.to_owned(), value.into());
+        self
     }
 
     pub fn internal() -> Self {
@@ -88,6 +104,7 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             errors: self.errors.clone(),
+            extensions: self.extensions.clone(),
         }
     }
 }
@@ -124,13 +141,21 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Overloaded => {
-                Self::unavailable("overloaded", "the server is at its write capacity; retry shortly", 1)
+            StoreError::Overloaded => Self::unavailable(
+                "overloaded",
+                "the server is at its write capacity; retry shortly",
+                1,
+            ),
+            StoreError::Closed => {
+                Self::unavailable("shutting-down", "the server is shutting down", 5)
             }
-            StoreError::Closed => Self::unavailable("shutting-down", "the server is shutting down", 5),
             StoreError::Io(_) | StoreError::Corrupt { .. } => {
                 tracing::error!(error = %e, "store failure");
-                Self::unavailable("store-unavailable", "the store could not complete the write", 1)
+                Self::unavailable(
+                    "store-unavailable",
+                    "the store could not complete the write",
+                    1,
+                )
             }
         }
     }

@@ -54,7 +54,11 @@ impl ProductView {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
                 .collect(),
-            variants: p.variants.iter().map(|v| VariantView::new(v, availability)).collect(),
+            variants: p
+                .variants
+                .iter()
+                .map(|v| VariantView::new(v, availability))
+                .collect(),
         }
     }
 }

@@ -1,10 +1,21 @@
 //! Inventory: how many units of each SKU exist and where they are
-//! (available, reserved, sold). The durable per-SKU record lives here, and so
-//! do the published availability counts that read paths use without asking
-//! the SKU's owner.
+//! (available, reserved, sold). One actor per SKU owns that state
+//! ([`sku_actor`]), backed by a pure state machine ([`sku`]); [`Inventory`]
+//! is the handle everything else uses. Published availability counts let
+//! read paths answer without messaging the owner.
 
 mod availability;
-mod record;
+mod error;
+mod persist;
+mod registry;
+pub mod sku;
+mod sku_actor;
+#[cfg(test)]
+mod sku_props;
 
 pub use availability::Availability;
-pub use record::StockRecord;
+pub use error::InventoryError;
+pub use persist::SkuRecord;
+pub use registry::Inventory;
+pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};
+pub use sku_actor::PurchaseRequest;

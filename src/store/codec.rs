@@ -64,7 +64,9 @@ mod tests {
         .unwrap();
         bytes[0] = 9;
         let err = decode::<Sample>(b"k", &bytes).unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt { ref reason, .. } if reason.contains("version 9")));
+        assert!(
+            matches!(err, StoreError::Corrupt { ref reason, .. } if reason.contains("version 9"))
+        );
         assert!(decode::<Sample>(b"k", &[]).is_err());
         assert!(decode::<Sample>(b"k", &[VERSION, 0xff, 0xff]).is_err());
     }

@@ -66,11 +66,12 @@ impl WriteGroup {
     }
 }
 
+/// Called on the committer thread once a group is durable (or failed). It
+/// must be quick: typically it sends a reply on a channel.
+pub type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
 enum Job {
-    Write {
-        group: WriteGroup,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    },
+    Write { group: WriteGroup, done: Completion },
     Stop,
 }
 
@@ -112,9 +113,19 @@ impl Committer {
     /// Queues `group` without waiting for room: a full queue is `Overloaded`
     /// at once, so callers can shed load instead of piling up.
     pub fn submit(&self, group: WriteGroup) -> Result<Ticket, StoreError> {
-        let (done, rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
+        let done: Completion = Box::new(move |result| {
+            // The waiter may have given up (timeout, dropped request): fine.
+            let _ = tx.send(result);
+        });
+        self.submit_with(group, done).map(|()| Ticket(rx))
+    }
+
+    /// Queues `group`; `done` runs on the committer thread when it is durable.
+    /// Lets an actor hand its caller's reply straight to the committer.
+    pub fn submit_with(&self, group: WriteGroup, done: Completion) -> Result<(), StoreError> {
         match self.tx.try_send(Job::Write { group, done }) {
-            Ok(()) => Ok(Ticket(rx)),
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 metrics::counter!("surge_commit_rejected_total").increment(1);
                 Err(StoreError::Overloaded)
@@ -168,7 +179,7 @@ fn gather(
     job: Job,
     batch: &mut sled::Batch,
     ops: &mut usize,
-    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+    waiters: &mut Vec<Completion>,
 ) -> bool {
     match job {
         Job::Write { group, done } => {
@@ -190,12 +201,14 @@ fn write(
     db: &sled::Db,
     batch: sled::Batch,
     ops: usize,
-    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+    waiters: &mut Vec<Completion>,
     durability: Durability,
 ) {
     if waiters.is_empty() {
         return;
     }
+    // An empty batch still flushes: an empty group is a barrier that
+    // completes only after every group queued before it is durable.
     let started = Instant::now();
     let mut result = db.apply_batch(batch).map_err(StoreError::from);
     if result.is_ok() && durability == Durability::Relaxed {
@@ -212,13 +225,9 @@ fn write(
     metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
 }
 
-fn complete(
-    waiters: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
-    result: &Result<(), StoreError>,
-) {
+fn complete(waiters: &mut Vec<Completion>, result: &Result<(), StoreError>) {
     for done in waiters.drain(..) {
-        // The caller may have given up (timeout, dropped request): that is fine.
-        let _ = done.send(result.clone());
+        done(result.clone());
     }
 }
 
@@ -276,13 +285,20 @@ mod tests {
                 Err(e) => panic!("unexpected {e}"),
             }
         }
-        assert!(refused > 0, "a queue of 2 must refuse some of 1000 instant submits");
+        assert!(
+            refused > 0,
+            "a queue of 2 must refuse some of 1000 instant submits"
+        );
         committer.stop();
         let n = accepted.len();
         for t in accepted {
             t.wait().await.unwrap();
         }
-        assert_eq!(db.len(), n, "every accepted group was written, nothing else");
+        assert_eq!(
+            db.len(),
+            n,
+            "every accepted group was written, nothing else"
+        );
         let mut g = WriteGroup::new();
         g.remove(b"k0".to_vec());
         assert_eq!(committer.submit(g).err(), Some(StoreError::Closed));

@@ -5,6 +5,14 @@
 pub const PRODUCT: &[u8] = b"prod/";
 /// Per-SKU inventory records, by SKU.
 pub const INVENTORY: &[u8] = b"inv/";
+/// Stock holds, by SKU then holder: `hold/<sku>/<holder>`.
+pub const HOLD: &[u8] = b"hold/";
+/// Units sold per customer, by SKU then customer: `cust/<sku>/<customer>`.
+pub const CUSTOMER: &[u8] = b"cust/";
+/// Orders, by order id.
+pub const ORDER: &[u8] = b"ord/";
+/// The secret that turns Idempotency-Keys into order ids.
+pub const IDEMPOTENCY_SECRET: &[u8] = b"meta/idempotency_secret";
 /// Set once the seed catalog has been loaded, so a restart never re-seeds.
 pub const SEEDED: &[u8] = b"meta/seeded";
 
@@ -23,6 +31,36 @@ pub fn inventory(sku: &str) -> Vec<u8> {
     join(INVENTORY, sku)
 }
 
+pub fn order(id: &str) -> Vec<u8> {
+    join(ORDER, id)
+}
+
+/// The prefix of every hold on `sku` ('/' cannot occur in a SKU).
+pub fn holds_of(sku: &str) -> Vec<u8> {
+    let mut key = join(HOLD, sku);
+    key.push(b'/');
+    key
+}
+
+pub fn hold(sku: &str, holder: &str) -> Vec<u8> {
+    let mut key = holds_of(sku);
+    key.extend_from_slice(holder.as_bytes());
+    key
+}
+
+/// The prefix of every per-customer count on `sku`.
+pub fn customers_of(sku: &str) -> Vec<u8> {
+    let mut key = join(CUSTOMER, sku);
+    key.push(b'/');
+    key
+}
+
+pub fn customer(sku: &str, customer: &str) -> Vec<u8> {
+    let mut key = customers_of(sku);
+    key.extend_from_slice(customer.as_bytes());
+    key
+}
+
 /// A numeric key: `prefix` then `n` in big-endian, so scans run in order.
 pub fn numbered(prefix: &[u8], n: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 8);
@@ -37,9 +75,15 @@ mod tests {
 
     #[test]
     fn numbered_keys_sort_numerically() {
-        let mut keys: Vec<Vec<u8>> = [256u64, 1, 65_536, 2].iter().map(|&n| numbered(b"x/", n)).collect();
+        let mut keys: Vec<Vec<u8>> = [256u64, 1, 65_536, 2]
+            .iter()
+            .map(|&n| numbered(b"x/", n))
+            .collect();
         keys.sort();
-        let expected: Vec<Vec<u8>> = [1u64, 2, 256, 65_536].iter().map(|&n| numbered(b"x/", n)).collect();
+        let expected: Vec<Vec<u8>> = [1u64, 2, 256, 65_536]
+            .iter()
+            .map(|&n| numbered(b"x/", n))
+            .collect();
         assert_eq!(keys, expected);
     }
 }

@@ -9,7 +9,7 @@ mod committer;
 mod error;
 pub mod keys;
 
-pub use committer::{Committer, CommitterSettings, Durability, Ticket, WriteGroup};
+pub use committer::{Committer, CommitterSettings, Completion, Durability, Ticket, WriteGroup};
 pub use error::StoreError;
 
 use serde::de::DeserializeOwned;
@@ -26,7 +26,8 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir` and starts its committer thread.
     pub fn open(dir: &Path, settings: CommitterSettings) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("{}: {e}", dir.display())))?;
         let db = sled::Config::new()
             .path(dir)
             // The committer flushes once per batch; a background flush on a
@@ -64,7 +65,10 @@ impl Store {
 
     /// Every record under `prefix`, in key order, decoded. Stops at the first
     /// record that cannot be read: a corrupt store is an error, not a gap.
-    pub fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
         let mut out = Vec::new();
         for item in self.db.scan_prefix(prefix) {
             let (key, bytes) = item.map_err(StoreError::from)?;

@@ -70,7 +70,10 @@ pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&st
     };
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+        client: Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client"),
         admin_token,
         settings,
         dir,
@@ -89,8 +92,12 @@ impl TestApp {
     async fn stop_now(&mut self) {
         self.shutdown.trigger();
         if let Some(thread) = self.thread.take() {
-            let result = tokio::task::spawn_blocking(move || thread.join()).await.expect("join");
-            result.expect("app thread panicked").expect("app stopped with an error");
+            let result = tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("join");
+            result
+                .expect("app thread panicked")
+                .expect("app stopped with an error");
         }
     }
 
@@ -114,11 +121,18 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path).send().await.expect("request")
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn create_product(&self, body: &Value) -> Response {
-        self.admin(Method::POST, "/v1/admin/products").json(body).send().await.expect("request")
+        self.admin(Method::POST, "/v1/admin/products")
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 }
 
@@ -155,10 +169,19 @@ pub async fn assert_problem(res: Response, status: u16) -> Value {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content-type {content_type}"
+    );
     let body: Value = res.json().await.expect("problem body");
     assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }

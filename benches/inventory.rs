@@ -1,0 +1,85 @@
+//! Inventory micro-benchmarks.
+//! - `sku/hold_then_release`: the pure state machine, one hold and its
+//!   release (two conservation checks included): the CPU floor of a purchase.
+//! - `actor/inspect_round_trip`: one message to a SKU actor on its arbiter
+//!   thread and the answer back, no disk: the cost of the actor hop.
+//! - `actor/purchase_strict`: a purchase through the actor and the Committer
+//!   with a real flush, one at a time: latency of one durable purchase alone
+//!   (throughput comes from many in flight; see BENCHMARKS.md).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::sync::Arc;
+use surge::clock::SystemClock;
+use surge::config::InventorySettings;
+use surge::domain::{CustomerId, HoldId, Money, OrderId, ProductId, Sku};
+use surge::inventory::{Availability, Inventory, PurchaseRequest, SkuRecord, SkuState};
+use surge::store::{keys, CommitterSettings, Durability, Store, WriteGroup};
+
+fn state_machine(c: &mut Criterion) {
+    let mut state = SkuState::new(ProductId::parse("p").expect("id"), 1_000_000);
+    let holder = HoldId::parse("ord_1").expect("id");
+    let customer = CustomerId::parse("c1").expect("id");
+    c.bench_function("sku/hold_then_release", |b| {
+        b.iter(|| {
+            state
+                .hold(holder.clone(), Some(customer.clone()), 1, 10_000, 1)
+                .expect("hold");
+            state.release(&holder).expect("release")
+        })
+    });
+}
+
+fn actor(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let system = actix_rt::System::new();
+    let (inventory, sku) = system.block_on(async {
+        let settings = CommitterSettings {
+            durability: Durability::Strict,
+            commit_window_us: 0,
+            commit_batch_max: 4096,
+            commit_queue_max: 8192,
+        };
+        let store = Store::open(dir.path(), settings).expect("store");
+        let sku = Sku::parse("BENCH-1").expect("sku");
+        let mut group = WriteGroup::new();
+        let record = SkuRecord::new(ProductId::parse("p").expect("id"), u64::MAX / 4);
+        group
+            .put(keys::inventory(sku.as_str()), &record)
+            .expect("encode");
+        store.commit(group).await.expect("commit");
+        let inventory = Inventory::start(
+            store,
+            Availability::default(),
+            Arc::new(SystemClock),
+            InventorySettings::default(),
+        );
+        (inventory, sku)
+    });
+    c.bench_function("actor/inspect_round_trip", |b| {
+        b.iter(|| system.block_on(inventory.inspect(&sku)).expect("inspect"))
+    });
+    let mut n = 0u64;
+    let mut group = c.benchmark_group("actor");
+    group.sample_size(20);
+    group.bench_function("purchase_strict", |b| {
+        b.iter(|| {
+            n += 1;
+            let req = PurchaseRequest {
+                order_id: OrderId::parse(&format!("ord_bench_{n}")).expect("id"),
+                customer: CustomerId::parse(&format!("c{n}")).expect("id"),
+                quantity: 1,
+                product_id: ProductId::parse("p").expect("id"),
+                unit_price: Money::price(100, "EUR").expect("price"),
+                request_digest: [0; 32],
+            };
+            system
+                .block_on(inventory.purchase(&sku, req))
+                .expect("purchase")
+        })
+    });
+    group.finish();
+    inventory.stop();
+}
+
+criterion_group!(benches, state_machine, actor);
+criterion_main!(benches);

@@ -1,0 +1,91 @@
+//! Store micro-benchmarks.
+//! - `commit/N`: one atomic batch of N single-key groups through the
+//!   Committer, including its flush (fsync): the cost of group commit per
+//!   batch size. Divide by N for the cost per acknowledged write.
+//! - `codec/*`: encoding and decoding one order-sized record.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use surge::store::{codec, Committer, CommitterSettings, Durability, WriteGroup};
+
+fn commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sled::Config::new()
+        .path(dir.path())
+        .flush_every_ms(None)
+        .open()
+        .expect("sled");
+    let committer = Committer::start(
+        db,
+        CommitterSettings {
+            durability: Durability::Strict,
+            commit_window_us: 0,
+            commit_batch_max: 4096,
+            commit_queue_max: 8192,
+        },
+    )
+    .expect("committer");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("commit");
+    group.sample_size(20);
+    for batch in [1usize, 64, 1024] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
+            let mut n = 0u64;
+            b.iter(|| {
+                let tickets: Vec<_> = (0..batch)
+                    .map(|_| {
+                        n += 1;
+                        let mut g = WriteGroup::new();
+                        g.put(format!("k{}", n % 100_000).into_bytes(), &vec![7u8; 96])
+                            .expect("encode");
+                        committer.submit(g).expect("queue")
+                    })
+                    .collect();
+                runtime.block_on(async {
+                    for t in tickets {
+                        t.wait().await.expect("commit");
+                    }
+                });
+            });
+        });
+    }
+    group.finish();
+    committer.stop();
+}
+
+fn codec_bench(c: &mut Criterion) {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct OrderLike {
+        id: String,
+        sku: String,
+        customer: String,
+        quantity: u64,
+        amount: i64,
+        currency: [u8; 3],
+        created_at: u64,
+        digest: [u8; 32],
+    }
+    let record = OrderLike {
+        id: "ord_8f14e45fceea167a5a36dedd4bea2543".into(),
+        sku: "FLASH-001".into(),
+        customer: "customer-123456".into(),
+        quantity: 1,
+        amount: 2999,
+        currency: *b"EUR",
+        created_at: 1_795_000_000_000,
+        digest: [9; 32],
+    };
+    let bytes = codec::encode(&record).expect("encode");
+    c.bench_function("codec/encode_order", |b| {
+        b.iter(|| codec::encode(black_box(&record)))
+    });
+    c.bench_function("codec/decode_order", |b| {
+        b.iter(|| codec::decode::<OrderLike>(b"k", black_box(&bytes)))
+    });
+}
+
+criterion_group!(benches, commit, codec_bench);
+criterion_main!(benches);

@@ -1,0 +1,182 @@
+//! Admin stock and sale settings. Every change goes through the SKU's actor
+//! and answers after it is durable.
+
+use super::auth::Admin;
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::domain::{FieldError, Sku};
+use crate::inventory::{Levels, SaleRules};
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Most units a SKU may hold in stock.
+const STOCK_MAX: u64 = 1_000_000_000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InventoryView {
+    pub sku: String,
+    pub stocked: u64,
+    pub available: u64,
+    pub reserved: u64,
+    pub sold: u64,
+    pub sale: SaleView,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaleView {
+    /// Most units one customer may buy; null for no limit.
+    pub per_customer_limit: Option<u64>,
+    /// RFC 3339; null for "already open".
+    pub starts_at: Option<String>,
+    /// RFC 3339; null for "never closes".
+    pub ends_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestockBody {
+    pub quantity: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockBody {
+    pub stocked: u64,
+}
+
+fn view(sku: &Sku, levels: Levels, sale: &SaleRules) -> InventoryView {
+    InventoryView {
+        sku: sku.to_string(),
+        stocked: levels.stocked,
+        available: levels.available,
+        reserved: levels.reserved,
+        sold: levels.sold,
+        sale: SaleView {
+            per_customer_limit: sale.per_customer_limit,
+            starts_at: sale.starts_at.map(rfc3339),
+            ends_at: sale.ends_at.map(rfc3339),
+        },
+    }
+}
+
+fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
+    Sku::parse(raw).map_err(|e| ApiError::bad_request("invalid-path", e.0))
+}
+
+#[utoipa::path(get, path = "/v1/admin/skus/{sku}/inventory", tag = "admin",
+    params(("sku" = String, Path)), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_inventory(
+    _: Admin,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sku = parse_sku(&sku)?;
+    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+}
+
+#[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
+    params(("sku" = String, Path)), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn restock(
+    _: Admin,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    body: web::Json<RestockBody>,
+) -> Result<HttpResponse, ApiError> {
+    let sku = parse_sku(&sku)?;
+    if body.quantity == 0 || body.quantity > STOCK_MAX {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "quantity",
+            format!("quantity must be between 1 and {STOCK_MAX}"),
+        )]));
+    }
+    state.inventory.restock(&sku, body.quantity).await?;
+    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+}
+
+#[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,
+    params(("sku" = String, Path)), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "below reserved + sold")))]
+pub async fn set_stock(
+    _: Admin,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    body: web::Json<StockBody>,
+) -> Result<HttpResponse, ApiError> {
+    let sku = parse_sku(&sku)?;
+    if body.stocked > STOCK_MAX {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "stocked",
+            format!("stocked must be at most {STOCK_MAX}"),
+        )]));
+    }
+    state.inventory.set_stocked(&sku, body.stocked).await?;
+    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+}
+
+#[utoipa::path(put, path = "/v1/admin/skus/{sku}/sale", tag = "admin", request_body = SaleView,
+    params(("sku" = String, Path)), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn set_sale(
+    _: Admin,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    body: web::Json<SaleView>,
+) -> Result<HttpResponse, ApiError> {
+    let sku = parse_sku(&sku)?;
+    let rules = parse_sale(&body)?;
+    state.inventory.set_sale(&sku, rules).await?;
+    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+}
+
+fn parse_sale(body: &SaleView) -> Result<SaleRules, ApiError> {
+    let mut errors = Vec::new();
+    let mut time = |field: &str, raw: &Option<String>| match raw {
+        None => None,
+        Some(text) => {
+            let parsed = parse_rfc3339(text);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    field,
+                    "must be an RFC 3339 time, e.g. 2026-11-27T09:00:00Z",
+                ));
+            }
+            parsed
+        }
+    };
+    let starts_at = time("starts_at", &body.starts_at);
+    let ends_at = time("ends_at", &body.ends_at);
+    if body.per_customer_limit == Some(0) {
+        errors.push(FieldError::new(
+            "per_customer_limit",
+            "a limit must be at least 1 (null for none)",
+        ));
+    }
+    if let (Some(start), Some(end)) = (starts_at, ends_at) {
+        if end <= start {
+            errors.push(FieldError::new(
+                "ends_at",
+                "ends_at must be after starts_at",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    Ok(SaleRules {
+        per_customer_limit: body.per_customer_limit,
+        starts_at,
+        ends_at,
+    })
+}

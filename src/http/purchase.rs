@@ -1,0 +1,148 @@
+//! The flash-sale purchase: one request, one actor step, one commit. The
+//! cheapest answers come first: a replayed Idempotency-Key is answered from
+//! the store, a sold-out SKU from its published count, and only a purchase
+//! that may succeed reaches the SKU actor.
+
+use super::orders::OrderView;
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::catalog::{CatalogError, SkuStatus};
+use crate::domain::{CustomerId, FieldError, Sku};
+use crate::idempotency::{request_digest, IdempotencyKey};
+use crate::inventory::{PurchaseRequest, SkuError};
+use crate::order::{self, Order, OrderStatus};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// The Idempotency-Key scope of purchases.
+const SCOPE: &str = "purchase";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseBody {
+    /// The merchant's id of the buyer; per-customer limits count by it.
+    pub customer_id: String,
+    /// Units to buy, at least 1.
+    pub quantity: u64,
+}
+
+#[utoipa::path(post, path = "/v1/skus/{sku}/purchase", tag = "flash sale", request_body = PurchaseBody,
+    params(("sku" = String, Path, description = "SKU"),
+        ("Idempotency-Key" = String, Header, description = "required; a retry with the same key gets the same order")),
+    responses(
+        (status = 201, body = OrderView, description = "order created, stock held until expires_at"),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended, or the key is in use"),
+        (status = 410, body = Problem, description = "the SKU is no longer sold"),
+        (status = 422, body = Problem, description = "limit-exceeded, or the key was used for another request"),
+        (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
+pub async fn purchase(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+    body: web::Json<PurchaseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
+    let key = idempotency_key(&req)?;
+    let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
+    let snapshot = state.catalog.snapshot();
+    let (product, variant) = match snapshot.sku(&sku) {
+        Some(SkuStatus::Listed(p, v)) => (p, v),
+        Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku).into()),
+        None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
+    };
+    let order_id = state.idempotency.order_id(SCOPE, &key);
+    let digest = request_digest(&[
+        sku.as_str().as_bytes(),
+        customer.as_str().as_bytes(),
+        &quantity.to_be_bytes(),
+    ]);
+    let Some(_claim) = state.idempotency.claim(&order_id) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            "a request with this Idempotency-Key is in progress; retry shortly",
+        )
+        .with("retry_after_secs", 1));
+    };
+    if let Some(existing) = order::get(&state.store, &order_id)? {
+        return replay(&existing, &digest);
+    }
+    if state.inventory.availability().get(&sku) == Some(0) {
+        metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
+        return Err(SkuError::InsufficientStock {
+            available: 0,
+            requested: quantity,
+        }
+        .into());
+    }
+    let request = PurchaseRequest {
+        order_id,
+        customer,
+        quantity,
+        product_id: product.id.clone(),
+        unit_price: variant.price,
+        request_digest: digest,
+    };
+    let order = state.inventory.purchase(&sku, request).await?;
+    Ok(created(&order))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
+    let raw = req.headers().get("Idempotency-Key").ok_or_else(|| {
+        ApiError::bad_request(
+            "idempotency-key-required",
+            "send an Idempotency-Key header (e.g. a UUID) with every purchase",
+        )
+    })?;
+    let text = raw.to_str().map_err(|_| {
+        ApiError::bad_request(
+            "invalid-idempotency-key",
+            "Idempotency-Key must be visible ASCII",
+        )
+    })?;
+    IdempotencyKey::parse(text).map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
+}
+
+fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64), ApiError> {
+    let mut errors = Vec::new();
+    let customer = CustomerId::parse(&body.customer_id)
+        .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
+        .ok();
+    if body.quantity == 0 || body.quantity > quantity_max {
+        errors.push(FieldError::new(
+            "quantity",
+            format!("quantity must be between 1 and {quantity_max}"),
+        ));
+    }
+    match customer {
+        Some(customer) if errors.is_empty() => Ok((customer, body.quantity)),
+        _ => Err(ApiError::invalid(errors)),
+    }
+}
+
+/// The answer to a retried key: the original 201 for the same request, 422
+/// for a different one.
+fn replay(order: &Order, digest: &[u8; 32]) -> Result<HttpResponse, ApiError> {
+    if order.request_digest != *digest {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a different request",
+        ));
+    }
+    let mut original = OrderView::new(order);
+    original.status = OrderStatus::AwaitingPayment;
+    Ok(HttpResponse::Created()
+        .insert_header(("Idempotent-Replayed", "true"))
+        .insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)))
+        .json(original))
+}
+
+fn created(order: &Order) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)))
+        .json(OrderView::new(order))
+}

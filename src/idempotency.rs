@@ -1,0 +1,156 @@
+//! Idempotency-Key handling (Stripe semantics). A key names one request: the
+//! first time it creates something; a retry with the same key and the same
+//! request gets the original answer and creates nothing; the same key with a
+//! different request is refused.
+//!
+//! The key is not stored on its own: the order id is derived from it with a
+//! keyed hash (HMAC with a per-store secret), so "has this key been used?" is
+//! one lookup of the order, and the order and its key are written in the same
+//! atomic commit. The id stays unguessable to anyone without the secret.
+//! Requests with the same key in flight at once are told to retry (409).
+
+use crate::domain::{OrderId, ParseError};
+use crate::store::{keys, Store, StoreError, WriteGroup};
+use dashmap::DashMap;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Longest Idempotency-Key accepted.
+pub const KEY_LEN_MAX: usize = 255;
+
+/// A client's Idempotency-Key: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if raw.is_empty() || raw.len() > KEY_LEN_MAX {
+            return Err(ParseError::new(format!(
+                "Idempotency-Key must be 1 to {KEY_LEN_MAX} characters"
+            )));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ParseError::new(
+                "Idempotency-Key must be visible ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// Digest of a request's identity: what a retry must repeat exactly.
+pub fn request_digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// Derives ids from keys, and tracks keys in flight.
+#[derive(Clone)]
+pub struct Idempotency {
+    secret: Arc<[u8; 32]>,
+    in_flight: Arc<DashMap<OrderId, ()>>,
+}
+
+impl Idempotency {
+    /// Loads the store's secret, creating it on first start.
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let secret = match store.get::<[u8; 32]>(keys::IDEMPOTENCY_SECRET)? {
+            Some(secret) => secret,
+            None => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret)
+                    .map_err(|e| StoreError::io(format!("no randomness: {e}")))?;
+                let mut group = WriteGroup::new();
+                group.put(keys::IDEMPOTENCY_SECRET.to_vec(), &secret)?;
+                store.commit(group).await?;
+                secret
+            }
+        };
+        Ok(Self {
+            secret: Arc::new(secret),
+            in_flight: Arc::default(),
+        })
+    }
+
+    /// The order id that `key` creates under `scope` (e.g. "purchase").
+    pub fn order_id(&self, scope: &str, key: &IdempotencyKey) -> OrderId {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.secret.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(scope.as_bytes());
+        mac.update(&[0]);
+        mac.update(key.0.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        OrderId::from_digest(&tag[..16])
+    }
+
+    /// Claims `id` for one request; `None` if another request holds it.
+    pub fn claim(&self, id: &OrderId) -> Option<Claim> {
+        match self.in_flight.entry(id.clone()) {
+            dashmap::Entry::Occupied(_) => None,
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(());
+                Some(Claim {
+                    id: id.clone(),
+                    in_flight: self.in_flight.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// Held while a request with a key is being served; released on drop.
+pub struct Claim {
+    id: OrderId,
+    in_flight: Arc<DashMap<OrderId, ()>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.in_flight.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idem() -> Idempotency {
+        Idempotency {
+            secret: Arc::new([7; 32]),
+            in_flight: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn keys_map_to_stable_distinct_ids_per_scope() {
+        let i = idem();
+        let k = IdempotencyKey::parse("abc").unwrap();
+        assert_eq!(i.order_id("purchase", &k), i.order_id("purchase", &k));
+        assert_ne!(i.order_id("purchase", &k), i.order_id("checkout", &k));
+        let other = IdempotencyKey::parse("abd").unwrap();
+        assert_ne!(i.order_id("purchase", &k), i.order_id("purchase", &other));
+    }
+
+    #[test]
+    fn a_key_in_flight_cannot_be_claimed_twice() {
+        let i = idem();
+        let id = i.order_id("purchase", &IdempotencyKey::parse("k").unwrap());
+        let first = i.claim(&id).unwrap();
+        assert!(i.claim(&id).is_none());
+        drop(first);
+        assert!(i.claim(&id).is_some());
+    }
+
+    #[test]
+    fn keys_are_bounded_visible_ascii() {
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("a b").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse("0b9e-42").is_ok());
+    }
+}

@@ -1,0 +1,173 @@
+//! The `Inventory` handle: how the rest of the program talks to SKU actors.
+//! Actors are virtual: the first message for a SKU activates its actor from
+//! the store on the arbiter its SKU hashes to; idle actors passivate. Callers
+//! never see an `Addr`, and every send is `try_send` on a bounded mailbox, so
+//! a full mailbox is a fast `Busy` (503), never a growing queue.
+
+use super::error::InventoryError;
+use super::persist;
+use super::sku::{Levels, SaleRules};
+use super::sku_actor::{Command, PurchaseRequest, Reply, SkuActor};
+use super::Availability;
+use crate::clock::Clock;
+use crate::config::InventorySettings;
+use crate::domain::Sku;
+use crate::order::Order;
+use crate::store::Store;
+use actix::prelude::*;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// What every SKU actor shares.
+pub struct Env {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: InventorySettings,
+    pub availability: Availability,
+    /// Live actors by SKU. An actor removes itself when it passivates.
+    pub registry: DashMap<Sku, Addr<SkuActor>>,
+}
+
+#[derive(Clone)]
+pub struct Inventory {
+    env: Arc<Env>,
+    shards: Arc<Vec<ArbiterHandle>>,
+    arbiters: Arc<Mutex<Vec<Arbiter>>>,
+    hasher: RandomState,
+}
+
+/// How often a message is re-sent to a freshly activated actor when the one
+/// it reached was passivating.
+const ACTIVATION_TRIES: usize = 3;
+
+impl Inventory {
+    /// Starts the shard arbiters. Must run inside an actix system.
+    pub fn start(
+        store: Store,
+        availability: Availability,
+        clock: Arc<dyn Clock>,
+        settings: InventorySettings,
+    ) -> Self {
+        let count = match settings.shards {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let arbiters: Vec<Arbiter> = (0..count).map(|_| Arbiter::new()).collect();
+        let shards = arbiters.iter().map(Arbiter::handle).collect();
+        Self {
+            env: Arc::new(Env {
+                store,
+                clock,
+                settings,
+                availability,
+                registry: DashMap::new(),
+            }),
+            shards: Arc::new(shards),
+            arbiters: Arc::new(Mutex::new(arbiters)),
+            hasher: RandomState::new(),
+        }
+    }
+
+    pub fn availability(&self) -> &Availability {
+        &self.env.availability
+    }
+
+    pub async fn purchase(&self, sku: &Sku, req: PurchaseRequest) -> Result<Order, InventoryError> {
+        self.call(sku, |reply| Command::Purchase(req.clone(), reply))
+            .await
+    }
+
+    pub async fn restock(&self, sku: &Sku, units: u64) -> Result<Levels, InventoryError> {
+        self.call(sku, |reply| Command::Restock(units, reply)).await
+    }
+
+    pub async fn set_stocked(&self, sku: &Sku, stocked: u64) -> Result<Levels, InventoryError> {
+        self.call(sku, |reply| Command::SetStocked(stocked, reply))
+            .await
+    }
+
+    pub async fn set_sale(&self, sku: &Sku, rules: SaleRules) -> Result<SaleRules, InventoryError> {
+        self.call(sku, |reply| Command::SetSale(rules.clone(), reply))
+            .await
+    }
+
+    pub async fn inspect(&self, sku: &Sku) -> Result<(Levels, SaleRules), InventoryError> {
+        self.call(sku, Command::Inspect).await
+    }
+
+    /// Number of active SKU actors.
+    pub fn active(&self) -> usize {
+        self.env.registry.len()
+    }
+
+    /// Stops every actor and shard thread (at shutdown, after HTTP stopped).
+    pub fn stop(&self) {
+        let arbiters: Vec<Arbiter> = self.arbiters.lock().drain(..).collect();
+        self.env.registry.clear();
+        for arbiter in &arbiters {
+            arbiter.stop();
+        }
+        for arbiter in arbiters {
+            let _ = arbiter.join();
+        }
+    }
+
+    async fn call<T>(
+        &self,
+        sku: &Sku,
+        make: impl Fn(Reply<T>) -> Command,
+    ) -> Result<T, InventoryError> {
+        for _ in 0..ACTIVATION_TRIES {
+            let addr = self.activate(sku)?;
+            let (tx, rx) = oneshot::channel();
+            match addr.try_send(make(tx)) {
+                Ok(()) => match rx.await {
+                    Ok(Err(InventoryError::Passivated)) => self.forget(sku, &addr),
+                    Ok(answer) => return answer,
+                    Err(_) => return Err(InventoryError::NoAnswer(sku.clone())),
+                },
+                Err(SendError::Full(_)) => {
+                    metrics::counter!("surge_mailbox_full_total").increment(1);
+                    return Err(InventoryError::Busy(sku.clone()));
+                }
+                Err(SendError::Closed(_)) => self.forget(sku, &addr),
+            }
+        }
+        Err(InventoryError::NoAnswer(sku.clone()))
+    }
+
+    /// The live actor of `sku`, activating it from the store if needed.
+    fn activate(&self, sku: &Sku) -> Result<Addr<SkuActor>, InventoryError> {
+        if let Some(addr) = self.env.registry.get(sku) {
+            return Ok(addr.clone());
+        }
+        // The entry lock makes activation happen once even when many
+        // requests for a cold SKU arrive together.
+        match self.env.registry.entry(sku.clone()) {
+            dashmap::Entry::Occupied(e) => Ok(e.get().clone()),
+            dashmap::Entry::Vacant(slot) => {
+                let state = persist::load(&self.env.store, sku)?
+                    .ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
+                let shard = &self.shards[(self.hasher.hash_one(sku) as usize) % self.shards.len()];
+                let (env, sku, capacity) = (
+                    self.env.clone(),
+                    sku.clone(),
+                    self.env.settings.mailbox_capacity,
+                );
+                let addr = SkuActor::start_in_arbiter(shard, move |ctx| {
+                    ctx.set_mailbox_capacity(capacity);
+                    SkuActor::new(sku, state, env)
+                });
+                metrics::counter!("surge_sku_activations_total").increment(1);
+                Ok(slot.insert(addr).clone())
+            }
+        }
+    }
+
+    fn forget(&self, sku: &Sku, addr: &Addr<SkuActor>) {
+        self.env.registry.remove_if(sku, |_, a| a == addr);
+    }
+}

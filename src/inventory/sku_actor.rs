@@ -1,0 +1,406 @@
+//! The SKU actor: the single owner of one SKU's stock. It handles one message
+//! at a time, so no lock and no retry loop is needed for correctness under any
+//! contention. A change is applied in memory, handed to the committer, and the
+//! caller is answered by the committer once the change is durable; meanwhile
+//! the actor goes on with the next message, so one fsync serves many buyers.
+//!
+//! Holds expire on a timer at their exact time. An actor with no holds and no
+//! work for a while passivates (removes itself from the registry and stops);
+//! the next message activates a fresh one from the store.
+
+use super::error::InventoryError;
+use super::persist;
+use super::registry::Env;
+use super::sku::{Hold, Levels, SaleRules, SkuState};
+use crate::clock::Millis;
+use crate::domain::{CustomerId, Money, OrderId, ProductId, Sku};
+use crate::order::{Order, OrderLine, OrderStatus};
+use crate::store::{keys, Completion, StoreError, WriteGroup};
+use actix::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Where an actor sends its answer.
+pub type Reply<T> = oneshot::Sender<Result<T, InventoryError>>;
+
+/// A flash-sale purchase: hold stock and create the order in one step.
+#[derive(Debug, Clone)]
+pub struct PurchaseRequest {
+    pub order_id: OrderId,
+    pub customer: CustomerId,
+    pub quantity: u64,
+    pub product_id: ProductId,
+    pub unit_price: Money,
+    pub request_digest: [u8; 32],
+}
+
+/// Everything a SKU actor can be asked.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Command {
+    Purchase(PurchaseRequest, Reply<Order>),
+    Restock(u64, Reply<Levels>),
+    SetStocked(u64, Reply<Levels>),
+    SetSale(SaleRules, Reply<SaleRules>),
+    Inspect(Reply<(Levels, SaleRules)>),
+}
+
+pub struct SkuActor {
+    sku: Sku,
+    state: SkuState,
+    env: Arc<Env>,
+    /// This SKU's published available count.
+    published: Arc<AtomicU64>,
+    /// Commits handed to the committer and not yet completed.
+    in_flight: Arc<AtomicUsize>,
+    /// Set when a commit failed: memory may be ahead of disk; reload.
+    poisoned: Arc<AtomicBool>,
+    last_message: Instant,
+    timer: Option<(Millis, SpawnHandle)>,
+    /// Passivated: answers `Passivated` so callers activate a fresh actor.
+    retired: bool,
+}
+
+impl SkuActor {
+    pub fn new(sku: Sku, state: SkuState, env: Arc<Env>) -> Self {
+        let published = env.availability.cell(&sku);
+        published.store(state.levels().available, Ordering::Release);
+        Self {
+            sku,
+            state,
+            env,
+            published,
+            in_flight: Arc::default(),
+            poisoned: Arc::default(),
+            last_message: Instant::now(),
+            timer: None,
+            retired: false,
+        }
+    }
+}
+
+impl Actor for SkuActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Holds that lapsed while the SKU was passive (or the process down)
+        // expire now; the rest get a timer.
+        self.on_timer(ctx);
+        let idle = Duration::from_secs(self.env.settings.idle_passivate_secs.max(1));
+        ctx.run_interval(idle.min(Duration::from_secs(5)), |act, ctx| {
+            act.maybe_passivate(ctx)
+        });
+    }
+}
+
+impl Handler<Command> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, cmd: Command, ctx: &mut Context<Self>) {
+        self.last_message = Instant::now();
+        if let Err(refusal) = self.ready() {
+            return refuse(cmd, refusal);
+        }
+        match cmd {
+            Command::Purchase(req, reply) => self.purchase(req, reply, ctx),
+            Command::Restock(units, reply) => {
+                let before = self.state.levels().stocked;
+                let result = self.state.restock(units);
+                self.commit_levels(result, before, reply);
+            }
+            Command::SetStocked(stocked, reply) => {
+                let before = self.state.levels().stocked;
+                let result = self.state.set_stocked(stocked);
+                self.commit_levels(result, before, reply);
+            }
+            Command::SetSale(rules, reply) => self.set_sale(rules, reply),
+            Command::Inspect(reply) => self.inspect(reply),
+        }
+    }
+}
+
+impl SkuActor {
+    /// Whether the actor may take work: not retired, and memory not ahead of
+    /// a failed disk write (reloading first when it is safe to).
+    fn ready(&mut self) -> Result<(), InventoryError> {
+        if self.retired {
+            return Err(InventoryError::Passivated);
+        }
+        if !self.poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Err(InventoryError::Busy(self.sku.clone()));
+        }
+        let state = persist::load(&self.env.store, &self.sku)?
+            .ok_or_else(|| InventoryError::UnknownSku(self.sku.clone()))?;
+        tracing::warn!(sku = %self.sku, "reloaded from the store after a failed commit");
+        self.state = state;
+        self.poisoned.store(false, Ordering::Release);
+        self.publish();
+        Ok(())
+    }
+
+    fn purchase(&mut self, req: PurchaseRequest, reply: Reply<Order>, ctx: &mut Context<Self>) {
+        let now = self.env.clock.now_ms();
+        let expires_at =
+            now.saturating_add(self.env.settings.payment_window_secs.saturating_mul(1000));
+        let holder = req.order_id.hold();
+        let customer = Some(req.customer.clone());
+        if let Err(e) = self
+            .state
+            .hold(holder.clone(), customer, req.quantity, expires_at, now)
+        {
+            let _ = reply.send(Err(e.into()));
+            return;
+        }
+        let written = self
+            .state
+            .hold_of(&holder)
+            .cloned()
+            .ok_or(StoreError::Closed)
+            .and_then(|hold| {
+                let order = new_order(&self.sku, req, now, expires_at)?;
+                let mut group = self.record_group()?;
+                persist::put_hold(&mut group, &self.sku, &hold)?;
+                group.put(keys::order(order.id.as_str()), &order)?;
+                Ok((group, order))
+            });
+        let submitted = match written {
+            Ok((group, order)) => self.submit(group, reply, order),
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                false
+            }
+        };
+        if !submitted {
+            // Nothing was queued: undo, so memory matches what clients were told.
+            let _ = self.state.release(&holder);
+        }
+        self.publish();
+        self.schedule(ctx);
+    }
+
+    /// Commits a counter change, or reverts it to `stocked_before`.
+    fn commit_levels(
+        &mut self,
+        result: Result<Levels, super::SkuError>,
+        stocked_before: u64,
+        reply: Reply<Levels>,
+    ) {
+        let levels = match result {
+            Ok(levels) => levels,
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        };
+        let submitted = match self.record_group() {
+            Ok(group) => self.submit(group, reply, levels),
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                false
+            }
+        };
+        if !submitted {
+            let _ = self.state.set_stocked(stocked_before);
+        }
+        self.publish();
+    }
+
+    /// Answers with the current levels, but never before the changes they
+    /// reflect are durable: with commits in flight, the answer rides an empty
+    /// group, which the committer completes after every earlier one.
+    fn inspect(&mut self, reply: Reply<(Levels, SaleRules)>) {
+        let answer = (self.state.levels(), self.state.sale().clone());
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            let _ = reply.send(Ok(answer));
+        } else {
+            self.submit(WriteGroup::new(), reply, answer);
+        }
+    }
+
+    fn set_sale(&mut self, rules: SaleRules, reply: Reply<SaleRules>) {
+        let before = self.state.sale().clone();
+        self.state.set_sale(rules.clone());
+        let submitted = match self.record_group() {
+            Ok(group) => self.submit(group, reply, rules),
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                false
+            }
+        };
+        if !submitted {
+            self.state.set_sale(before);
+        }
+    }
+
+    /// A write group holding the SKU's hot record.
+    fn record_group(&self) -> Result<WriteGroup, StoreError> {
+        let mut group = WriteGroup::new();
+        persist::put_record(&mut group, &self.sku, &self.state)?;
+        Ok(group)
+    }
+
+    /// Hands `group` to the committer; `reply` gets `value` once it is
+    /// durable. Returns false (after answering) if nothing was queued.
+    fn submit<T: Send + 'static>(&self, group: WriteGroup, reply: Reply<T>, value: T) -> bool {
+        let done = self.completion(move |result| {
+            let _ = reply.send(result.map(|()| value).map_err(InventoryError::from));
+        });
+        self.env.store.committer().submit_with(group, done).is_ok()
+    }
+
+    /// Wraps `then` with the actor's bookkeeping of in-flight commits.
+    fn completion(&self, then: impl FnOnce(Result<(), StoreError>) + Send + 'static) -> Completion {
+        let in_flight = self.in_flight.clone();
+        let poisoned = self.poisoned.clone();
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        Box::new(move |result: Result<(), StoreError>| {
+            if matches!(result, Err(StoreError::Io(_) | StoreError::Corrupt { .. })) {
+                poisoned.store(true, Ordering::Release);
+            }
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            then(result);
+        })
+    }
+
+    fn publish(&self) {
+        self.published
+            .store(self.state.levels().available, Ordering::Release);
+    }
+
+    /// Keeps one timer armed for the earliest hold expiry.
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let next = self.state.next_expiry();
+        if self.timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(at) = next {
+            let delay = Duration::from_millis(at.saturating_sub(self.env.clock.now_ms()));
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.on_timer(ctx);
+            });
+            self.timer = Some((at, handle));
+        }
+    }
+
+    /// Expires every lapsed hold in one commit; their unpaid orders expire.
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.retired || self.poisoned.load(Ordering::Acquire) {
+            return;
+        }
+        let now = self.env.clock.now_ms();
+        let expired = self.state.expire(now);
+        if !expired.is_empty() {
+            match self.expiry_group(&expired) {
+                Ok(group) => {
+                    let count = expired.len();
+                    let done = self.completion(move |r| {
+                        if let Err(e) = r {
+                            tracing::error!(error = %e, "expiring holds failed");
+                        }
+                    });
+                    if self.env.store.committer().submit_with(group, done).is_ok() {
+                        metrics::counter!("surge_reservations_expired_total")
+                            .increment(count as u64);
+                    } else {
+                        self.unexpire(expired, ctx);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(sku = %self.sku, error = %e, "cannot write expired holds");
+                    self.unexpire(expired, ctx);
+                }
+            }
+            self.publish();
+        }
+        self.schedule(ctx);
+    }
+
+    /// Puts holds back after their expiry could not be queued; tries again soon.
+    fn unexpire(&mut self, holds: Vec<Hold>, ctx: &mut Context<Self>) {
+        for hold in holds {
+            let holder = hold.holder.clone();
+            if let Err(e) = self.state.restore(hold) {
+                // Cannot happen: nothing ran between the expiry and this.
+                tracing::error!(sku = %self.sku, %holder, error = %e, "could not restore a hold");
+            }
+        }
+        ctx.run_later(Duration::from_millis(100), |act, ctx| act.on_timer(ctx));
+    }
+
+    fn expiry_group(&self, expired: &[Hold]) -> Result<WriteGroup, StoreError> {
+        let mut group = self.record_group()?;
+        for hold in expired {
+            persist::remove_hold(&mut group, &self.sku, hold);
+            let key = keys::order(hold.holder.as_str());
+            if let Some(mut order) = self.env.store.get::<Order>(&key)? {
+                if order.status == OrderStatus::AwaitingPayment {
+                    order.status = OrderStatus::Expired;
+                    group.put(key, &order)?;
+                }
+            }
+        }
+        Ok(group)
+    }
+
+    fn maybe_passivate(&mut self, ctx: &mut Context<Self>) {
+        let idle = Duration::from_secs(self.env.settings.idle_passivate_secs);
+        let quiet = self.last_message.elapsed() >= idle
+            && self.state.holds().next().is_none()
+            && self.in_flight.load(Ordering::Acquire) == 0;
+        if quiet && !self.retired {
+            self.retired = true;
+            let me = ctx.address();
+            self.env
+                .registry
+                .remove_if(&self.sku, |_, addr| *addr == me);
+            ctx.stop();
+        }
+    }
+}
+
+fn new_order(
+    sku: &Sku,
+    req: PurchaseRequest,
+    now: Millis,
+    expires_at: Millis,
+) -> Result<Order, StoreError> {
+    let line_total = req
+        .unit_price
+        .times(req.quantity)
+        .ok_or_else(|| StoreError::io("order total overflows"))?;
+    Ok(Order {
+        id: req.order_id,
+        status: OrderStatus::AwaitingPayment,
+        customer_id: Some(req.customer),
+        lines: vec![OrderLine {
+            sku: sku.clone(),
+            product_id: req.product_id,
+            quantity: req.quantity,
+            unit_price: req.unit_price,
+            line_total,
+        }],
+        total: line_total,
+        created_at: now,
+        expires_at: Some(expires_at),
+        request_digest: req.request_digest,
+    })
+}
+
+/// Answers `cmd` with `refusal` without touching state.
+fn refuse(cmd: Command, refusal: InventoryError) {
+    match cmd {
+        Command::Purchase(_, r) => drop(r.send(Err(refusal))),
+        Command::Restock(_, r) | Command::SetStocked(_, r) => drop(r.send(Err(refusal))),
+        Command::SetSale(_, r) => drop(r.send(Err(refusal))),
+        Command::Inspect(r) => drop(r.send(Err(refusal))),
+    }
+}

@@ -1,0 +1,212 @@
+//! Crash safety: the real `surge` binary is killed with SIGKILL in the middle
+//! of a sale and restarted on the same store. Every acknowledged order must
+//! be there, the conservation law must hold, and acknowledged keys replay.
+
+use reqwest::Client;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+const TOKEN: &str = "crash-test-token";
+
+/// The real binary, serving on a free port with the store in `dir`.
+struct Binary {
+    child: Child,
+    base: String,
+}
+
+impl Binary {
+    async fn start(dir: &Path) -> Binary {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir)
+            .env("SURGE_ADMIN_TOKEN", TOKEN)
+            .env("SURGE_CATALOG__SEED_FILE", "")
+            .env("SURGE_LOG__FILTER", "warn")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start surge");
+        let server = Binary {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(res) = client.get(format!("{}/readyz", server.base)).send().await {
+                if res.status() == 200 {
+                    return server;
+                }
+            }
+            assert!(Instant::now() < deadline, "surge did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+async fn inventory(client: &Client, base: &str, sku: &str) -> Value {
+    let res = client
+        .get(format!("{base}/v1/admin/skus/{sku}/inventory"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Buys with `connections` concurrent buyers until `acks` purchases were
+/// acknowledged, then kills the server while the buyers keep going.
+/// Returns every acknowledged key with its order id.
+async fn buy_then_kill(
+    server: Binary,
+    sku: &str,
+    cycle: usize,
+    connections: usize,
+    acks: usize,
+) -> HashMap<String, String> {
+    let acked = Arc::new(Mutex::new(HashMap::new()));
+    let base = server.base.clone();
+    let buyers: Vec<_> = (0..connections)
+        .map(|b| {
+            let (acked, base, sku) = (acked.clone(), base.clone(), sku.to_owned());
+            tokio::spawn(async move {
+                let client = Client::new();
+                for n in 0.. {
+                    let key = format!("c{cycle}-b{b}-n{n}");
+                    let res = client
+                        .post(format!("{base}/v1/skus/{sku}/purchase"))
+                        .header("Idempotency-Key", &key)
+                        .json(&json!({"customer_id": format!("cust-{b}"), "quantity": 1}))
+                        .send()
+                        .await;
+                    let Ok(res) = res else { return };
+                    if res.status() == 201 {
+                        let Ok(body) = res.json::<Value>().await else {
+                            return;
+                        };
+                        let id = body["order_id"].as_str().unwrap_or_default().to_owned();
+                        acked.lock().await.insert(key, id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().await.len() < acks && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9();
+    for b in buyers {
+        let _ = b.await;
+    }
+    let acked = acked.lock().await.clone();
+    assert!(
+        acked.len() >= acks,
+        "only {} purchases were acknowledged",
+        acked.len()
+    );
+    acked
+}
+
+/// Every acknowledged order exists and replays; stock is conserved.
+async fn check_after_restart(server: &Binary, sku: &str, acked: &HashMap<String, String>) {
+    let client = Client::new();
+    let inv = inventory(&client, &server.base, sku).await;
+    let n = |k: &str| inv[k].as_u64().unwrap();
+    assert_eq!(
+        n("available") + n("reserved") + n("sold"),
+        n("stocked"),
+        "{inv}"
+    );
+    assert!(
+        n("reserved") as usize >= acked.len(),
+        "an acknowledged hold was lost: {inv}"
+    );
+    for (key, id) in acked {
+        let res = client
+            .get(format!("{}/v1/orders/{id}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "acknowledged order {id} is missing after the crash"
+        );
+        let customer = key
+            .split('-')
+            .nth(1)
+            .map(|b| format!("cust-{}", &b[1..]))
+            .unwrap();
+        let replay = client
+            .post(format!("{}/v1/skus/{sku}/purchase", server.base))
+            .header("Idempotency-Key", key)
+            .json(&json!({"customer_id": customer, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 201, "replay of {key}");
+        assert_eq!(replay.headers()["Idempotent-Replayed"], "true");
+        assert_eq!(
+            replay.json::<Value>().await.unwrap()["order_id"],
+            id.as_str()
+        );
+    }
+}
+
+async fn crash_cycles(cycles: usize, stock: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::start(dir.path()).await;
+    let client = Client::new();
+    let product = json!({"id": "crash", "title": "Crash", "category": "test",
+        "variants": [{"sku": "CRASH-1", "title": "One", "price": {"amount": 100, "currency": "EUR"}, "stock": stock}]});
+    let res = client
+        .post(format!("{}/v1/admin/products", server.base))
+        .bearer_auth(TOKEN)
+        .json(&product)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let mut server = server;
+    let mut acked = HashMap::new();
+    for cycle in 0..cycles {
+        acked.extend(buy_then_kill(server, "CRASH-1", cycle, 32, 40).await);
+        server = Binary::start(dir.path()).await;
+        check_after_restart(&server, "CRASH-1", &acked).await;
+    }
+    server.kill9();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_purchases_survive_kill_9_mid_sale() {
+    crash_cycles(1, 100_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: many kill -9 cycles; run with --ignored"]
+async fn acknowledged_purchases_survive_many_kill_9_cycles() {
+    crash_cycles(15, 1_000_000).await;
+}
