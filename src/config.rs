@@ -168,15 +168,15 @@ impl Default for LogSettings {
 impl Settings {
     /// Loads settings from `file` (if given, it must exist; otherwise
     /// `config.toml` is read when present) and the `SURGE_*__*` environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(figment::Error::from(format!(
+                    return Err(Box::new(figment::Error::from(format!(
                         "config file {} does not exist",
                         path.display()
-                    )));
+                    ))));
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
@@ -187,11 +187,13 @@ impl Settings {
         let env = Env::prefixed("SURGE_")
             .filter(|key| key.as_str().contains("__"))
             .split("__");
-        figment.merge(env).extract()
+        figment.merge(env).extract().map_err(Box::new)
     }
 }
 
 #[cfg(test)]
+// `Jail` closures must return `figment::Error`, which is large.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -215,12 +217,12 @@ mod tests {
     fn environment_overrides_the_file_and_unknown_keys_are_errors() {
         Jail::expect_with(|jail| {
             jail.create_file("config.toml", "[server]\nbind = \"127.0.0.1:9000\"\n")?;
-            let s = Settings::load(None)?;
+            let s = Settings::load(None).map_err(|e| *e)?;
             assert_eq!(s.server.bind, "127.0.0.1:9000");
             jail.set_env("SURGE_SERVER__BIND", "127.0.0.1:9001");
             jail.set_env("SURGE_STORE__COMMIT_WINDOW_US", "5");
             jail.set_env("SURGE_ADMIN_TOKEN", "not-a-setting");
-            let s = Settings::load(None)?;
+            let s = Settings::load(None).map_err(|e| *e)?;
             assert_eq!(s.server.bind, "127.0.0.1:9001");
             assert_eq!(s.store.commit_window_us, 5);
             jail.set_env("SURGE_SERVER__BINDD", "x");

@@ -180,3 +180,18 @@ fn parse_sale(body: &SaleView) -> Result<SaleRules, ApiError> {
         ends_at,
     })
 }
+
+/// Live counts an operator watches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    /// SKU actors in memory; idle ones passivate.
+    pub sku_actors_active: usize,
+}
+
+#[utoipa::path(get, path = "/v1/admin/stats", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = StatsView), (status = 401, body = Problem)))]
+pub async fn stats(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(StatsView {
+        sku_actors_active: state.inventory.active(),
+    })
+}

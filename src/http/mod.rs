@@ -78,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .put(admin_catalog::replace_product)
                 .delete(admin_catalog::archive_product),
         )
+        .service(web::resource("/v1/admin/stats").get(admin_inventory::stats))
         .service(
             web::resource("/v1/admin/skus/{sku}/inventory").get(admin_inventory::get_inventory),
         )

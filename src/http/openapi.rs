@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         purchase::purchase, orders::get_order,
         admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
         admin_inventory::get_inventory, admin_inventory::restock, admin_inventory::set_stock,
-        admin_inventory::set_sale,
+        admin_inventory::set_sale, admin_inventory::stats,
     ),
     modifiers(&AdminSecurity),
     tags((name = "catalog"), (name = "flash sale"), (name = "orders"), (name = "admin"), (name = "ops"))

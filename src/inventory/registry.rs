@@ -162,6 +162,7 @@ impl Inventory {
                     SkuActor::new(sku, state, env)
                 });
                 metrics::counter!("surge_sku_activations_total").increment(1);
+                metrics::gauge!("surge_sku_actors_active").increment(1.0);
                 Ok(slot.insert(addr).clone())
             }
         }

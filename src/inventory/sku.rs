@@ -11,11 +11,17 @@
 //! (also in release builds: a broken law is a bug that must never be
 //! persisted).
 
+mod error;
+mod holds;
+mod stored;
+
 use crate::domain::{CustomerId, HoldId, ProductId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use stored::StoredSku;
 
 pub use crate::clock::Millis;
+pub use error::SkuError;
 
 /// Who may buy, how much, and when. `None` means "no such rule".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -58,56 +64,8 @@ pub struct Levels {
     pub sold: u64,
 }
 
-/// Why a SKU refused an operation. Each variant carries the facts a client
-/// needs to act on the refusal; `code()` is its stable machine-readable name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SkuError {
-    #[error("only {available} available, {requested} requested")]
-    InsufficientStock { available: u64, requested: u64 },
-    #[error("at most {limit} per customer: {already} already held or bought, {requested} more requested")]
-    LimitExceeded {
-        limit: u64,
-        already: u64,
-        requested: u64,
-    },
-    #[error("the sale starts at {starts_at} ms")]
-    SaleNotStarted { starts_at: Millis },
-    #[error("the sale ended at {ended_at} ms")]
-    SaleEnded { ended_at: Millis },
-    #[error("'{0}' already holds stock of this SKU")]
-    HoldExists(HoldId),
-    #[error("'{0}' holds no stock of this SKU")]
-    UnknownHold(HoldId),
-    #[error("the hold of '{0}' has expired")]
-    HoldExpired(HoldId),
-    #[error("cannot stock {requested}: {reserved} reserved and {sold} sold")]
-    StockBelowCommitted {
-        requested: u64,
-        reserved: u64,
-        sold: u64,
-    },
-    #[error("quantity must be at least 1 and within range")]
-    InvalidQuantity,
-}
-
-impl SkuError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InsufficientStock { .. } => "sold-out",
-            Self::LimitExceeded { .. } => "limit-exceeded",
-            Self::SaleNotStarted { .. } => "sale-not-started",
-            Self::SaleEnded { .. } => "sale-ended",
-            Self::HoldExists(_) => "hold-exists",
-            Self::UnknownHold(_) => "hold-not-found",
-            Self::HoldExpired(_) => "hold-expired",
-            Self::StockBelowCommitted { .. } => "stock-below-committed",
-            Self::InvalidQuantity => "invalid-quantity",
-        }
-    }
-}
-
 /// One SKU's stock. Serialized fields come first and in the order of
-/// [`StoredSku`]; the two indexes after them are derived from `holds` and
+/// `StoredSku`; the two indexes after them are derived from `holds` and
 /// rebuilt (and the whole record validated) when decoding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "StoredSku")]
@@ -132,61 +90,6 @@ pub struct SkuState {
     expiries: BTreeSet<(Millis, HoldId)>,
 }
 
-/// The stored form of a [`SkuState`] (same fields, same order, no indexes).
-#[derive(Deserialize)]
-struct StoredSku {
-    product_id: ProductId,
-    stocked: u64,
-    available: u64,
-    reserved: u64,
-    sold: u64,
-    holds: BTreeMap<HoldId, Hold>,
-    sold_by: BTreeMap<CustomerId, u64>,
-    sale: SaleRules,
-}
-
-impl TryFrom<StoredSku> for SkuState {
-    type Error = &'static str;
-
-    /// Rebuilds the indexes and refuses a record that breaks any invariant:
-    /// a corrupt record must never become a live SKU.
-    fn try_from(stored: StoredSku) -> Result<Self, Self::Error> {
-        if stored.sold_by.values().any(|&units| units == 0) {
-            return Err("a customer is recorded with 0 units");
-        }
-        let mut state = SkuState {
-            product_id: stored.product_id,
-            stocked: stored.stocked,
-            available: stored.available,
-            reserved: 0,
-            sold: stored.sold,
-            holds: BTreeMap::new(),
-            sold_by: stored.sold_by,
-            sale: stored.sale,
-            held_by: BTreeMap::new(),
-            expiries: BTreeSet::new(),
-        };
-        for (holder, hold) in stored.holds {
-            if holder != hold.holder || hold.quantity == 0 {
-                return Err("a hold is malformed");
-            }
-            state.reserved = state
-                .reserved
-                .checked_add(hold.quantity)
-                .ok_or("holds overflow")?;
-            add_units(&mut state.held_by, hold.customer.as_ref(), hold.quantity);
-            state.insert_hold(hold);
-        }
-        if state.reserved != stored.reserved {
-            return Err("holds do not add up to the reserved count");
-        }
-        if !state.is_conserved() {
-            return Err("available + reserved + sold != stocked");
-        }
-        Ok(state)
-    }
-}
-
 impl SkuState {
     /// A new SKU with `stocked` units, all available.
     pub fn new(product_id: ProductId, stocked: u64) -> Self {
@@ -202,54 +105,6 @@ impl SkuState {
             held_by: BTreeMap::new(),
             expiries: BTreeSet::new(),
         }
-    }
-
-    /// Reassembles a SKU from its stored pieces (counters, holds, per-customer
-    /// sold counts; zero counts are ignored). `None` if they are inconsistent.
-    pub fn from_parts(
-        product_id: ProductId,
-        levels: Levels,
-        sale: SaleRules,
-        holds: Vec<Hold>,
-        sold: BTreeMap<CustomerId, u64>,
-    ) -> Option<Self> {
-        let count = holds.len();
-        let holds: BTreeMap<_, _> = holds.into_iter().map(|h| (h.holder.clone(), h)).collect();
-        if holds.len() != count {
-            return None;
-        }
-        let stored = StoredSku {
-            product_id,
-            stocked: levels.stocked,
-            available: levels.available,
-            reserved: levels.reserved,
-            sold: levels.sold,
-            holds,
-            sold_by: sold.into_iter().filter(|&(_, units)| units > 0).collect(),
-            sale,
-        };
-        Self::try_from(stored).ok()
-    }
-
-    /// Deep check that the derived indexes agree with the holds and every
-    /// invariant holds. O(holds + customers): for tests and audits, not for
-    /// every operation.
-    pub fn check_integrity(&self) -> Result<(), &'static str> {
-        let stored = StoredSku {
-            product_id: self.product_id.clone(),
-            stocked: self.stocked,
-            available: self.available,
-            reserved: self.reserved,
-            sold: self.sold,
-            holds: self.holds.clone(),
-            sold_by: self.sold_by.clone(),
-            sale: self.sale.clone(),
-        };
-        let rebuilt = Self::try_from(stored)?;
-        if rebuilt != *self {
-            return Err("the indexes disagree with the holds");
-        }
-        Ok(())
     }
 
     pub fn levels(&self) -> Levels {
@@ -301,133 +156,6 @@ impl SkuState {
     pub fn set_sale(&mut self, rules: SaleRules) {
         self.sale = rules;
         self.settled();
-    }
-}
-
-/// Operations on holds.
-impl SkuState {
-    /// Reserves `quantity` for `holder` until `expires_at`. Checks, in order:
-    /// quantity, sale window, holder not already holding, customer limit,
-    /// availability.
-    pub fn hold(
-        &mut self,
-        holder: HoldId,
-        customer: Option<CustomerId>,
-        quantity: u64,
-        expires_at: Millis,
-        now: Millis,
-    ) -> Result<Levels, SkuError> {
-        if quantity == 0 {
-            return Err(SkuError::InvalidQuantity);
-        }
-        self.sale.check_window(now)?;
-        if self.holds.contains_key(&holder) {
-            return Err(SkuError::HoldExists(holder));
-        }
-        self.check_limit(customer.as_ref(), quantity)?;
-        self.check_available(quantity)?;
-        self.reserve_units(customer.as_ref(), quantity);
-        self.insert_hold(Hold {
-            holder,
-            customer,
-            quantity,
-            expires_at,
-        });
-        Ok(self.settled())
-    }
-
-    /// Sets an unexpired hold to `quantity` units until `expires_at`. Growing
-    /// is acquiring, so it passes the sale window, the limit and availability
-    /// (for the extra units only: errors report those as `requested`);
-    /// shrinking returns stock and always succeeds.
-    pub fn resize(
-        &mut self,
-        holder: &HoldId,
-        quantity: u64,
-        expires_at: Millis,
-        now: Millis,
-    ) -> Result<Levels, SkuError> {
-        if quantity == 0 {
-            return Err(SkuError::InvalidQuantity);
-        }
-        let hold = self.live_hold(holder, now)?;
-        let (old, customer) = (hold.quantity, hold.customer.clone());
-        if quantity > old {
-            let extra = quantity - old;
-            self.sale.check_window(now)?;
-            self.check_limit(customer.as_ref(), extra)?;
-            self.check_available(extra)?;
-            self.reserve_units(customer.as_ref(), extra);
-        } else {
-            self.unreserve_units(customer.as_ref(), old - quantity);
-        }
-        self.rewrite_hold(holder, quantity, expires_at);
-        Ok(self.settled())
-    }
-
-    /// Ends a hold whatever its expiry: its units return to available and
-    /// stop counting against its customer.
-    pub fn release(&mut self, holder: &HoldId) -> Result<Hold, SkuError> {
-        let hold = self
-            .remove_hold(holder)
-            .ok_or_else(|| SkuError::UnknownHold(holder.clone()))?;
-        self.unreserve_units(hold.customer.as_ref(), hold.quantity);
-        self.settled();
-        Ok(hold)
-    }
-
-    /// Sells a hold: reserved -> sold. Its units keep counting against its
-    /// customer, now as bought. An expired hold is refused and kept, so the
-    /// caller expires it through the one path that also expires its order.
-    pub fn commit(&mut self, holder: &HoldId, now: Millis) -> Result<Hold, SkuError> {
-        let hold = self
-            .remove_hold(holder)
-            .ok_or_else(|| SkuError::UnknownHold(holder.clone()))?;
-        let units = hold.quantity;
-        // Cannot wrap: reserved holds these units and sold + reserved <= stocked.
-        self.reserved = self.reserved.saturating_sub(units);
-        self.sold = self.sold.saturating_add(units);
-        sub_units(&mut self.held_by, hold.customer.as_ref(), units);
-        // Only a caller that keeps un-selling anonymously could reach u64::MAX here.
-        add_units(&mut self.sold_by, hold.customer.as_ref(), units);
-        self.settled();
-        Ok(hold)
-    }
-
-    /// Puts back a hold that [`expire`](Self::expire) just removed, when its
-    /// expiry could not be made durable. No sale-window or limit check: the
-    /// units were granted before; the holder and the stock must still be free.
-    pub fn restore(&mut self, hold: Hold) -> Result<Levels, SkuError> {
-        if hold.quantity == 0 {
-            return Err(SkuError::InvalidQuantity);
-        }
-        if self.holds.contains_key(&hold.holder) {
-            return Err(SkuError::HoldExists(hold.holder));
-        }
-        self.check_available(hold.quantity)?;
-        self.reserve_units(hold.customer.as_ref(), hold.quantity);
-        self.insert_hold(hold);
-        Ok(self.settled())
-    }
-
-    /// Removes and returns every hold with `expires_at <= now`, earliest
-    /// first, returning their units to available.
-    pub fn expire(&mut self, now: Millis) -> Vec<Hold> {
-        let due: Vec<HoldId> = self
-            .expiries
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .map(|(_, holder)| holder.clone())
-            .collect();
-        let expired: Vec<Hold> = due
-            .iter()
-            .filter_map(|holder| self.remove_hold(holder))
-            .collect();
-        for hold in &expired {
-            self.unreserve_units(hold.customer.as_ref(), hold.quantity);
-        }
-        self.settled();
-        expired
     }
 }
 
@@ -536,6 +264,15 @@ impl SkuState {
         self.reserved = self.reserved.saturating_sub(units);
         self.available = self.available.saturating_add(units);
         sub_units(&mut self.held_by, customer, units);
+    }
+
+    /// Held units become sold units, and count as bought for the customer.
+    fn sell_units(&mut self, customer: Option<&CustomerId>, units: u64) {
+        self.reserved = self.reserved.saturating_sub(units);
+        self.sold = self.sold.saturating_add(units);
+        sub_units(&mut self.held_by, customer, units);
+        // Saturates only for a caller that keeps un-selling anonymously.
+        add_units(&mut self.sold_by, customer, units);
     }
 
     fn insert_hold(&mut self, hold: Hold) {

@@ -185,3 +185,57 @@ pub async fn assert_problem(res: Response, status: u16) -> Value {
     );
     body
 }
+
+/// The value of a response header, if present and text.
+pub fn header(res: &Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Asserts `status` and returns the JSON body (the body text is shown on failure).
+pub async fn json_body(res: Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Every listed product, following `next_cursor` with pages of `limit`.
+/// `filter` is appended to the query (e.g. `"&category=books"`). Checks that
+/// no page is larger than `limit` and that the cursors end.
+pub async fn list_all(app: &TestApp, limit: usize, filter: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut path = format!("/v1/products?limit={limit}{filter}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = json_body(app.get(&path).await, 200).await;
+        let batch = page["items"].as_array().expect("items array");
+        assert!(batch.len() <= limit, "page larger than {limit}: {page}");
+        items.extend(batch.iter().cloned());
+        match &page["next_cursor"] {
+            Value::Null => return items,
+            Value::String(next) => cursor = Some(next.clone()),
+            other => panic!("next_cursor must be a string or null, got {other}"),
+        }
+    }
+    panic!("the listing never ended");
+}
+
+/// What a client can see of the catalog: every listed product, plus the
+/// status and body of each product id and SKU in `probe`. Compare two of
+/// these to check that a request changed nothing.
+pub async fn catalog_state(app: &TestApp, probe: &[&str]) -> Value {
+    let mut probes = serde_json::Map::new();
+    for path in probe {
+        let res = app.get(path).await;
+        let status = res.status().as_u16();
+        let body = res.text().await.expect("body");
+        probes.insert((*path).to_owned(), json!({"status": status, "body": body}));
+    }
+    json!({"listed": list_all(app, 100, "").await, "probes": probes})
+}

@@ -523,3 +523,45 @@ async fn a_full_mailbox_sheds_load_with_503_and_loses_or_duplicates_nothing() {
     assert_eq!(created.len(), 400);
     assert_eq!(inventory(&app, "LOAD").await["reserved"], 400);
 }
+
+#[tokio::test]
+async fn idle_sku_actors_passivate_and_wake_with_their_state() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path());
+    settings.inventory.idle_passivate_secs = 1;
+    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    for sku in ["IDLE-1", "IDLE-2", "IDLE-3"] {
+        create_sku(&app, sku, 4).await;
+        let res = app
+            .admin(Method::POST, &format!("/v1/admin/skus/{sku}/restock"))
+            .json(&json!({"quantity": 1}))
+            .send();
+        assert_eq!(res.await.unwrap().status(), 200);
+    }
+    let stats = || async {
+        app.admin(Method::GET, "/v1/admin/stats")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(stats().await["sku_actors_active"], 3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stats().await["sku_actors_active"] != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle actors never passivated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(purchase(&app, "IDLE-2", "i1", "z", 2).await.status(), 201);
+    let inv = inventory(&app, "IDLE-2").await;
+    assert_eq!(
+        (inv["stocked"].as_u64(), inv["available"].as_u64()),
+        (Some(5), Some(3)),
+        "{inv}"
+    );
+    assert_eq!(stats().await["sku_actors_active"], 1);
+}
