@@ -33,9 +33,14 @@ async fn etag_of(app: &TestApp, id: &str) -> String {
 #[tokio::test]
 async fn creating_a_product_returns_201_with_its_body_location_and_etag() {
     let app = spawn_app().await;
-    let res = app.create_product(&product_body("shirt", &["SH-S", "SH-M"])).await;
+    let res = app
+        .create_product(&product_body("shirt", &["SH-S", "SH-M"]))
+        .await;
     assert_eq!(res.status(), 201);
-    assert_eq!(header(&res, "location").as_deref(), Some("/v1/products/shirt"));
+    assert_eq!(
+        header(&res, "location").as_deref(),
+        Some("/v1/products/shirt")
+    );
     let etag = header(&res, "etag").expect("ETag");
     assert!(header(&res, "content-type")
         .unwrap()
@@ -75,7 +80,11 @@ async fn creating_a_product_without_an_id_generates_one() {
 #[tokio::test]
 async fn creating_a_product_with_a_sku_of_another_product_returns_409_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("first", &["DUP-1"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("first", &["DUP-1"])).await,
+        201,
+    )
+    .await;
     let probe = ["/v1/products/second", "/v1/skus/DUP-1", "/v1/skus/NEW-1"];
     let before = catalog_state(&app, &probe).await;
 
@@ -83,7 +92,10 @@ async fn creating_a_product_with_a_sku_of_another_product_returns_409_and_change
         .create_product(&product_body("second", &["NEW-1", "DUP-1"]))
         .await;
     let problem = assert_problem(res, 409).await;
-    assert!(problem["detail"].as_str().unwrap().contains("DUP-1"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("DUP-1"),
+        "{problem}"
+    );
 
     assert_eq!(catalog_state(&app, &probe).await, before);
     assert_problem(app.get("/v1/skus/NEW-1").await, 404).await;
@@ -106,14 +118,21 @@ async fn creating_a_product_with_a_repeated_sku_in_its_body_returns_409_and_chan
 #[tokio::test]
 async fn creating_a_product_with_an_existing_id_returns_409_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("same", &["SAME-1"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("same", &["SAME-1"])).await,
+        201,
+    )
+    .await;
     let probe = ["/v1/products/same", "/v1/skus/SAME-1", "/v1/skus/SAME-2"];
     let before = catalog_state(&app, &probe).await;
 
     let mut body = product_body("same", &["SAME-2"]);
     body["title"] = json!("Another title");
     let problem = assert_problem(app.create_product(&body).await, 409).await;
-    assert!(problem["detail"].as_str().unwrap().contains("same"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("same"),
+        "{problem}"
+    );
 
     assert_eq!(catalog_state(&app, &probe).await, before);
 }
@@ -121,7 +140,11 @@ async fn creating_a_product_with_an_existing_id_returns_409_and_changes_nothing(
 #[tokio::test]
 async fn replacing_a_product_returns_200_and_the_change_is_visible_with_a_new_etag() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("shirt", &["SH-S"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("shirt", &["SH-S"])).await,
+        201,
+    )
+    .await;
     let old_etag = etag_of(&app, "shirt").await;
 
     let mut body = definition("shirt", &["SH-S", "SH-L"]);
@@ -150,7 +173,11 @@ async fn replacing_a_product_returns_200_and_the_change_is_visible_with_a_new_et
 #[tokio::test]
 async fn replacing_with_a_stale_if_match_returns_412_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("shirt", &["SH-S"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("shirt", &["SH-S"])).await,
+        201,
+    )
+    .await;
     let stale = etag_of(&app, "shirt").await;
     let mut first = definition("shirt", &["SH-S"]);
     first["title"] = json!("First edit");
@@ -168,7 +195,11 @@ async fn replacing_with_a_stale_if_match_returns_412_and_changes_nothing() {
 #[tokio::test]
 async fn replacing_with_the_current_etag_returns_200() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("shirt", &["SH-S"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("shirt", &["SH-S"])).await,
+        201,
+    )
+    .await;
     let mut body = definition("shirt", &["SH-S"]);
     for title in ["One", "Two", "Three"] {
         body["title"] = json!(title);
@@ -186,7 +217,11 @@ async fn replacing_an_unknown_or_archived_product_or_changing_its_id_is_refused(
     assert_problem(res, 404).await;
     assert_problem(app.get("/v1/skus/GH-1").await, 404).await;
 
-    json_body(app.create_product(&product_body("shirt", &["SH-S"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("shirt", &["SH-S"])).await,
+        201,
+    )
+    .await;
     let before = catalog_state(&app, &["/v1/products/shirt", "/v1/products/other"]).await;
     let res = put(&app, "shirt", &definition("other", &["SH-S"]), None).await;
     assert_problem(res, 400).await;
@@ -206,7 +241,12 @@ async fn replacing_a_product_with_a_sku_owned_by_another_product_returns_409_and
     let app = spawn_app().await;
     json_body(app.create_product(&product_body("a", &["A-1"])).await, 201).await;
     json_body(app.create_product(&product_body("b", &["B-1"])).await, 201).await;
-    let probe = ["/v1/products/a", "/v1/products/b", "/v1/skus/A-1", "/v1/skus/B-1"];
+    let probe = [
+        "/v1/products/a",
+        "/v1/products/b",
+        "/v1/skus/A-1",
+        "/v1/skus/B-1",
+    ];
     let before = catalog_state(&app, &probe).await;
     let res = put(&app, "b", &definition("b", &["B-1", "A-1"]), None).await;
     assert_problem(res, 409).await;
@@ -216,7 +256,12 @@ async fn replacing_a_product_with_a_sku_owned_by_another_product_returns_409_and
 #[tokio::test]
 async fn a_sku_dropped_by_a_replace_is_no_longer_sold_and_cannot_be_reused() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("shirt", &["SH-S", "SH-M"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("shirt", &["SH-S", "SH-M"]))
+            .await,
+        201,
+    )
+    .await;
     let body = definition("shirt", &["SH-S"]);
     assert_eq!(put(&app, "shirt", &body, None).await.status(), 200);
 
@@ -229,8 +274,16 @@ async fn a_sku_dropped_by_a_replace_is_no_longer_sold_and_cannot_be_reused() {
 #[tokio::test]
 async fn archiving_a_product_returns_204_and_it_is_no_longer_listed_or_readable() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("keep", &["KEEP-1"])).await, 201).await;
-    json_body(app.create_product(&product_body("gone", &["GONE-1"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("keep", &["KEEP-1"])).await,
+        201,
+    )
+    .await;
+    json_body(
+        app.create_product(&product_body("gone", &["GONE-1"])).await,
+        201,
+    )
+    .await;
 
     let res = archive(&app, "gone").await;
     assert_eq!(res.status(), 204);
@@ -240,7 +293,10 @@ async fn archiving_a_product_returns_204_and_it_is_no_longer_listed_or_readable(
     assert_eq!(ids(&list_all(&app, 1, "&category=things").await), ["keep"]);
     assert_problem(app.get("/v1/products/gone").await, 410).await;
     assert_problem(app.get("/v1/skus/GONE-1").await, 410).await;
-    assert_eq!(json_body(app.get("/v1/skus/KEEP-1").await, 200).await["sku"], "KEEP-1");
+    assert_eq!(
+        json_body(app.get("/v1/skus/KEEP-1").await, 200).await["sku"],
+        "KEEP-1"
+    );
 
     // Archiving again is a no-op; an unknown product is a 404.
     assert_eq!(archive(&app, "gone").await.status(), 204);
@@ -250,7 +306,11 @@ async fn archiving_a_product_returns_204_and_it_is_no_longer_listed_or_readable(
 #[tokio::test]
 async fn a_sku_of_an_archived_product_cannot_be_reused_by_a_new_product() {
     let app = spawn_app().await;
-    json_body(app.create_product(&product_body("old", &["REUSE-1"])).await, 201).await;
+    json_body(
+        app.create_product(&product_body("old", &["REUSE-1"])).await,
+        201,
+    )
+    .await;
     assert_eq!(archive(&app, "old").await.status(), 204);
 
     let probe = ["/v1/products/new", "/v1/skus/REUSE-1"];

@@ -44,7 +44,33 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts the application with `settings` on the store in `dir`.
+///
+/// A store that was just stopped in this process may still be locked for a
+/// moment: the server's worker threads drop their shared state (and with it
+/// the last handle on the sled database) only after `run_until_stopped` has
+/// returned. Start-up is retried while that lock is held; see the ignored
+/// `persistence::a_stopped_store_can_be_reopened_at_once`.
 pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&str>) -> TestApp {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match try_spawn_with(settings.clone(), dir.clone(), token).await {
+            Ok(app) => return app,
+            Err(e)
+                if e.contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("app failed to start: {e}"),
+        }
+    }
+}
+
+/// Starts the application once; the start-up error as text if it fails.
+pub async fn try_spawn_with(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    token: Option<&str>,
+) -> Result<TestApp, String> {
     let secrets = Secrets {
         admin_token: token.map(str::to_owned),
     };
@@ -63,12 +89,19 @@ pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&st
             app.run_until_stopped().await
         })
     });
-    let (port, shutdown) = rx.await.expect("app thread").expect("app failed to start");
+    let started = rx.await.expect("app thread");
+    let (port, shutdown) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = thread.join();
+            return Err(e);
+        }
+    };
     let admin_token = match token {
         Some(t) => t.to_owned(),
         None => std::fs::read_to_string(dir.path().join("admin_token")).expect("token file"),
     };
-    TestApp {
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: Client::builder()
             .pool_max_idle_per_host(64)
@@ -79,7 +112,7 @@ pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&st
         dir,
         shutdown,
         thread: Some(thread),
-    }
+    })
 }
 
 impl TestApp {

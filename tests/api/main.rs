@@ -1,6 +1,15 @@
 //! Integration tests: one binary, real HTTP against the real server started on
 //! a free port with a temporary store (see `helpers::spawn_app`).
 
+mod admin;
+mod auth;
+mod bad_input;
+mod bad_requests;
+mod binary;
+mod catalog;
 mod crash;
 mod helpers;
 mod inventory;
+mod ops;
+mod persistence;
+mod seed;
