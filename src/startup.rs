@@ -17,6 +17,7 @@ use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Asks a running application to shut down gracefully.
@@ -120,28 +121,45 @@ impl Application {
     /// Serves until a signal or a shutdown request, then stops gracefully:
     /// not ready, no new connections, in-flight requests finish, store flushed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let mut server = actix_web::rt::spawn(self.server);
-        let stop = self.shutdown.0.clone();
+        let Application {
+            server,
+            store,
+            inventory,
+            ready,
+            shutdown,
+            handle_signals,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut server = actix_web::rt::spawn(server);
         tokio::select! {
             finished = &mut server => {
-                self.inventory.stop();
-                self.store.close()?;
+                release(inventory, store).await?;
                 return finished?.map_err(anyhow::Error::from);
             }
-            () = stop.notified() => tracing::info!("shutdown requested"),
-            () = signal(self.handle_signals) => tracing::info!("signal received; shutting down"),
+            () = shutdown.0.notified() => tracing::info!("shutdown requested"),
+            () = signal(handle_signals) => tracing::info!("signal received; shutting down"),
         }
-        self.ready.store(false, Ordering::Release);
+        ready.store(false, Ordering::Release);
         handle.stop(true).await;
         let served = server.await;
-        // HTTP is down, so no new work: stop the actors, then drain the
-        // committer (every acknowledged write is already flushed).
-        self.inventory.stop();
-        self.store.close()?;
+        release(inventory, store).await?;
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
+}
+
+/// After HTTP is down (so no new work): stops the actors, drains the
+/// committer (every acknowledged write is already flushed), and waits until
+/// the last store handle is gone so the store can be reopened at once.
+async fn release(inventory: Inventory, store: Store) -> anyhow::Result<()> {
+    inventory.stop();
+    drop(inventory);
+    store.close()?;
+    if !store.wait_released(Duration::from_secs(5)).await {
+        tracing::warn!("the store is still referenced after shutdown");
+    }
+    Ok(())
 }
 
 fn serve(

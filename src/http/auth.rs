@@ -49,11 +49,13 @@ fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
             "admin routes need Authorization: Bearer <admin token>",
         ));
     };
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
     let presented = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .unwrap_or_default();
     if presented.is_empty() || !token.accepts(presented) {
         return Err(unauthorized("the admin token is missing or wrong"));

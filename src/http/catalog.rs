@@ -13,8 +13,10 @@ use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
-    /// Page size, 1 to 100 (default 20).
-    pub limit: Option<usize>,
+    /// Page size, 1 to 100 (default 20). Taken as text so that a bad value
+    /// is reported by name.
+    #[param(value_type = Option<usize>)]
+    pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only products in this category.
@@ -29,11 +31,17 @@ pub async fn list_products(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.catalog_settings;
-    let limit = query.limit.unwrap_or(settings.page_limit_default);
+    let limit = match &query.limit {
+        None => settings.page_limit_default,
+        Some(raw) => raw.parse::<usize>().unwrap_or(0),
+    };
     if limit == 0 || limit > settings.page_limit_max {
         return Err(ApiError::bad_request(
             "invalid-query",
-            format!("limit must be between 1 and {}", settings.page_limit_max),
+            format!(
+                "limit must be an integer between 1 and {}",
+                settings.page_limit_max
+            ),
         ));
     }
     let after = match &query.cursor {

@@ -78,6 +78,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Waits (up to `timeout`) until this is the last handle to the store,
+    /// so that dropping it releases sled's file lock. HTTP workers drop their
+    /// handles a moment after the server reports it stopped.
+    pub async fn wait_released(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while Arc::strong_count(&self.committer) > 1 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Stops the committer after it has written everything queued, then
     /// flushes. Called once at shutdown; later commits fail with `Closed`.
     pub fn close(&self) -> Result<(), StoreError> {

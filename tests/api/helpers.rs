@@ -44,24 +44,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts the application with `settings` on the store in `dir`.
-///
-/// A store that was just stopped in this process may still be locked for a
-/// moment: the server's worker threads drop their shared state (and with it
-/// the last handle on the sled database) only after `run_until_stopped` has
-/// returned. Start-up is retried while that lock is held; see the ignored
-/// `persistence::a_stopped_store_can_be_reopened_at_once`.
 pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&str>) -> TestApp {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match try_spawn_with(settings.clone(), dir.clone(), token).await {
-            Ok(app) => return app,
-            Err(e)
-                if e.contains("could not acquire lock") && std::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("app failed to start: {e}"),
-        }
+    match try_spawn_with(settings, dir, token).await {
+        Ok(app) => app,
+        Err(e) => panic!("app failed to start: {e}"),
     }
 }
 

@@ -157,7 +157,6 @@ async fn an_archived_product_stays_archived_after_a_restart() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: run_until_stopped returns while actix worker threads still hold AppState (and so the sled Db and its file lock); an immediate re-open of the store fails with 'could not acquire lock'"]
 async fn a_stopped_store_can_be_reopened_at_once() {
     let mut app = spawn_app().await;
     for cycle in 0..100 {
