@@ -73,3 +73,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.run_until_stopped().await
     })
 }
+
+/// mimalloc: the request path allocates many small, short-lived objects
+/// across threads, where it measurably beats the system allocator (see
+/// BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
