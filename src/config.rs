@@ -126,6 +126,9 @@ pub struct InventorySettings {
     pub idle_passivate_secs: u64,
     /// Most units one purchase may ask for.
     pub purchase_quantity_max: u64,
+    /// Orders the idempotency filter is sized for (about 1.2 bytes each);
+    /// beyond it, retried keys cost a store read more often, never a mistake.
+    pub order_filter_items: usize,
 }
 
 impl Default for InventorySettings {
@@ -136,6 +139,7 @@ impl Default for InventorySettings {
             shards: 0,
             idle_passivate_secs: 60,
             purchase_quantity_max: 100,
+            order_filter_items: 10_000_000,
         }
     }
 }
@@ -180,7 +184,10 @@ impl Settings {
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
-            None => figment = figment.merge(Toml::file_exact("config.toml")),
+            None if Path::new("config.toml").is_file() => {
+                figment = figment.merge(Toml::file_exact("config.toml"));
+            }
+            None => {}
         }
         // Only `SURGE_SECTION__KEY` names are settings; `SURGE_ADMIN_TOKEN`
         // and other single-part names are secrets or belong to other tools.
@@ -211,6 +218,15 @@ mod tests {
             serde_json::to_value(&defaults).unwrap(),
             "config.toml must document every key with its default"
         );
+    }
+
+    #[test]
+    fn without_a_config_file_the_defaults_apply() {
+        Jail::expect_with(|_| {
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.bind, Settings::default().server.bind);
+            Ok(())
+        });
     }
 
     #[test]

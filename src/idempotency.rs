@@ -8,10 +8,17 @@
 //! one lookup of the order, and the order and its key are written in the same
 //! atomic commit. The id stays unguessable to anyone without the secret.
 //! Requests with the same key in flight at once are told to retry (409).
+//!
+//! A Bloom filter of every order id in the store sits in front of that
+//! lookup: a fresh key (the common case) is known to be new without reading
+//! sled. The filter may say "maybe" for a new id (then the store decides);
+//! it never says "no" for an existing one, because an id is added before its
+//! order can be written.
 
 use crate::domain::{OrderId, ParseError};
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use dashmap::DashMap;
+use fastbloom::AtomicBloomFilter;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -54,11 +61,18 @@ pub fn request_digest(parts: &[&[u8]]) -> [u8; 32] {
 pub struct Idempotency {
     secret: Arc<[u8; 32]>,
     in_flight: Arc<DashMap<OrderId, ()>>,
+    /// Every order id that may be in the store (a superset).
+    known: Arc<AtomicBloomFilter>,
 }
 
+/// False-positive rate of the known-ids filter while it holds no more than
+/// its expected number of ids.
+const FILTER_FALSE_POSITIVE_RATE: f64 = 0.01;
+
 impl Idempotency {
-    /// Loads the store's secret, creating it on first start.
-    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+    /// Loads the store's secret (creating it on first start) and fills the
+    /// known-ids filter, sized for `expected_orders`, from the stored orders.
+    pub async fn load(store: &Store, expected_orders: usize) -> Result<Self, StoreError> {
         let secret = match store.get::<[u8; 32]>(keys::IDEMPOTENCY_SECRET)? {
             Some(secret) => secret,
             None => {
@@ -71,10 +85,27 @@ impl Idempotency {
                 secret
             }
         };
+        let known = AtomicBloomFilter::with_false_pos(FILTER_FALSE_POSITIVE_RATE)
+            .expected_items(expected_orders.max(1024));
+        store.for_each_key(keys::ORDER, |id| {
+            known.insert(id);
+        })?;
         Ok(Self {
             secret: Arc::new(secret),
             in_flight: Arc::default(),
+            known: Arc::new(known),
         })
+    }
+
+    /// Whether an order with `id` may exist; `false` means it certainly does not.
+    pub fn may_exist(&self, id: &OrderId) -> bool {
+        self.known.contains(id.as_str().as_bytes())
+    }
+
+    /// Records that an order with `id` may be written from now on. Call it
+    /// before asking anything to create the order.
+    pub fn remember(&self, id: &OrderId) {
+        self.known.insert(id.as_str().as_bytes());
     }
 
     /// The order id that `key` creates under `scope` (e.g. "purchase").
@@ -123,7 +154,33 @@ mod tests {
         Idempotency {
             secret: Arc::new([7; 32]),
             in_flight: Arc::default(),
+            known: Arc::new(AtomicBloomFilter::with_false_pos(0.01).expected_items(1024)),
         }
+    }
+
+    #[test]
+    fn a_remembered_id_may_exist_and_most_others_certainly_do_not() {
+        let i = idem();
+        let ids: Vec<OrderId> = (0..100)
+            .map(|n| {
+                i.order_id(
+                    "purchase",
+                    &IdempotencyKey::parse(&format!("k{n}")).unwrap(),
+                )
+            })
+            .collect();
+        for id in &ids[..50] {
+            i.remember(id);
+        }
+        assert!(
+            ids[..50].iter().all(|id| i.may_exist(id)),
+            "no false negatives"
+        );
+        let false_positives = ids[50..].iter().filter(|id| i.may_exist(id)).count();
+        assert!(
+            false_positives < 5,
+            "{false_positives} of 50 unknown ids looked known"
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Application {
                 tracing::info!(path = %p.display(), "admin token: generated")
             }
         }
-        let idempotency = Idempotency::load(&store).await?;
+        let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
         let inventory = Inventory::start(
             store.clone(),
             availability,

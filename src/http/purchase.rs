@@ -67,8 +67,10 @@ pub async fn purchase(
         )
         .with("retry_after_secs", 1));
     };
-    if let Some(existing) = order::get(&state.store, &order_id)? {
-        return replay(&existing, &digest);
+    if state.idempotency.may_exist(&order_id) {
+        if let Some(existing) = order::get(&state.store, &order_id)? {
+            return replay(&existing, &digest);
+        }
     }
     if state.inventory.availability().get(&sku) == Some(0) {
         metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
@@ -86,6 +88,7 @@ pub async fn purchase(
         unit_price: variant.price,
         request_digest: digest,
     };
+    state.idempotency.remember(&request.order_id);
     let order = state.inventory.purchase(&sku, request).await?;
     Ok(created(&order))
 }

@@ -78,6 +78,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls `f` with every key under `prefix`, the prefix stripped.
+    pub fn for_each_key(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix(prefix) {
+            let (key, _) = item.map_err(StoreError::from)?;
+            f(&key[prefix.len()..]);
+        }
+        Ok(())
+    }
+
     /// Waits (up to `timeout`) until this is the last handle to the store,
     /// so that dropping it releases sled's file lock. HTTP workers drop their
     /// handles a moment after the server reports it stopped.
