@@ -7,6 +7,7 @@
 mod availability;
 mod error;
 mod persist;
+mod purchase;
 mod registry;
 pub mod sku;
 mod sku_actor;
@@ -16,6 +17,6 @@ mod sku_props;
 pub use availability::Availability;
 pub use error::InventoryError;
 pub use persist::SkuRecord;
+pub use purchase::PurchaseRequest;
 pub use registry::Inventory;
 pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};
-pub use sku_actor::PurchaseRequest;

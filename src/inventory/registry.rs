@@ -6,8 +6,9 @@
 
 use super::error::InventoryError;
 use super::persist;
+use super::purchase::PurchaseRequest;
 use super::sku::{Levels, SaleRules};
-use super::sku_actor::{Command, PurchaseRequest, Reply, SkuActor};
+use super::sku_actor::{Command, Reply, SkuActor};
 use super::Availability;
 use crate::clock::Clock;
 use crate::config::InventorySettings;

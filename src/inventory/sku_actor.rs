@@ -10,11 +10,12 @@
 
 use super::error::InventoryError;
 use super::persist;
+use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
 use super::sku::{Hold, Levels, SaleRules, SkuState};
 use crate::clock::Millis;
-use crate::domain::{CustomerId, Money, OrderId, ProductId, Sku};
-use crate::order::{Order, OrderLine, OrderStatus};
+use crate::domain::Sku;
+use crate::order::{Order, OrderStatus};
 use crate::store::{keys, Completion, StoreError, WriteGroup};
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -24,17 +25,6 @@ use tokio::sync::oneshot;
 
 /// Where an actor sends its answer.
 pub type Reply<T> = oneshot::Sender<Result<T, InventoryError>>;
-
-/// A flash-sale purchase: hold stock and create the order in one step.
-#[derive(Debug, Clone)]
-pub struct PurchaseRequest {
-    pub order_id: OrderId,
-    pub customer: CustomerId,
-    pub quantity: u64,
-    pub product_id: ProductId,
-    pub unit_price: Money,
-    pub request_digest: [u8; 32],
-}
 
 /// Everything a SKU actor can be asked.
 #[derive(Message)]
@@ -365,34 +355,6 @@ impl SkuActor {
             ctx.stop();
         }
     }
-}
-
-fn new_order(
-    sku: &Sku,
-    req: PurchaseRequest,
-    now: Millis,
-    expires_at: Millis,
-) -> Result<Order, StoreError> {
-    let line_total = req
-        .unit_price
-        .times(req.quantity)
-        .ok_or_else(|| StoreError::io("order total overflows"))?;
-    Ok(Order {
-        id: req.order_id,
-        status: OrderStatus::AwaitingPayment,
-        customer_id: Some(req.customer),
-        lines: vec![OrderLine {
-            sku: sku.clone(),
-            product_id: req.product_id,
-            quantity: req.quantity,
-            unit_price: req.unit_price,
-            line_total,
-        }],
-        total: line_total,
-        created_at: now,
-        expires_at: Some(expires_at),
-        request_digest: req.request_digest,
-    })
 }
 
 /// Answers `cmd` with `refusal` without touching state.

@@ -123,15 +123,21 @@ impl Committer {
 
     /// Queues `group`; `done` runs on the committer thread when it is durable.
     /// Lets an actor hand its caller's reply straight to the committer.
+    /// When the group cannot be queued, `done` has been called with the error
+    /// by the time this returns it: every completion runs exactly once.
     pub fn submit_with(&self, group: WriteGroup, done: Completion) -> Result<(), StoreError> {
-        match self.tx.try_send(Job::Write { group, done }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
+        let (error, job) = match self.tx.try_send(Job::Write { group, done }) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(job)) => {
                 metrics::counter!("surge_commit_rejected_total").increment(1);
-                Err(StoreError::Overloaded)
+                (StoreError::Overloaded, job)
             }
-            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+            Err(TrySendError::Disconnected(job)) => (StoreError::Closed, job),
+        };
+        if let Job::Write { done, .. } = job {
+            done(Err(error.clone()));
         }
+        Err(error)
     }
 
     /// Writes everything already queued, then stops the thread. Idempotent.
@@ -268,6 +274,20 @@ mod tests {
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
         assert_eq!(db.len(), 51);
         committer.stop();
+    }
+
+    #[test]
+    fn a_refused_group_completes_its_waiter_with_the_refusal() {
+        let (_dir, db) = open();
+        let committer = Committer::start(db, settings(1)).unwrap();
+        committer.stop();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done: Completion = Box::new(move |r| tx.send(r).unwrap());
+        assert_eq!(
+            committer.submit_with(WriteGroup::new(), done),
+            Err(StoreError::Closed)
+        );
+        assert_eq!(rx.try_recv().unwrap(), Err(StoreError::Closed));
     }
 
     #[tokio::test]

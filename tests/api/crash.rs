@@ -2,68 +2,13 @@
 //! of a sale and restarted on the same store. Every acknowledged order must
 //! be there, the conservation law must hold, and acknowledged keys replay.
 
+use crate::process::{Running, TOKEN};
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-
-const TOKEN: &str = "crash-test-token";
-
-/// The real binary, serving on a free port with the store in `dir`.
-struct Binary {
-    child: Child,
-    base: String,
-}
-
-impl Binary {
-    async fn start(dir: &Path) -> Binary {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir)
-            .env("SURGE_ADMIN_TOKEN", TOKEN)
-            .env("SURGE_CATALOG__SEED_FILE", "")
-            .env("SURGE_LOG__FILTER", "warn")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start surge");
-        let server = Binary {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = client.get(format!("{}/readyz", server.base)).send().await {
-                if res.status() == 200 {
-                    return server;
-                }
-            }
-            assert!(Instant::now() < deadline, "surge did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
 
 async fn inventory(client: &Client, base: &str, sku: &str) -> Value {
     let res = client
@@ -80,7 +25,7 @@ async fn inventory(client: &Client, base: &str, sku: &str) -> Value {
 /// acknowledged, then kills the server while the buyers keep going.
 /// Returns every acknowledged key with its order id.
 async fn buy_then_kill(
-    server: Binary,
+    server: Running,
     sku: &str,
     cycle: usize,
     connections: usize,
@@ -131,7 +76,7 @@ async fn buy_then_kill(
 }
 
 /// Every acknowledged order exists and replays; stock is conserved.
-async fn check_after_restart(server: &Binary, sku: &str, acked: &HashMap<String, String>) {
+async fn check_after_restart(server: &Running, sku: &str, acked: &HashMap<String, String>) {
     let client = Client::new();
     let inv = inventory(&client, &server.base, sku).await;
     let n = |k: &str| inv[k].as_u64().unwrap();
@@ -178,7 +123,7 @@ async fn check_after_restart(server: &Binary, sku: &str, acked: &HashMap<String,
 
 async fn crash_cycles(cycles: usize, stock: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Binary::start(dir.path()).await;
+    let server = Running::start(dir.path()).await;
     let client = Client::new();
     let product = json!({"id": "crash", "title": "Crash", "category": "test",
         "variants": [{"sku": "CRASH-1", "title": "One", "price": {"amount": 100, "currency": "EUR"}, "stock": stock}]});
@@ -194,7 +139,7 @@ async fn crash_cycles(cycles: usize, stock: u64) {
     let mut acked = HashMap::new();
     for cycle in 0..cycles {
         acked.extend(buy_then_kill(server, "CRASH-1", cycle, 32, 40).await);
-        server = Binary::start(dir.path()).await;
+        server = Running::start(dir.path()).await;
         check_after_restart(&server, "CRASH-1", &acked).await;
     }
     server.kill9();

@@ -12,4 +12,5 @@ mod helpers;
 mod inventory;
 mod ops;
 mod persistence;
+mod process;
 mod seed;
