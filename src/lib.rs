@@ -15,6 +15,7 @@
 //! - [`startup`]: wires everything together; the only module that knows every
 //!   piece.
 
+pub mod bench;
 pub mod catalog;
 pub mod clock;
 pub mod config;

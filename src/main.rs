@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Measure a node: drive load at a server and check its invariants.
+    Bench(surge::bench::BenchArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
+        Some(Command::Bench(args)) => return bench(args),
         None => cli.serve,
     };
     match serve(args) {
@@ -51,6 +54,25 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("surge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: surge::bench::BenchArgs) -> ExitCode {
+    // The in-process server logs only problems; the report is the output.
+    surge::telemetry::init_logs(&surge::config::LogSettings {
+        filter: "warn".into(),
+        ..Default::default()
+    });
+    match surge::bench::run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("surge bench: an invariant was violated (see the report)");
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("surge bench: {e:#}");
             ExitCode::FAILURE
         }
     }

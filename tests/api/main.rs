@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod bad_requests;
+mod bench;
 mod binary;
 mod catalog;
 mod crash;

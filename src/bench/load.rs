@@ -1,0 +1,195 @@
+//! The load itself: `connections` tasks, each with one keep-alive connection,
+//! in a closed loop (send, wait, send) or an open loop at a fixed rate. In the
+//! open loop latency is measured from when a request was *due*, not when it
+//! was sent, so a stalled server cannot hide its queueing (no coordinated
+//! omission).
+
+use super::client::Connection;
+use super::scenario::{Plan, Scenario};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a flash sale keeps going after the first sold-out answer.
+const AFTER_SOLD_OUT: Duration = Duration::from_secs(2);
+
+pub struct Load {
+    pub addr: SocketAddr,
+    pub connections: usize,
+    /// Stop after this long (always set: a default applies).
+    pub duration: Duration,
+    /// Stop after this many requests in total.
+    pub requests: Option<u64>,
+    /// Open loop at this many requests per second in total.
+    pub rate: Option<f64>,
+    /// Flash sale: stop `AFTER_SOLD_OUT` after the first sold-out answer.
+    pub until_sold_out: bool,
+}
+
+/// What the connections saw; shared live for the progress display.
+#[derive(Default)]
+pub struct Live {
+    pub done: AtomicU64,
+    pub errors: AtomicU64,
+    issued: AtomicU64,
+    sold_out_at: OnceLock<Instant>,
+}
+
+/// Results of one connection, merged into the run's.
+pub struct Stats {
+    /// Latency in microseconds.
+    pub latency: Histogram<u64>,
+    pub statuses: BTreeMap<u16, u64>,
+    pub errors: u64,
+    /// 201s per SKU index: orders the server acknowledged.
+    pub created: BTreeMap<usize, u64>,
+    /// Completed requests per elapsed second.
+    pub timeline: Vec<u64>,
+}
+
+impl Stats {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            statuses: BTreeMap::new(),
+            errors: 0,
+            created: BTreeMap::new(),
+            timeline: Vec::new(),
+        })
+    }
+
+    fn merge(&mut self, other: Stats) -> anyhow::Result<()> {
+        self.latency.add(&other.latency)?;
+        for (k, v) in other.statuses {
+            *self.statuses.entry(k).or_default() += v;
+        }
+        for (k, v) in other.created {
+            *self.created.entry(k).or_default() += v;
+        }
+        self.errors += other.errors;
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (i, n) in other.timeline.into_iter().enumerate() {
+            self.timeline[i] += n;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the load; returns the merged stats and the elapsed time.
+pub async fn run(
+    load: Arc<Load>,
+    plan: Arc<Plan>,
+    live: Arc<Live>,
+) -> anyhow::Result<(Stats, Duration)> {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..load.connections)
+        .map(|conn| {
+            tokio::spawn(connection(
+                load.clone(),
+                plan.clone(),
+                live.clone(),
+                conn,
+                started,
+            ))
+        })
+        .collect();
+    let mut total = Stats::new()?;
+    for task in tasks {
+        total.merge(task.await??)?;
+    }
+    Ok((total, started.elapsed()))
+}
+
+async fn connection(
+    load: Arc<Load>,
+    plan: Arc<Plan>,
+    live: Arc<Live>,
+    conn: usize,
+    started: Instant,
+) -> anyhow::Result<Stats> {
+    let mut stats = Stats::new()?;
+    let mut client = Connection::open(load.addr).await?;
+    let interval = load
+        .rate
+        .map(|r| Duration::from_secs_f64(load.connections as f64 / r.max(0.001)));
+    let mut due = started
+        + interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(conn as f64 / load.connections as f64)
+        });
+    for seq in 0u64.. {
+        if !keep_going(&load, &live, started) {
+            break;
+        }
+        let scheduled = match interval {
+            Some(i) => {
+                tokio::time::sleep_until(due.into()).await;
+                let at = due;
+                due += i;
+                at
+            }
+            None => Instant::now(),
+        };
+        let (call, sku) = plan.call(conn, seq);
+        match client.send(&call).await {
+            Ok((status, _)) => {
+                let us = scheduled.elapsed().as_micros().max(1) as u64;
+                stats.latency.saturating_record(us);
+                *stats.statuses.entry(status.as_u16()).or_default() += 1;
+                if status.as_u16() == 201 {
+                    *stats.created.entry(sku.unwrap_or(0)).or_default() += 1;
+                }
+                if status.as_u16() == 409 && plan.scenario == Scenario::FlashSale {
+                    let _ = live.sold_out_at.set(Instant::now());
+                }
+            }
+            Err(_) => {
+                stats.errors += 1;
+                live.errors.fetch_add(1, Ordering::Relaxed);
+                client = reconnect(load.addr).await?;
+            }
+        }
+        live.done.fetch_add(1, Ordering::Relaxed);
+        let second = started.elapsed().as_secs() as usize;
+        if stats.timeline.len() <= second {
+            stats.timeline.resize(second + 1, 0);
+        }
+        stats.timeline[second] += 1;
+    }
+    Ok(stats)
+}
+
+fn keep_going(load: &Load, live: &Live, started: Instant) -> bool {
+    if started.elapsed() >= load.duration {
+        return false;
+    }
+    if load.until_sold_out
+        && live
+            .sold_out_at
+            .get()
+            .is_some_and(|at| at.elapsed() >= AFTER_SOLD_OUT)
+    {
+        return false;
+    }
+    match load.requests {
+        Some(max) => live.issued.fetch_add(1, Ordering::Relaxed) < max,
+        None => true,
+    }
+}
+
+/// A new connection after an error, retried briefly (the server may be busy).
+async fn reconnect(addr: SocketAddr) -> anyhow::Result<Connection> {
+    let mut last = None;
+    for _ in 0..50 {
+        match Connection::open(addr).await {
+            Ok(c) => return Ok(c),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("cannot reconnect to {addr}")))
+}

@@ -1,0 +1,183 @@
+//! `surge bench`: the built-in load generator. It starts a server in this
+//! process (or targets `--url`), creates the SKUs of its scenario, drives
+//! keep-alive connections in a closed or open loop, shows live progress, and
+//! ends with a report and a check of the invariants read back from the
+//! server. A broken invariant makes the command fail.
+
+mod client;
+mod load;
+mod report;
+mod scenario;
+mod target;
+
+pub use scenario::Scenario;
+
+use crate::config::Settings;
+use hyper::Method;
+use indicatif::{ProgressBar, ProgressStyle};
+use load::{Live, Load};
+use report::Report;
+use scenario::Plan;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use target::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// A running server to load (http://host:port) instead of one in-process.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Admin token of the server at --url.
+    #[arg(long, env = "SURGE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 256)]
+    pub connections: usize,
+    /// How long to run, e.g. 10s or 1m [default: 10s; flash-sale: until sold out + 2s].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests in total.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Open loop: this many requests per second in total (latency from when each was due).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Units of each SKU the run creates.
+    #[arg(long, default_value_t = 10_000)]
+    pub stock: u64,
+    /// SKUs for spread and browse.
+    #[arg(long, default_value_t = 10_000)]
+    pub skus: usize,
+    /// Write the report as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Config file for the in-process server.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// Longest a flash sale runs while waiting to sell out.
+const FLASH_SALE_MAX: Duration = Duration::from_secs(120);
+
+/// Runs the benchmark; `Ok(false)` when an invariant was violated.
+pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
+    if args.connections == 0 || args.rate.is_some_and(|r| r <= 0.0) {
+        anyhow::bail!("--connections and --rate must be positive");
+    }
+    let target = match &args.url {
+        Some(url) => Target::remote(url, args.admin_token.clone().unwrap_or_default())?,
+        None => Target::in_process(Settings::load(args.config.as_deref())?)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(measure(&args, &target));
+    target.stop()?;
+    let report = report?;
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(report.invariants.violations.is_empty())
+}
+
+async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
+    let plan = Arc::new(Plan::new(args.scenario, args.skus));
+    for body in plan.setup_products(args.stock) {
+        target
+            .admin(Method::POST, "/v1/admin/products".into(), Some(body))
+            .await?;
+    }
+    let until_sold_out =
+        args.scenario == Scenario::FlashSale && args.duration.is_none() && args.requests.is_none();
+    let default = if until_sold_out {
+        FLASH_SALE_MAX
+    } else {
+        Duration::from_secs(10)
+    };
+    let load = Arc::new(Load {
+        addr: target.addr,
+        connections: args.connections,
+        duration: args.duration.unwrap_or(default),
+        requests: args.requests,
+        rate: args.rate,
+        until_sold_out,
+    });
+    let live = Arc::new(Live::default());
+    let progress = tokio::spawn(show_progress(live.clone()));
+    let result = load::run(load, plan.clone(), live).await;
+    progress.abort();
+    let (stats, elapsed) = result?;
+    let mode = match args.rate {
+        Some(rate) => format!("open loop at {rate}/s"),
+        None => "closed loop".to_owned(),
+    };
+    let mut report = Report::new(&plan, target, mode, args.connections, &stats, elapsed);
+    report.invariants = report::check(&plan, target, &stats).await?;
+    Ok(report)
+}
+
+/// A live line: a progress spinner on a terminal, a plain line a second otherwise.
+async fn show_progress(live: Arc<Live>) {
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let started = Instant::now();
+    let (mut last_done, mut last_at) = (0u64, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(if tty { 250 } else { 1000 })).await;
+        let done = live.done.load(Ordering::Relaxed);
+        let rate = (done - last_done) as f64 / last_at.elapsed().as_secs_f64();
+        (last_done, last_at) = (done, Instant::now());
+        let line = format!(
+            "{done} requests, {rate:.0}/s, {} errors",
+            live.errors.load(Ordering::Relaxed)
+        );
+        match &bar {
+            Some(bar) => bar.set_message(line),
+            None => eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64()),
+        }
+    }
+}
+
+/// `10s`, `2m`, `500ms` or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("'{text}' is not a duration (e.g. 10s, 2m, 500ms)");
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! The run's report: throughput, latency percentiles, status counts and the
+//! invariants read back from the server, printed and optionally written as
+//! JSON.
+
+use super::client::{Call, Connection};
+use super::load::Stats;
+use super::scenario::{Plan, Scenario};
+use super::target::Target;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: Scenario,
+    pub target: String,
+    pub connections: usize,
+    pub mode: String,
+    pub elapsed_secs: f64,
+    pub requests: u64,
+    pub throughput_per_sec: f64,
+    pub errors: u64,
+    pub latency_ms: Latency,
+    pub statuses: BTreeMap<u16, u64>,
+    pub timeline_per_sec: Vec<u64>,
+    pub invariants: Invariants,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Invariants {
+    pub skus_checked: usize,
+    /// Orders acknowledged (201) by the server during the run.
+    pub orders: u64,
+    pub stocked: u64,
+    pub reserved: u64,
+    pub sold: u64,
+    /// Every broken invariant, by SKU; empty means all held.
+    pub violations: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Levels {
+    stocked: u64,
+    available: u64,
+    reserved: u64,
+    sold: u64,
+}
+
+impl Report {
+    pub fn new(
+        plan: &Plan,
+        target: &Target,
+        mode: String,
+        connections: usize,
+        stats: &Stats,
+        elapsed: Duration,
+    ) -> Self {
+        let requests = stats.latency.len();
+        let ms = |q: f64| stats.latency.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            scenario: plan.scenario,
+            target: target.description.clone(),
+            connections,
+            mode,
+            elapsed_secs: elapsed.as_secs_f64(),
+            requests,
+            throughput_per_sec: requests as f64 / elapsed.as_secs_f64().max(1e-9),
+            errors: stats.errors,
+            latency_ms: Latency {
+                p50: ms(0.5),
+                p90: ms(0.9),
+                p99: ms(0.99),
+                p99_9: ms(0.999),
+                max: stats.latency.max() as f64 / 1000.0,
+            },
+            statuses: stats.statuses.clone(),
+            timeline_per_sec: stats.timeline.clone(),
+            invariants: Invariants::default(),
+        }
+    }
+
+    pub fn print(&self) {
+        let l = &self.latency_ms;
+        println!("surge bench {:?}: {}", self.scenario, self.target);
+        println!(
+            "  {} connections, {}, {:.1} s",
+            self.connections, self.mode, self.elapsed_secs
+        );
+        println!(
+            "  requests    {} ({:.0}/s), transport errors {}",
+            self.requests, self.throughput_per_sec, self.errors
+        );
+        println!(
+            "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            l.p50, l.p90, l.p99, l.p99_9, l.max
+        );
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
+        println!("  statuses    {}", statuses.join(", "));
+        let i = &self.invariants;
+        if i.skus_checked > 0 {
+            println!(
+                "  invariants  {} SKUs: orders {} = reserved {} + sold {}; stocked {}; {}",
+                i.skus_checked,
+                i.orders,
+                i.reserved,
+                i.sold,
+                i.stocked,
+                if i.violations.is_empty() {
+                    "all hold".to_owned()
+                } else {
+                    format!("{} VIOLATED", i.violations.len())
+                }
+            );
+            for v in i.violations.iter().take(10) {
+                println!("    {v}");
+            }
+        }
+    }
+}
+
+/// Reads every SKU the run bought back from the server and checks, per SKU:
+/// `available + reserved + sold == stocked`, no oversell, and every
+/// acknowledged order accounted for (`reserved + sold == orders`, which holds
+/// while no hold of the run has expired).
+pub async fn check(plan: &Plan, target: &Target, stats: &Stats) -> anyhow::Result<Invariants> {
+    let mut inv = Invariants::default();
+    if plan.scenario == Scenario::Browse {
+        return Ok(inv);
+    }
+    let mut conn = Connection::open(target.addr).await?;
+    for i in 0..plan.skus {
+        let sku = plan.sku(i);
+        let mut call = Call::get(format!("/v1/admin/skus/{sku}/inventory"));
+        call.bearer = Some(target.admin_token.clone());
+        let (status, body) = conn.send(&call).await?;
+        if !status.is_success() {
+            anyhow::bail!("reading {sku}'s inventory: {status}");
+        }
+        let l: Levels = serde_json::from_slice(&body)?;
+        let orders = stats.created.get(&i).copied().unwrap_or(0);
+        if l.available
+            .checked_add(l.reserved)
+            .and_then(|n| n.checked_add(l.sold))
+            != Some(l.stocked)
+        {
+            inv.violations.push(format!(
+                "{sku}: available {} + reserved {} + sold {} != stocked {}",
+                l.available, l.reserved, l.sold, l.stocked
+            ));
+        }
+        if orders > l.stocked {
+            inv.violations.push(format!(
+                "{sku}: oversold: {orders} orders for {} units",
+                l.stocked
+            ));
+        }
+        if l.reserved + l.sold != orders {
+            inv.violations.push(format!(
+                "{sku}: {orders} orders acknowledged but reserved {} + sold {}",
+                l.reserved, l.sold
+            ));
+        }
+        inv.skus_checked += 1;
+        inv.orders += orders;
+        inv.stocked += l.stocked;
+        inv.reserved += l.reserved;
+        inv.sold += l.sold;
+    }
+    Ok(inv)
+}

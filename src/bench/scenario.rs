@@ -1,0 +1,120 @@
+//! What the load generator asks for. Every run creates its own SKUs (named
+//! with a random run id) so that a run against a live server starts from a
+//! known state and its invariant check covers exactly what it touched.
+
+use super::client::Call;
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// One hot SKU with `--stock` units: buy until sold out, then a moment more.
+    FlashSale,
+    /// Purchases spread over `--skus` SKUs: no contention.
+    Spread,
+    /// Catalog reads: product list, product, SKU.
+    Browse,
+}
+
+/// Variants per setup product: few for browsing, like a real catalog page;
+/// the catalog's maximum for purchases, so that setup needs few calls.
+const BROWSE_VARIANTS: usize = 4;
+const PURCHASE_VARIANTS: usize = 100;
+
+/// The SKUs of one run and how requests are built for them.
+pub struct Plan {
+    pub scenario: Scenario,
+    run: String,
+    pub skus: usize,
+}
+
+impl Plan {
+    pub fn new(scenario: Scenario, skus: usize) -> Self {
+        let mut bytes = [0u8; 4];
+        // Run ids only keep runs apart; a clock-based fallback is fine.
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = (crate::clock::Clock::now_ms(&crate::clock::SystemClock) as u32).to_be_bytes();
+        }
+        let skus = match scenario {
+            Scenario::FlashSale => 1,
+            Scenario::Spread | Scenario::Browse => skus.max(1),
+        };
+        Self {
+            scenario,
+            run: hex::encode(bytes),
+            skus,
+        }
+    }
+
+    /// The SKU with index `i` (the hot SKU is index 0 of a flash sale).
+    pub fn sku(&self, i: usize) -> String {
+        match self.scenario {
+            Scenario::FlashSale => format!("B{}-HOT", self.run),
+            _ => format!("B{}-{i}", self.run),
+        }
+    }
+
+    fn variants_per_product(&self) -> usize {
+        match self.scenario {
+            Scenario::Browse => BROWSE_VARIANTS,
+            _ => PURCHASE_VARIANTS,
+        }
+    }
+
+    fn product(&self, p: usize) -> String {
+        format!("bench-{}-{p}", self.run)
+    }
+
+    /// Admin bodies creating every SKU of the run with `stock` units each.
+    pub fn setup_products(&self, stock: u64) -> Vec<Bytes> {
+        let per = self.variants_per_product();
+        (0..self.skus.div_ceil(per))
+            .map(|p| {
+                let variants: Vec<_> = (p * per..((p + 1) * per).min(self.skus))
+                    .map(|i| {
+                        json!({"sku": self.sku(i), "title": format!("Variant {i}"),
+                        "price": {"amount": 1999, "currency": "EUR"}, "stock": stock})
+                    })
+                    .collect();
+                let body = json!({"id": self.product(p), "title": format!("Bench product {p}"),
+                    "category": "bench", "variants": variants});
+                Bytes::from(body.to_string())
+            })
+            .collect()
+    }
+
+    /// The `seq`-th request of connection `conn`, and the SKU index it buys.
+    pub fn call(&self, conn: usize, seq: u64) -> (Call, Option<usize>) {
+        let spread = |n: u64| (n.wrapping_mul(2_654_435_761) % self.skus as u64) as usize;
+        match self.scenario {
+            Scenario::FlashSale => (self.purchase(0, conn, seq), Some(0)),
+            Scenario::Spread => {
+                let i = spread(seq.wrapping_mul(1_000_003).wrapping_add(conn as u64));
+                (self.purchase(i, conn, seq), Some(i))
+            }
+            Scenario::Browse => {
+                let i = spread(seq.wrapping_add(conn as u64));
+                let path = match seq % 3 {
+                    0 => "/v1/products?category=bench&limit=20".to_owned(),
+                    1 => format!("/v1/products/{}", self.product(i / BROWSE_VARIANTS)),
+                    _ => format!("/v1/skus/{}", self.sku(i)),
+                };
+                (Call::get(path), None)
+            }
+        }
+    }
+
+    fn purchase(&self, sku: usize, conn: usize, seq: u64) -> Call {
+        let key = format!("{}-{conn}-{seq}", self.run);
+        let body = format!(r#"{{"customer_id":"c{key}","quantity":1}}"#);
+        Call {
+            method: Method::POST,
+            path: format!("/v1/skus/{}/purchase", self.sku(sku)),
+            key: Some(key),
+            body: Some(Bytes::from(body)),
+            bearer: None,
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `surge bench`: the load generator runs its scenarios against an
+//! in-process server or a running one, and reports the invariants it read
+//! back.
+
+use crate::helpers::spawn_app;
+use serde_json::Value;
+use std::process::Command;
+
+fn bench(args: &[&str]) -> (bool, String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .env_remove("SURGE_ADMIN_TOKEN")
+        .output()
+        .expect("run surge bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = std::fs::read(&json)
+        .map(|b| serde_json::from_slice(&b).expect("json report"))
+        .unwrap_or(Value::Null);
+    (out.status.success(), stdout, report)
+}
+
+#[test]
+fn a_flash_sale_sells_exactly_the_stock_and_the_invariants_hold() {
+    let (ok, stdout, report) = bench(&["flash-sale", "--stock", "40", "--connections", "8"]);
+    assert!(ok, "{stdout}");
+    assert_eq!(report["statuses"]["201"], 40, "{report}");
+    assert!(
+        report["statuses"]["409"].as_u64().unwrap_or(0) > 0,
+        "it kept going after selling out"
+    );
+    let inv = &report["invariants"];
+    assert_eq!(
+        (inv["orders"].as_u64(), inv["reserved"].as_u64()),
+        (Some(40), Some(40))
+    );
+    assert_eq!(inv["violations"], Value::Array(vec![]));
+    for field in ["p50", "p90", "p99", "p99_9", "max"] {
+        assert!(
+            report["latency_ms"][field]
+                .as_f64()
+                .is_some_and(|v| v > 0.0),
+            "{field}"
+        );
+    }
+    assert!(stdout.contains("all hold"), "{stdout}");
+}
+
+#[test]
+fn spread_and_browse_run_for_a_request_budget() {
+    let (ok, stdout, report) = bench(&[
+        "spread",
+        "--skus",
+        "150",
+        "--requests",
+        "300",
+        "--connections",
+        "6",
+    ]);
+    assert!(ok, "{stdout}");
+    assert_eq!(report["requests"], 300);
+    assert_eq!(report["invariants"]["skus_checked"], 150);
+    assert_eq!(report["invariants"]["orders"], 300);
+    let (ok, stdout, report) = bench(&[
+        "browse",
+        "--skus",
+        "20",
+        "--requests",
+        "200",
+        "--connections",
+        "4",
+    ]);
+    assert!(ok, "{stdout}");
+    assert_eq!(report["statuses"]["200"], 200, "{report}");
+}
+
+#[test]
+fn an_open_loop_paces_requests_at_the_given_rate() {
+    let (ok, stdout, report) = bench(&[
+        "spread",
+        "--skus",
+        "10",
+        "--rate",
+        "200",
+        "--duration",
+        "2s",
+        "--connections",
+        "4",
+    ]);
+    assert!(ok, "{stdout}");
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(
+        (300..=420).contains(&requests),
+        "about 400 requests in 2 s at 200/s, got {requests}"
+    );
+    assert!(report["mode"].as_str().unwrap().starts_with("open loop"));
+}
+
+#[tokio::test]
+async fn a_running_server_is_measured_with_its_admin_token() {
+    let app = spawn_app().await;
+    let (url, token) = (app.address.clone(), app.admin_token.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "flash-sale",
+            "--url",
+            &url,
+            "--admin-token",
+            &token,
+            "--stock",
+            "10",
+            "--connections",
+            "4",
+        ])
+    });
+    let (ok, stdout, report) = run.await.unwrap();
+    assert!(ok, "{stdout}");
+    assert_eq!(report["statuses"]["201"], 10);
+    let (ok, _, _) = tokio::task::spawn_blocking({
+        let url = app.address.clone();
+        move || {
+            bench(&[
+                "flash-sale",
+                "--url",
+                &url,
+                "--admin-token",
+                "wrong",
+                "--stock",
+                "10",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!ok, "a refused admin token fails the run");
+}
