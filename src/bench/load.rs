@@ -46,8 +46,16 @@ pub struct Stats {
     pub errors: u64,
     /// 201s per SKU index: orders the server acknowledged.
     pub created: BTreeMap<usize, u64>,
-    /// Completed requests per elapsed second.
-    pub timeline: Vec<u64>,
+    /// What completed in each elapsed second.
+    pub timeline: Vec<Second>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Second {
+    pub requests: u64,
+    pub latency_sum_us: u64,
+    pub latency_max_us: u64,
 }
 
 impl Stats {
@@ -71,10 +79,13 @@ impl Stats {
         }
         self.errors += other.errors;
         if self.timeline.len() < other.timeline.len() {
-            self.timeline.resize(other.timeline.len(), 0);
+            self.timeline
+                .resize(other.timeline.len(), Second::default());
         }
-        for (i, n) in other.timeline.into_iter().enumerate() {
-            self.timeline[i] += n;
+        for (mine, theirs) in self.timeline.iter_mut().zip(other.timeline) {
+            mine.requests += theirs.requests;
+            mine.latency_sum_us += theirs.latency_sum_us;
+            mine.latency_max_us = mine.latency_max_us.max(theirs.latency_max_us);
         }
         Ok(())
     }
@@ -135,9 +146,10 @@ async fn connection(
             None => Instant::now(),
         };
         let (call, sku) = plan.call(conn, seq);
+        let mut us = 0;
         match client.send(&call).await {
             Ok((status, _)) => {
-                let us = scheduled.elapsed().as_micros().max(1) as u64;
+                us = scheduled.elapsed().as_micros().max(1) as u64;
                 stats.latency.saturating_record(us);
                 *stats.statuses.entry(status.as_u16()).or_default() += 1;
                 if status.as_u16() == 201 {
@@ -156,9 +168,12 @@ async fn connection(
         live.done.fetch_add(1, Ordering::Relaxed);
         let second = started.elapsed().as_secs() as usize;
         if stats.timeline.len() <= second {
-            stats.timeline.resize(second + 1, 0);
+            stats.timeline.resize(second + 1, Second::default());
         }
-        stats.timeline[second] += 1;
+        let slot = &mut stats.timeline[second];
+        slot.requests += 1;
+        slot.latency_sum_us += us;
+        slot.latency_max_us = slot.latency_max_us.max(us);
     }
     Ok(stats)
 }

@@ -5,6 +5,7 @@
 //! server. A broken invariant makes the command fail.
 
 mod client;
+mod html;
 mod load;
 mod report;
 mod scenario;
@@ -56,6 +57,9 @@ pub struct BenchArgs {
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Write the report as a self-contained HTML page with charts.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// Config file for the in-process server.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -82,6 +86,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
     report.print();
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report))?;
     }
     Ok(report.invariants.violations.is_empty())
 }

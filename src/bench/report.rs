@@ -3,7 +3,7 @@
 //! JSON.
 
 use super::client::{Call, Connection};
-use super::load::Stats;
+use super::load::{Second, Stats};
 use super::scenario::{Plan, Scenario};
 use super::target::Target;
 use serde::{Deserialize, Serialize};
@@ -22,9 +22,16 @@ pub struct Report {
     pub errors: u64,
     pub latency_ms: Latency,
     pub statuses: BTreeMap<u16, u64>,
-    pub timeline_per_sec: Vec<u64>,
+    pub timeline_per_sec: Vec<Second>,
+    /// (percentile, latency ms) pairs for the latency distribution.
+    pub percentiles: Vec<(f64, f64)>,
     pub invariants: Invariants,
 }
+
+/// Where the latency distribution is sampled for the report.
+const PERCENTILES: &[f64] = &[
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
 
 #[derive(Debug, Serialize)]
 pub struct Latency {
@@ -84,13 +91,14 @@ impl Report {
             },
             statuses: stats.statuses.clone(),
             timeline_per_sec: stats.timeline.clone(),
+            percentiles: PERCENTILES.iter().map(|&p| (p, ms(p / 100.0))).collect(),
             invariants: Invariants::default(),
         }
     }
 
     pub fn print(&self) {
         let l = &self.latency_ms;
-        println!("surge bench {:?}: {}", self.scenario, self.target);
+        println!("surge bench {}: {}", self.scenario.name(), self.target);
         println!(
             "  {} connections, {}, {:.1} s",
             self.connections, self.mode, self.elapsed_secs

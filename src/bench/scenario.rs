@@ -18,6 +18,16 @@ pub enum Scenario {
     Browse,
 }
 
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FlashSale => "flash-sale",
+            Self::Spread => "spread",
+            Self::Browse => "browse",
+        }
+    }
+}
+
 /// Variants per setup product: few for browsing, like a real catalog page;
 /// the catalog's maximum for purchases, so that setup needs few calls.
 const BROWSE_VARIANTS: usize = 4;

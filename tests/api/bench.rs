@@ -9,11 +9,14 @@ use std::process::Command;
 fn bench(args: &[&str]) -> (bool, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
+    let html = dir.path().join("report.html");
     let out = Command::new(env!("CARGO_BIN_EXE_surge"))
         .arg("bench")
         .args(args)
         .arg("--json")
         .arg(&json)
+        .arg("--html")
+        .arg(&html)
         .env_remove("SURGE_ADMIN_TOKEN")
         .output()
         .expect("run surge bench");
