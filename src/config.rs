@@ -198,6 +198,67 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Refuses values that would make the server misbehave rather than fail
+    /// clearly (a zero-length payment window, an empty queue, …).
+    pub fn validate(&self) -> Result<(), String> {
+        let checks: [(&str, bool); 11] = [
+            (
+                "server.body_limit_bytes must be at least 1024",
+                self.server.body_limit_bytes >= 1024,
+            ),
+            (
+                "server.connections_per_worker_max must be at least 1",
+                self.server.connections_per_worker_max >= 1,
+            ),
+            (
+                "store.commit_batch_max must be at least 1",
+                self.store.commit_batch_max >= 1,
+            ),
+            (
+                "store.commit_queue_max must be at least 1",
+                self.store.commit_queue_max >= 1,
+            ),
+            (
+                "catalog.page_limit_max must be at least 1",
+                self.catalog.page_limit_max >= 1,
+            ),
+            (
+                "catalog.page_limit_default must be between 1 and catalog.page_limit_max",
+                (1..=self.catalog.page_limit_max).contains(&self.catalog.page_limit_default),
+            ),
+            (
+                "inventory.payment_window_secs must be at least 1",
+                self.inventory.payment_window_secs >= 1,
+            ),
+            (
+                "inventory.mailbox_capacity must be at least 1",
+                self.inventory.mailbox_capacity >= 1,
+            ),
+            (
+                "inventory.idle_passivate_secs must be at least 1",
+                self.inventory.idle_passivate_secs >= 1,
+            ),
+            (
+                "inventory.purchase_quantity_max must be between 1 and 1000000",
+                (1..=PURCHASE_QUANTITY_LIMIT).contains(&self.inventory.purchase_quantity_max),
+            ),
+            (
+                "inventory.order_filter_items must be at least 1",
+                self.inventory.order_filter_items >= 1,
+            ),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((message, _)) => Err((*message).to_owned()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Upper bound of `inventory.purchase_quantity_max`: with prices capped at
+/// 10^12 minor units, no order total can overflow.
+const PURCHASE_QUANTITY_LIMIT: u64 = 1_000_000;
+
 #[cfg(test)]
 // `Jail` closures must return `figment::Error`, which is large.
 #[allow(clippy::result_large_err)]
@@ -218,6 +279,17 @@ mod tests {
             serde_json::to_value(&defaults).unwrap(),
             "config.toml must document every key with its default"
         );
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_nonsense_is_refused() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let mut s = Settings::default();
+        s.inventory.payment_window_secs = 0;
+        assert!(s.validate().unwrap_err().contains("payment_window_secs"));
+        let mut s = Settings::default();
+        s.catalog.page_limit_default = 500;
+        assert!(s.validate().unwrap_err().contains("page_limit_default"));
     }
 
     #[test]

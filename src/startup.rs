@@ -44,6 +44,9 @@ impl Application {
     /// Builds the application: store open, catalog loaded, listener bound.
     /// Must run inside an actix system.
     pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<Self> {
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let metrics = crate::telemetry::metrics();
         let data_dir = &settings.store.data_dir;
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
@@ -75,6 +78,13 @@ impl Application {
             Arc::new(SystemClock),
             settings.inventory.clone(),
         );
+        let woken = inventory.wake_held()?;
+        if woken > 0 {
+            tracing::info!(
+                skus = woken,
+                "woke SKUs holding stock to expire lapsed holds"
+            );
+        }
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();

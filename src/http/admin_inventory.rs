@@ -96,8 +96,7 @@ pub async fn restock(
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    state.inventory.restock(&sku, body.quantity).await?;
-    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    let (levels, sale) = state.inventory.restock(&sku, body.quantity).await?;
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 
@@ -118,8 +117,7 @@ pub async fn set_stock(
             format!("stocked must be at most {STOCK_MAX}"),
         )]));
     }
-    state.inventory.set_stocked(&sku, body.stocked).await?;
-    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    let (levels, sale) = state.inventory.set_stocked(&sku, body.stocked).await?;
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 
@@ -135,8 +133,7 @@ pub async fn set_sale(
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     let rules = parse_sale(&body)?;
-    state.inventory.set_sale(&sku, rules).await?;
-    let (levels, sale) = state.inventory.inspect(&sku).await?;
+    let (levels, sale) = state.inventory.set_sale(&sku, rules).await?;
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 

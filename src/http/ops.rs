@@ -15,6 +15,13 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, description = "store open and recovered; taking traffic"),
         (status = 503, body = Problem, description = "starting or shutting down")))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.store.failed() {
+        return Err(ApiError::unavailable(
+            "store-failed",
+            "a write failed; restart the server",
+            30,
+        ));
+    }
     if state.ready.load(Ordering::Acquire) {
         Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
     } else {

@@ -149,6 +149,11 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => {
                 Self::unavailable("shutting-down", "the server is shutting down", 5)
             }
+            StoreError::Failed => Self::unavailable(
+                "store-failed",
+                "the store failed a write and takes no more until restarted",
+                30,
+            ),
             StoreError::Io(_) | StoreError::Corrupt { .. } => {
                 tracing::error!(error = %e, "store failure");
                 Self::unavailable(

@@ -11,6 +11,7 @@ use crate::domain::{CustomerId, FieldError, Sku};
 use crate::idempotency::{request_digest, IdempotencyKey};
 use crate::inventory::{PurchaseRequest, SkuError};
 use crate::order::{self, Order, OrderStatus};
+use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -45,6 +46,10 @@ pub async fn purchase(
     body: web::Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
+    if state.store.failed() {
+        // A replay could read a write that was never flushed: answer nothing.
+        return Err(StoreError::Failed.into());
+    }
     let key = idempotency_key(&req)?;
     let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
     let snapshot = state.catalog.snapshot();

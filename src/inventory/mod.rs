@@ -6,6 +6,7 @@
 
 mod availability;
 mod error;
+mod expiry;
 mod persist;
 mod purchase;
 mod registry;
@@ -20,3 +21,4 @@ pub use persist::SkuRecord;
 pub use purchase::PurchaseRequest;
 pub use registry::Inventory;
 pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};
+pub use sku_actor::Standing;

@@ -7,14 +7,14 @@
 use super::error::InventoryError;
 use super::persist;
 use super::purchase::PurchaseRequest;
-use super::sku::{Levels, SaleRules};
-use super::sku_actor::{Command, Reply, SkuActor};
+use super::sku::SaleRules;
+use super::sku_actor::{Command, Reply, SkuActor, Standing};
 use super::Availability;
 use crate::clock::Clock;
 use crate::config::InventorySettings;
 use crate::domain::Sku;
 use crate::order::Order;
-use crate::store::Store;
+use crate::store::{keys, Store};
 use actix::prelude::*;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -81,22 +81,43 @@ impl Inventory {
             .await
     }
 
-    pub async fn restock(&self, sku: &Sku, units: u64) -> Result<Levels, InventoryError> {
+    pub async fn restock(&self, sku: &Sku, units: u64) -> Result<Standing, InventoryError> {
         self.call(sku, |reply| Command::Restock(units, reply)).await
     }
 
-    pub async fn set_stocked(&self, sku: &Sku, stocked: u64) -> Result<Levels, InventoryError> {
+    pub async fn set_stocked(&self, sku: &Sku, stocked: u64) -> Result<Standing, InventoryError> {
         self.call(sku, |reply| Command::SetStocked(stocked, reply))
             .await
     }
 
-    pub async fn set_sale(&self, sku: &Sku, rules: SaleRules) -> Result<SaleRules, InventoryError> {
+    pub async fn set_sale(&self, sku: &Sku, rules: SaleRules) -> Result<Standing, InventoryError> {
         self.call(sku, |reply| Command::SetSale(rules.clone(), reply))
             .await
     }
 
-    pub async fn inspect(&self, sku: &Sku) -> Result<(Levels, SaleRules), InventoryError> {
+    pub async fn inspect(&self, sku: &Sku) -> Result<Standing, InventoryError> {
         self.call(sku, Command::Inspect).await
+    }
+
+    /// Activates every SKU that holds stock, so holds that lapsed while the
+    /// process was down expire now, not whenever the SKU is next asked
+    /// something (a sold-out SKU might never be: the fast path answers for
+    /// it). Returns how many were woken.
+    pub fn wake_held(&self) -> Result<usize, InventoryError> {
+        let mut held = std::collections::BTreeSet::new();
+        self.env.store.for_each_key(keys::HOLD, |rest| {
+            if let Some(sku) = rest.split(|&b| b == b'/').next() {
+                held.insert(sku.to_vec());
+            }
+        })?;
+        for raw in &held {
+            let text = String::from_utf8_lossy(raw);
+            match Sku::parse(&text) {
+                Ok(sku) => drop(self.activate(&sku)?),
+                Err(e) => tracing::error!(key = %text, error = %e, "a hold names an invalid SKU"),
+            }
+        }
+        Ok(held.len())
     }
 
     /// Number of active SKU actors.

@@ -12,10 +12,10 @@ use super::error::InventoryError;
 use super::persist;
 use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
-use super::sku::{Hold, Levels, SaleRules, SkuState};
+use super::sku::{Levels, SaleRules, SkuState};
 use crate::clock::Millis;
 use crate::domain::Sku;
-use crate::order::{Order, OrderStatus};
+use crate::order::Order;
 use crate::store::{keys, Completion, StoreError, WriteGroup};
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,31 +26,37 @@ use tokio::sync::oneshot;
 /// Where an actor sends its answer.
 pub type Reply<T> = oneshot::Sender<Result<T, InventoryError>>;
 
+/// Where a SKU stands after a change: its levels and its sale rules.
+pub type Standing = (Levels, SaleRules);
+
 /// Everything a SKU actor can be asked.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub enum Command {
     Purchase(PurchaseRequest, Reply<Order>),
-    Restock(u64, Reply<Levels>),
-    SetStocked(u64, Reply<Levels>),
-    SetSale(SaleRules, Reply<SaleRules>),
-    Inspect(Reply<(Levels, SaleRules)>),
+    Restock(u64, Reply<Standing>),
+    SetStocked(u64, Reply<Standing>),
+    SetSale(SaleRules, Reply<Standing>),
+    Inspect(Reply<Standing>),
 }
 
 pub struct SkuActor {
-    sku: Sku,
-    state: SkuState,
-    env: Arc<Env>,
+    pub(super) sku: Sku,
+    pub(super) state: SkuState,
+    pub(super) env: Arc<Env>,
     /// This SKU's published available count.
-    published: Arc<AtomicU64>,
+    pub(super) published: Arc<AtomicU64>,
     /// Commits handed to the committer and not yet completed.
-    in_flight: Arc<AtomicUsize>,
+    pub(super) in_flight: Arc<AtomicUsize>,
     /// Set when a commit failed: memory may be ahead of disk; reload.
-    poisoned: Arc<AtomicBool>,
-    last_message: Instant,
-    timer: Option<(Millis, SpawnHandle)>,
+    pub(super) poisoned: Arc<AtomicBool>,
+    pub(super) last_message: Instant,
+    pub(super) timer: Option<(Millis, SpawnHandle)>,
     /// Passivated: answers `Passivated` so callers activate a fresh actor.
-    retired: bool,
+    pub(super) retired: bool,
+    /// No expiry attempt before this (a failed one backs off).
+    pub(super) expiry_not_before: Millis,
+    pub(super) expiry_backoff_ms: u64,
 }
 
 impl SkuActor {
@@ -67,6 +73,8 @@ impl SkuActor {
             last_message: Instant::now(),
             timer: None,
             retired: false,
+            expiry_not_before: 0,
+            expiry_backoff_ms: 0,
         }
     }
 }
@@ -90,7 +98,7 @@ impl Handler<Command> for SkuActor {
 
     fn handle(&mut self, cmd: Command, ctx: &mut Context<Self>) {
         self.last_message = Instant::now();
-        if let Err(refusal) = self.ready() {
+        if let Err(refusal) = self.ready(ctx) {
             return refuse(cmd, refusal);
         }
         match cmd {
@@ -114,12 +122,21 @@ impl Handler<Command> for SkuActor {
 impl SkuActor {
     /// Whether the actor may take work: not retired, and memory not ahead of
     /// a failed disk write (reloading first when it is safe to).
-    fn ready(&mut self) -> Result<(), InventoryError> {
+    fn ready(&mut self, ctx: &mut Context<Self>) -> Result<(), InventoryError> {
         if self.retired {
             return Err(InventoryError::Passivated);
         }
+        if self.reload_if_poisoned()? {
+            self.schedule(ctx);
+        }
+        Ok(())
+    }
+
+    /// After a failed commit, memory may be ahead of disk: once nothing is in
+    /// flight, reload from the store. `Ok(true)` if it reloaded.
+    pub(super) fn reload_if_poisoned(&mut self) -> Result<bool, InventoryError> {
         if !self.poisoned.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(false);
         }
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return Err(InventoryError::Busy(self.sku.clone()));
@@ -130,7 +147,7 @@ impl SkuActor {
         self.state = state;
         self.poisoned.store(false, Ordering::Release);
         self.publish();
-        Ok(())
+        Ok(true)
     }
 
     fn purchase(&mut self, req: PurchaseRequest, reply: Reply<Order>, ctx: &mut Context<Self>) {
@@ -178,17 +195,17 @@ impl SkuActor {
         &mut self,
         result: Result<Levels, super::SkuError>,
         stocked_before: u64,
-        reply: Reply<Levels>,
+        reply: Reply<Standing>,
     ) {
-        let levels = match result {
-            Ok(levels) => levels,
+        let standing = match result {
+            Ok(levels) => (levels, self.state.sale().clone()),
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
                 return;
             }
         };
         let submitted = match self.record_group() {
-            Ok(group) => self.submit(group, reply, levels),
+            Ok(group) => self.submit(group, reply, standing),
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
                 false
@@ -203,7 +220,7 @@ impl SkuActor {
     /// Answers with the current levels, but never before the changes they
     /// reflect are durable: with commits in flight, the answer rides an empty
     /// group, which the committer completes after every earlier one.
-    fn inspect(&mut self, reply: Reply<(Levels, SaleRules)>) {
+    fn inspect(&mut self, reply: Reply<Standing>) {
         let answer = (self.state.levels(), self.state.sale().clone());
         if self.in_flight.load(Ordering::Acquire) == 0 {
             let _ = reply.send(Ok(answer));
@@ -212,11 +229,11 @@ impl SkuActor {
         }
     }
 
-    fn set_sale(&mut self, rules: SaleRules, reply: Reply<SaleRules>) {
+    fn set_sale(&mut self, rules: SaleRules, reply: Reply<Standing>) {
         let before = self.state.sale().clone();
         self.state.set_sale(rules.clone());
         let submitted = match self.record_group() {
-            Ok(group) => self.submit(group, reply, rules),
+            Ok(group) => self.submit(group, reply, (self.state.levels(), rules)),
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
                 false
@@ -228,7 +245,7 @@ impl SkuActor {
     }
 
     /// A write group holding the SKU's hot record.
-    fn record_group(&self) -> Result<WriteGroup, StoreError> {
+    pub(super) fn record_group(&self) -> Result<WriteGroup, StoreError> {
         let mut group = WriteGroup::new();
         persist::put_record(&mut group, &self.sku, &self.state)?;
         Ok(group)
@@ -244,7 +261,10 @@ impl SkuActor {
     }
 
     /// Wraps `then` with the actor's bookkeeping of in-flight commits.
-    fn completion(&self, then: impl FnOnce(Result<(), StoreError>) + Send + 'static) -> Completion {
+    pub(super) fn completion(
+        &self,
+        then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) -> Completion {
         let in_flight = self.in_flight.clone();
         let poisoned = self.poisoned.clone();
         in_flight.fetch_add(1, Ordering::AcqRel);
@@ -257,88 +277,9 @@ impl SkuActor {
         })
     }
 
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.published
             .store(self.state.levels().available, Ordering::Release);
-    }
-
-    /// Keeps one timer armed for the earliest hold expiry.
-    fn schedule(&mut self, ctx: &mut Context<Self>) {
-        let next = self.state.next_expiry();
-        if self.timer.as_ref().map(|(at, _)| *at) == next {
-            return;
-        }
-        if let Some((_, handle)) = self.timer.take() {
-            ctx.cancel_future(handle);
-        }
-        if let Some(at) = next {
-            let delay = Duration::from_millis(at.saturating_sub(self.env.clock.now_ms()));
-            let handle = ctx.run_later(delay, |act, ctx| {
-                act.timer = None;
-                act.on_timer(ctx);
-            });
-            self.timer = Some((at, handle));
-        }
-    }
-
-    /// Expires every lapsed hold in one commit; their unpaid orders expire.
-    fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.retired || self.poisoned.load(Ordering::Acquire) {
-            return;
-        }
-        let now = self.env.clock.now_ms();
-        let expired = self.state.expire(now);
-        if !expired.is_empty() {
-            match self.expiry_group(&expired) {
-                Ok(group) => {
-                    let count = expired.len();
-                    let done = self.completion(move |r| {
-                        if let Err(e) = r {
-                            tracing::error!(error = %e, "expiring holds failed");
-                        }
-                    });
-                    if self.env.store.committer().submit_with(group, done).is_ok() {
-                        metrics::counter!("surge_reservations_expired_total")
-                            .increment(count as u64);
-                    } else {
-                        self.unexpire(expired, ctx);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(sku = %self.sku, error = %e, "cannot write expired holds");
-                    self.unexpire(expired, ctx);
-                }
-            }
-            self.publish();
-        }
-        self.schedule(ctx);
-    }
-
-    /// Puts holds back after their expiry could not be queued; tries again soon.
-    fn unexpire(&mut self, holds: Vec<Hold>, ctx: &mut Context<Self>) {
-        for hold in holds {
-            let holder = hold.holder.clone();
-            if let Err(e) = self.state.restore(hold) {
-                // Cannot happen: nothing ran between the expiry and this.
-                tracing::error!(sku = %self.sku, %holder, error = %e, "could not restore a hold");
-            }
-        }
-        ctx.run_later(Duration::from_millis(100), |act, ctx| act.on_timer(ctx));
-    }
-
-    fn expiry_group(&self, expired: &[Hold]) -> Result<WriteGroup, StoreError> {
-        let mut group = self.record_group()?;
-        for hold in expired {
-            persist::remove_hold(&mut group, &self.sku, hold);
-            let key = keys::order(hold.holder.as_str());
-            if let Some(mut order) = self.env.store.get::<Order>(&key)? {
-                if order.status == OrderStatus::AwaitingPayment {
-                    order.status = OrderStatus::Expired;
-                    group.put(key, &order)?;
-                }
-            }
-        }
-        Ok(group)
     }
 
     fn maybe_passivate(&mut self, ctx: &mut Context<Self>) {
@@ -361,8 +302,9 @@ impl SkuActor {
 fn refuse(cmd: Command, refusal: InventoryError) {
     match cmd {
         Command::Purchase(_, r) => drop(r.send(Err(refusal))),
-        Command::Restock(_, r) | Command::SetStocked(_, r) => drop(r.send(Err(refusal))),
-        Command::SetSale(_, r) => drop(r.send(Err(refusal))),
-        Command::Inspect(r) => drop(r.send(Err(refusal))),
+        Command::Restock(_, r)
+        | Command::SetStocked(_, r)
+        | Command::SetSale(_, r)
+        | Command::Inspect(r) => drop(r.send(Err(refusal))),
     }
 }

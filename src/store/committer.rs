@@ -9,6 +9,8 @@ use super::{codec, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -89,6 +91,10 @@ impl Ticket {
 pub struct Committer {
     tx: Sender<Job>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Set when a batch failed to apply or flush. The committer then refuses
+    /// every later write (fail-stop): a later batch built on the failed one's
+    /// state must not land without it, and no client may be told "done".
+    failed: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -100,14 +106,22 @@ impl Committer {
                  a crash can lose acknowledged orders. Use only for benchmarks."
             );
         }
+        let failed = Arc::new(AtomicBool::new(false));
+        let thread_failed = failed.clone();
         let thread = std::thread::Builder::new()
             .name("surge-committer".into())
-            .spawn(move || run(db, rx, settings))
+            .spawn(move || run(db, rx, settings, thread_failed))
             .map_err(|e| StoreError::io(format!("starting the committer thread: {e}")))?;
         Ok(Self {
             tx,
             thread: Mutex::new(Some(thread)),
+            failed,
         })
+    }
+
+    /// Whether a write failed; the store then takes no more writes.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
 
     /// Queues `group` without waiting for room: a full queue is `Overloaded`
@@ -126,6 +140,10 @@ impl Committer {
     /// When the group cannot be queued, `done` has been called with the error
     /// by the time this returns it: every completion runs exactly once.
     pub fn submit_with(&self, group: WriteGroup, done: Completion) -> Result<(), StoreError> {
+        if self.failed() {
+            done(Err(StoreError::Failed));
+            return Err(StoreError::Failed);
+        }
         let (error, job) = match self.tx.try_send(Job::Write { group, done }) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(job)) => {
@@ -152,7 +170,7 @@ impl Committer {
     }
 }
 
-fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings) {
+fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, failed: Arc<AtomicBool>) {
     let window = Duration::from_micros(settings.commit_window_us);
     let batch_max = settings.commit_batch_max.max(1);
     let mut waiters = Vec::new();
@@ -173,7 +191,11 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings) {
             };
             stop = !gather(next, &mut batch, &mut ops, &mut waiters);
         }
-        write(&db, batch, ops, &mut waiters, settings.durability);
+        if failed.load(Ordering::Acquire) {
+            complete(&mut waiters, &Err(StoreError::Failed));
+        } else if !write(&db, batch, ops, &mut waiters, settings.durability) {
+            failed.store(true, Ordering::Release);
+        }
         if stop {
             return;
         }
@@ -209,9 +231,9 @@ fn write(
     ops: usize,
     waiters: &mut Vec<Completion>,
     durability: Durability,
-) {
+) -> bool {
     if waiters.is_empty() {
-        return;
+        return true;
     }
     // An empty batch still flushes: an empty group is a barrier that
     // completes only after every group queued before it is durable.
@@ -224,11 +246,12 @@ fn write(
         result = db.flush().map(drop).map_err(StoreError::from);
     }
     if let Err(e) = &result {
-        tracing::error!(error = %e, ops, "group commit failed");
+        tracing::error!(error = %e, ops, "group commit failed; the store refuses writes until restarted");
     }
     complete(waiters, &result);
     metrics::histogram!("surge_commit_batch_ops").record(ops as f64);
     metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
+    result.is_ok()
 }
 
 fn complete(waiters: &mut Vec<Completion>, result: &Result<(), StoreError>) {
@@ -273,6 +296,18 @@ mod tests {
         let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
         assert_eq!(db.len(), 51);
+        committer.stop();
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_batch_every_write_is_refused() {
+        let (_dir, db) = open();
+        let committer = Committer::start(db, settings(8)).unwrap();
+        committer.failed.store(true, Ordering::Release);
+        let mut g = WriteGroup::new();
+        g.put(b"k".to_vec(), &1u8).unwrap();
+        assert_eq!(committer.submit(g).err(), Some(StoreError::Failed));
+        assert!(committer.failed());
         committer.stop();
     }
 

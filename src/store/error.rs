@@ -10,6 +10,9 @@ pub enum StoreError {
     /// The store is shutting down and takes no more writes.
     #[error("the store is closed")]
     Closed,
+    /// An earlier write failed; the store takes no writes until restarted.
+    #[error("an earlier write failed; the store takes no more writes until restarted")]
+    Failed,
     /// sled or the file system failed; the message carries the cause.
     #[error("storage failure: {0}")]
     Io(String),

@@ -40,6 +40,11 @@ impl Store {
         Ok(Self { db, committer })
     }
 
+    /// Whether a write failed (the store then refuses writes until restart).
+    pub fn failed(&self) -> bool {
+        self.committer.failed()
+    }
+
     pub fn committer(&self) -> &Committer {
         &self.committer
     }

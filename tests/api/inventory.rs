@@ -298,6 +298,20 @@ async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
     let (settings, dir) = app.stop().await;
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    // Nothing asks the SKU's actor: the stock must come back by itself, and
+    // the public (published) count must show it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let sku: Value = app.get("/v1/skus/EXP").await.json().await.unwrap();
+        if sku["available"] == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lapsed holds never expired: {sku}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let inv = inventory(&app, "EXP").await;
     assert_eq!(
         (inv["available"].as_u64(), inv["reserved"].as_u64()),

@@ -1,0 +1,121 @@
+//! Hold expiry, inside the SKU actor. One timer is armed for the earliest
+//! hold; when it fires every lapsed hold is released and its unpaid order
+//! marked expired, in one commit. If that commit cannot be queued (the
+//! committer is full or failed), the holds are put back and the next attempt
+//! backs off, so an overloaded store is not hammered by retries.
+
+use super::persist;
+use super::sku::Hold;
+use super::sku_actor::SkuActor;
+use crate::clock::Millis;
+use crate::order::{Order, OrderStatus};
+use crate::store::{keys, StoreError, WriteGroup};
+use actix::prelude::*;
+use std::time::Duration;
+
+/// Longest pause between two attempts to write an expiry.
+const BACKOFF_MAX_MS: u64 = 5_000;
+const BACKOFF_MIN_MS: u64 = 100;
+
+impl SkuActor {
+    /// Keeps exactly one timer armed, for the earliest hold expiry but not
+    /// before a pending back-off ends.
+    pub(super) fn schedule(&mut self, ctx: &mut Context<Self>) {
+        let next = self
+            .state
+            .next_expiry()
+            .map(|at| at.max(self.expiry_not_before));
+        if self.timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(at) = next {
+            let delay = Duration::from_millis(at.saturating_sub(self.env.clock.now_ms()));
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.on_timer(ctx);
+            });
+            self.timer = Some((at, handle));
+        }
+    }
+
+    /// Expires every lapsed hold in one commit; their unpaid orders expire.
+    pub(super) fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.retired {
+            return;
+        }
+        let now = self.env.clock.now_ms();
+        if self.reload_if_poisoned().is_err() {
+            self.back_off(now);
+        } else if now >= self.expiry_not_before {
+            let expired = self.state.expire(now);
+            if !expired.is_empty() {
+                if self.commit_expiry(&expired) {
+                    self.expiry_backoff_ms = 0;
+                    metrics::counter!("surge_reservations_expired_total")
+                        .increment(expired.len() as u64);
+                } else {
+                    self.restore(expired);
+                    self.back_off(now);
+                }
+                self.publish();
+            }
+        }
+        self.schedule(ctx);
+    }
+
+    fn back_off(&mut self, now: Millis) {
+        self.expiry_backoff_ms = (self.expiry_backoff_ms * 2).clamp(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+        self.expiry_not_before = now + self.expiry_backoff_ms;
+    }
+
+    /// Queues the expiry of `expired`; false if nothing was queued.
+    fn commit_expiry(&self, expired: &[Hold]) -> bool {
+        let group = match self.expiry_group(expired) {
+            Ok(group) => group,
+            Err(e) => {
+                tracing::error!(sku = %self.sku, error = %e, "cannot encode expired holds");
+                return false;
+            }
+        };
+        let done = self.completion(|result| {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "expiring holds failed");
+            }
+        });
+        self.env.store.committer().submit_with(group, done).is_ok()
+    }
+
+    /// Puts holds back after their expiry could not be queued.
+    fn restore(&mut self, holds: Vec<Hold>) {
+        for hold in holds {
+            let holder = hold.holder.clone();
+            if let Err(e) = self.state.restore(hold) {
+                // Cannot happen: nothing ran between the expiry and this.
+                tracing::error!(sku = %self.sku, %holder, error = %e, "could not restore a hold");
+            }
+        }
+    }
+
+    fn expiry_group(&self, expired: &[Hold]) -> Result<WriteGroup, StoreError> {
+        let mut group = self.record_group()?;
+        for hold in expired {
+            persist::remove_hold(&mut group, &self.sku, hold);
+            let key = keys::order(hold.holder.as_str());
+            match self.env.store.get::<Order>(&key) {
+                Ok(Some(mut order)) if order.status == OrderStatus::AwaitingPayment => {
+                    order.status = OrderStatus::Expired;
+                    group.put(key, &order)?;
+                }
+                Ok(_) => {}
+                // The stock must come back even if its order is unreadable.
+                Err(e) => {
+                    tracing::error!(sku = %self.sku, holder = %hold.holder, error = %e, "order of an expired hold is unreadable")
+                }
+            }
+        }
+        Ok(group)
+    }
+}
