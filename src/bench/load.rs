@@ -91,27 +91,50 @@ impl Stats {
     }
 }
 
-/// Runs the load; returns the merged stats and the elapsed time.
-pub async fn run(
-    load: Arc<Load>,
-    plan: Arc<Plan>,
-    live: Arc<Live>,
-) -> anyhow::Result<(Stats, Duration)> {
+/// Runs the load and returns the merged stats and the elapsed time. Like
+/// wrk, it uses one OS thread per core, each with its own single-threaded
+/// runtime driving its share of the connections: no work stealing, no
+/// cross-thread wake-ups on the client side. Blocks until done.
+pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<(Stats, Duration)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(load.connections);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..load.connections)
-        .map(|conn| {
-            tokio::spawn(connection(
-                load.clone(),
-                plan.clone(),
-                live.clone(),
-                conn,
-                started,
-            ))
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (load, plan, live) = (load.clone(), plan.clone(), live.clone());
+            std::thread::spawn(move || -> anyhow::Result<Stats> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let tasks: Vec<_> = (t..load.connections)
+                        .step_by(threads)
+                        .map(|conn| {
+                            tokio::spawn(connection(
+                                load.clone(),
+                                plan.clone(),
+                                live.clone(),
+                                conn,
+                                started,
+                            ))
+                        })
+                        .collect();
+                    let mut stats = Stats::new()?;
+                    for task in tasks {
+                        stats.merge(task.await??)?;
+                    }
+                    Ok(stats)
+                })
+            })
         })
         .collect();
     let mut total = Stats::new()?;
-    for task in tasks {
-        total.merge(task.await??)?;
+    for handle in handles {
+        let stats = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+        total.merge(stats)?;
     }
     Ok((total, started.elapsed()))
 }

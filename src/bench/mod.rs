@@ -117,7 +117,10 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     });
     let live = Arc::new(Live::default());
     let progress = tokio::spawn(show_progress(live.clone()));
-    let result = load::run(load, plan.clone(), live).await;
+    let result = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || load::run(load, plan, live)).await?
+    };
     progress.abort();
     let (stats, elapsed) = result?;
     let mode = match args.rate {
