@@ -52,25 +52,8 @@ impl Application {
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
         let availability = Availability::default();
         let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
-        match catalog::seed(&catalog, &store, &settings.catalog.seed_file).await? {
-            Seeded::Loaded { products, skus } => tracing::info!(
-                products, skus, file = %settings.catalog.seed_file.display(), "seeded the demo catalog"
-            ),
-            Seeded::NoFile if catalog.snapshot().is_empty() => {
-                tracing::info!("starting with an empty catalog")
-            }
-            Seeded::NoFile | Seeded::Already => {}
-        }
-        let (token, source) = secrets::admin_token(&secrets, data_dir)?;
-        match source {
-            TokenSource::Environment => tracing::info!("admin token: from SURGE_ADMIN_TOKEN"),
-            TokenSource::File(p) => {
-                tracing::info!(path = %p.display(), "admin token: read from file")
-            }
-            TokenSource::Generated(p) => {
-                tracing::info!(path = %p.display(), "admin token: generated")
-            }
-        }
+        seed(&catalog, &store, &settings).await?;
+        let token = admin_token(&secrets, data_dir)?;
         let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
         let inventory = Inventory::start(
             store.clone(),
@@ -79,12 +62,10 @@ impl Application {
             settings.inventory.clone(),
         );
         let woken = inventory.wake_held()?;
-        if woken > 0 {
-            tracing::info!(
-                skus = woken,
-                "woke SKUs holding stock to expire lapsed holds"
-            );
-        }
+        tracing::info!(
+            skus = woken,
+            "woke the SKUs holding stock, to expire lapsed holds"
+        );
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -157,6 +138,32 @@ impl Application {
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
+}
+
+/// Seeds the catalog on the first start of an empty store, and says so.
+async fn seed(catalog: &Catalog, store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let file = &settings.catalog.seed_file;
+    match catalog::seed(catalog, store, file).await? {
+        Seeded::Loaded { products, skus } => {
+            tracing::info!(products, skus, file = %file.display(), "seeded the demo catalog")
+        }
+        Seeded::NoFile if catalog.snapshot().is_empty() => {
+            tracing::info!("starting with an empty catalog")
+        }
+        Seeded::NoFile | Seeded::Already => {}
+    }
+    Ok(())
+}
+
+/// The admin token, logging where it came from (never the token).
+fn admin_token(secrets: &Secrets, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let (token, source) = secrets::admin_token(secrets, data_dir)?;
+    match source {
+        TokenSource::Environment => tracing::info!("admin token: from SURGE_ADMIN_TOKEN"),
+        TokenSource::File(p) => tracing::info!(path = %p.display(), "admin token: read from file"),
+        TokenSource::Generated(p) => tracing::info!(path = %p.display(), "admin token: generated"),
+    }
+    Ok(token)
 }
 
 /// After HTTP is down (so no new work): stops the actors, drains the
