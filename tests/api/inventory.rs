@@ -261,6 +261,25 @@ async fn purchases_outside_the_sale_window_are_refused_with_its_times() {
     assert_eq!(problem["errors"].as_array().unwrap().len(), 2, "{problem}");
 }
 
+/// `order` expired and all `stocked` units of `sku` are available again.
+async fn assert_expired(app: &TestApp, sku: &str, stocked: u64, order: &Value) {
+    let inv = inventory(app, sku).await;
+    assert_eq!(
+        (inv["available"].as_u64(), inv["reserved"].as_u64()),
+        (Some(stocked), Some(0)),
+        "{inv}"
+    );
+    assert_conserved(&inv);
+    let id = order["order_id"].as_str().unwrap();
+    let order: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "expired");
+}
+
 #[tokio::test]
 async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
@@ -275,19 +294,7 @@ async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
         .unwrap();
     assert_eq!(inventory(&app, "EXP").await["available"], 1);
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
-    let inv = inventory(&app, "EXP").await;
-    assert_eq!(
-        (inv["available"].as_u64(), inv["reserved"].as_u64()),
-        (Some(3), Some(0)),
-        "{inv}"
-    );
-    let order: Value = app
-        .get(&format!("/v1/orders/{}", a["order_id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(order["status"], "expired");
+    assert_expired(&app, "EXP", 3, &a).await;
 
     // A hold that lapses while the server is down expires at activation.
     let b: Value = purchase(&app, "EXP", "e2", "g", 3)
@@ -312,20 +319,7 @@ async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let inv = inventory(&app, "EXP").await;
-    assert_eq!(
-        (inv["available"].as_u64(), inv["reserved"].as_u64()),
-        (Some(3), Some(0)),
-        "{inv}"
-    );
-    let order: Value = app
-        .get(&format!("/v1/orders/{}", b["order_id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(order["status"], "expired");
-    assert_conserved(&inv);
+    assert_expired(&app, "EXP", 3, &b).await;
 }
 
 #[tokio::test]
