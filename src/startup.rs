@@ -78,6 +78,7 @@ impl Application {
             idempotency,
             store: store.clone(),
             ready: ready.clone(),
+            durability: settings.store.durability,
             metrics,
         });
         let server = serve(listener, state, AdminToken::new(&token), &settings)?;

@@ -73,13 +73,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
     if args.connections == 0 || args.rate.is_some_and(|r| r <= 0.0) {
         anyhow::bail!("--connections and --rate must be positive");
     }
-    let target = match &args.url {
-        Some(url) => Target::remote(url, args.admin_token.clone().unwrap_or_default())?,
-        None => Target::in_process(Settings::load(args.config.as_deref())?)?,
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let target = match &args.url {
+        Some(url) => runtime.block_on(Target::remote(
+            url,
+            args.admin_token.clone().unwrap_or_default(),
+        ))?,
+        None => Target::in_process(Settings::load(args.config.as_deref())?)?,
+    };
     let report = runtime.block_on(measure(&args, &target));
     target.stop()?;
     let report = report?;

@@ -58,8 +58,8 @@ impl Target {
         })
     }
 
-    /// A running server at `url` (`http://host:port`).
-    pub fn remote(url: &str, admin_token: String) -> anyhow::Result<Self> {
+    /// A running server at `url` (`http://host:port`), which must be ready.
+    pub async fn remote(url: &str, admin_token: String) -> anyhow::Result<Self> {
         let hostport = url
             .strip_prefix("http://")
             .unwrap_or(url)
@@ -68,10 +68,19 @@ impl Target {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| anyhow::anyhow!("{url} does not resolve"))?;
+        let (status, body) = Connection::open(addr)
+            .await?
+            .send(&Call::get("/readyz"))
+            .await?;
+        if !status.is_success() {
+            anyhow::bail!("{url} is not ready ({status})");
+        }
+        let ready: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let durability = ready["durability"].as_str().unwrap_or("unknown");
         Ok(Self {
             addr,
             admin_token,
-            description: format!("server at {url}"),
+            description: format!("server at {url}, {durability} durability"),
             server: None,
         })
     }

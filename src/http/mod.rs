@@ -43,6 +43,8 @@ pub struct AppState {
     pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
+    /// When writes are acknowledged (reported by `/readyz`).
+    pub durability: crate::store::Durability,
     pub metrics: PrometheusHandle,
 }
 

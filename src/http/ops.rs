@@ -23,7 +23,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         ));
     }
     if state.ready.load(Ordering::Acquire) {
-        Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+        // Durability is part of what a load test measures: say it.
+        Ok(HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ready", "durability": state.durability})))
     } else {
         Err(ApiError::unavailable(
             "not-ready",

@@ -123,6 +123,8 @@ async fn a_running_server_is_measured_with_its_admin_token() {
     let (ok, stdout, report) = run.await.unwrap();
     assert!(ok, "{stdout}");
     assert_eq!(report["statuses"]["201"], 10);
+    let target = report["target"].as_str().unwrap();
+    assert!(target.ends_with("strict durability"), "{target}");
     let (ok, _, _) = tokio::task::spawn_blocking({
         let url = app.address.clone();
         move || {

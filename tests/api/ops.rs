@@ -15,6 +15,7 @@ async fn readyz_returns_200_while_running() {
     let app = spawn_app().await;
     let body = json_body(app.get("/readyz").await, 200).await;
     assert_eq!(body["status"], "ready");
+    assert_eq!(body["durability"], "strict");
 }
 
 #[tokio::test]
