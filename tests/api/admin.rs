@@ -80,11 +80,7 @@ async fn creating_a_product_without_an_id_generates_one() {
 #[tokio::test]
 async fn creating_a_product_with_a_sku_of_another_product_returns_409_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("first", &["DUP-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("first", &["DUP-1"])).await;
     let probe = ["/v1/products/second", "/v1/skus/DUP-1", "/v1/skus/NEW-1"];
     let before = catalog_state(&app, &probe).await;
 
@@ -118,11 +114,7 @@ async fn creating_a_product_with_a_repeated_sku_in_its_body_returns_409_and_chan
 #[tokio::test]
 async fn creating_a_product_with_an_existing_id_returns_409_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("same", &["SAME-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("same", &["SAME-1"])).await;
     let probe = ["/v1/products/same", "/v1/skus/SAME-1", "/v1/skus/SAME-2"];
     let before = catalog_state(&app, &probe).await;
 
@@ -140,11 +132,7 @@ async fn creating_a_product_with_an_existing_id_returns_409_and_changes_nothing(
 #[tokio::test]
 async fn replacing_a_product_returns_200_and_the_change_is_visible_with_a_new_etag() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
     let old_etag = etag_of(&app, "shirt").await;
 
     let mut body = definition("shirt", &["SH-S", "SH-L"]);
@@ -173,11 +161,7 @@ async fn replacing_a_product_returns_200_and_the_change_is_visible_with_a_new_et
 #[tokio::test]
 async fn replacing_with_a_stale_if_match_returns_412_and_changes_nothing() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
     let stale = etag_of(&app, "shirt").await;
     let mut first = definition("shirt", &["SH-S"]);
     first["title"] = json!("First edit");
@@ -195,11 +179,7 @@ async fn replacing_with_a_stale_if_match_returns_412_and_changes_nothing() {
 #[tokio::test]
 async fn replacing_with_the_current_etag_returns_200() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
     let mut body = definition("shirt", &["SH-S"]);
     for title in ["One", "Two", "Three"] {
         body["title"] = json!(title);
@@ -217,11 +197,7 @@ async fn replacing_an_unknown_or_archived_product_or_changing_its_id_is_refused(
     assert_problem(res, 404).await;
     assert_problem(app.get("/v1/skus/GH-1").await, 404).await;
 
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
     let before = catalog_state(&app, &["/v1/products/shirt", "/v1/products/other"]).await;
     let res = put(&app, "shirt", &definition("other", &["SH-S"]), None).await;
     assert_problem(res, 400).await;
@@ -256,12 +232,7 @@ async fn replacing_a_product_with_a_sku_owned_by_another_product_returns_409_and
 #[tokio::test]
 async fn a_sku_dropped_by_a_replace_is_no_longer_sold_and_cannot_be_reused() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S", "SH-M"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S", "SH-M"])).await;
     let body = definition("shirt", &["SH-S"]);
     assert_eq!(put(&app, "shirt", &body, None).await.status(), 200);
 
@@ -274,16 +245,8 @@ async fn a_sku_dropped_by_a_replace_is_no_longer_sold_and_cannot_be_reused() {
 #[tokio::test]
 async fn archiving_a_product_returns_204_and_it_is_no_longer_listed_or_readable() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("keep", &["KEEP-1"])).await,
-        201,
-    )
-    .await;
-    json_body(
-        app.create_product(&product_body("gone", &["GONE-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("keep", &["KEEP-1"])).await;
+    app.created(&product_body("gone", &["GONE-1"])).await;
 
     let res = archive(&app, "gone").await;
     assert_eq!(res.status(), 204);
@@ -306,11 +269,7 @@ async fn archiving_a_product_returns_204_and_it_is_no_longer_listed_or_readable(
 #[tokio::test]
 async fn a_sku_of_an_archived_product_cannot_be_reused_by_a_new_product() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("old", &["REUSE-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("old", &["REUSE-1"])).await;
     assert_eq!(archive(&app, "old").await.status(), 204);
 
     let probe = ["/v1/products/new", "/v1/skus/REUSE-1"];

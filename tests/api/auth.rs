@@ -71,11 +71,7 @@ async fn assert_unauthorized(res: Response, what: &str) {
 #[tokio::test]
 async fn admin_writes_without_the_right_bearer_token_return_401_and_change_nothing() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("guarded", &["G-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("guarded", &["G-1"])).await;
     let probe = [
         "/v1/products/guarded",
         "/v1/products/intruder",

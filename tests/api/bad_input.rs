@@ -18,12 +18,7 @@ const PROBE: &[&str] = &[
 /// client-visible state to compare against after each bad request.
 pub async fn app_with_one_product() -> (TestApp, Value) {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("existing", &["EX-1"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("existing", &["EX-1"])).await;
     let state = catalog_state(&app, PROBE).await;
     (app, state)
 }

@@ -16,15 +16,7 @@ async fn sigterm_stops_the_binary_with_exit_0_and_its_writes_survive() {
     let client = Client::new();
     let product = json!({"id": "durable", "title": "Durable", "category": "test",
         "variants": [{"sku": "DUR-1", "title": "One", "price": {"amount": 100, "currency": "EUR"}}]});
-    let res = client
-        .post(format!("{}/v1/admin/products", server.base))
-        .bearer_auth(TOKEN)
-        .json(&product)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body = res.text().await.unwrap();
+    let body = server.create_product(&product).await;
 
     let status = server.stop_with("TERM").await;
     assert!(status.success(), "exit status after SIGTERM: {status}");

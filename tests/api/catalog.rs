@@ -171,12 +171,7 @@ async fn listing_by_category_returns_only_that_category_across_pages() {
 #[tokio::test]
 async fn a_product_reads_with_exactly_the_documented_fields() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S", "SH-M"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S", "SH-M"])).await;
 
     let product = json_body(app.get("/v1/products/shirt").await, 200).await;
     assert_eq!(
@@ -214,12 +209,7 @@ async fn a_product_reads_with_exactly_the_documented_fields() {
 #[tokio::test]
 async fn a_sku_reads_with_exactly_the_documented_fields() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S", "SH-M"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S", "SH-M"])).await;
 
     let sku = json_body(app.get("/v1/skus/SH-M").await, 200).await;
     assert_eq!(
@@ -234,11 +224,7 @@ async fn a_sku_reads_with_exactly_the_documented_fields() {
 #[tokio::test]
 async fn unknown_products_and_skus_return_404_problem() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
     let problem = assert_problem(app.get("/v1/products/no-such-product").await, 404).await;
     assert!(problem["detail"]
         .as_str()
@@ -251,12 +237,7 @@ async fn unknown_products_and_skus_return_404_problem() {
 #[tokio::test]
 async fn an_archived_product_and_its_skus_return_410_problem() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("old", &["OLD-1", "OLD-2"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("old", &["OLD-1", "OLD-2"])).await;
     let res = app
         .admin(Method::DELETE, "/v1/admin/products/old")
         .send()
@@ -272,11 +253,7 @@ async fn an_archived_product_and_its_skus_return_410_problem() {
 #[tokio::test]
 async fn a_product_read_has_an_etag_and_cache_control_and_a_matching_if_none_match_gets_304() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
 
     let res = app.get("/v1/products/shirt").await;
     assert_eq!(res.status(), 200);
@@ -306,11 +283,7 @@ async fn a_product_read_has_an_etag_and_cache_control_and_a_matching_if_none_mat
 #[tokio::test]
 async fn sku_and_list_reads_have_an_etag_and_a_matching_if_none_match_gets_304() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("shirt", &["SH-S"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("shirt", &["SH-S"])).await;
 
     for path in ["/v1/skus/SH-S", "/v1/products", "/v1/products?limit=1"] {
         let res = app.get(path).await;
@@ -331,11 +304,7 @@ async fn sku_and_list_reads_have_an_etag_and_a_matching_if_none_match_gets_304()
 
     // A change to the catalog changes the list's ETag.
     let before = header(&app.get("/v1/products").await, "etag").unwrap();
-    json_body(
-        app.create_product(&product_body("hat", &["HAT-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("hat", &["HAT-1"])).await;
     let res = app
         .request(Method::GET, "/v1/products")
         .header("If-None-Match", &before)

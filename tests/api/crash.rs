@@ -124,17 +124,9 @@ async fn check_after_restart(server: &Running, sku: &str, acked: &HashMap<String
 async fn crash_cycles(cycles: usize, stock: u64) {
     let dir = tempfile::tempdir().unwrap();
     let server = Running::start(dir.path()).await;
-    let client = Client::new();
     let product = json!({"id": "crash", "title": "Crash", "category": "test",
         "variants": [{"sku": "CRASH-1", "title": "One", "price": {"amount": 100, "currency": "EUR"}, "stock": stock}]});
-    let res = client
-        .post(format!("{}/v1/admin/products", server.base))
-        .bearer_auth(TOKEN)
-        .json(&product)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    server.create_product(&product).await;
     let mut server = server;
     let mut acked = HashMap::new();
     for cycle in 0..cycles {

@@ -146,6 +146,11 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Creates a product, asserting 201; returns the created product.
+    pub async fn created(&self, body: &Value) -> Value {
+        json_body(self.create_product(body).await, 201).await
+    }
+
     pub async fn create_product(&self, body: &Value) -> Response {
         self.admin(Method::POST, "/v1/admin/products")
             .json(body)

@@ -21,12 +21,7 @@ async fn readyz_returns_200_while_running() {
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_request_counts_per_route_pattern() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("metered", &["MET-1"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("metered", &["MET-1"])).await;
     assert_eq!(app.get("/v1/products/metered").await.status(), 200);
     assert_eq!(app.get("/v1/skus/MET-1").await.status(), 200);
 

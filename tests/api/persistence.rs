@@ -11,12 +11,9 @@ use serde_json::json;
 #[tokio::test]
 async fn a_created_product_reads_the_same_after_a_restart_with_the_same_etag() {
     let app = spawn_app().await;
-    let created = json_body(
-        app.create_product(&product_body("kept", &["KEPT-1", "KEPT-2"]))
-            .await,
-        201,
-    )
-    .await;
+    let created = app
+        .created(&product_body("kept", &["KEPT-1", "KEPT-2"]))
+        .await;
     let res = app.get("/v1/products/kept").await;
     let etag = header(&res, "etag").expect("ETag");
     let body = res.text().await.unwrap();
@@ -57,12 +54,7 @@ async fn the_whole_catalog_reads_the_same_after_a_restart() {
     let app = spawn_app().await;
     for i in 0..5 {
         let id = format!("p{i}");
-        json_body(
-            app.create_product(&product_body(&id, &[&format!("S{i}")]))
-                .await,
-            201,
-        )
-        .await;
+        app.created(&product_body(&id, &[&format!("S{i}")])).await;
     }
     let probe = ["/v1/products/p0", "/v1/skus/S4", "/v1/products/none"];
     let before = catalog_state(&app, &probe).await;
@@ -73,12 +65,8 @@ async fn the_whole_catalog_reads_the_same_after_a_restart() {
 #[tokio::test]
 async fn a_replaced_product_keeps_its_new_definition_and_etag_after_a_restart() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("edited", &["ED-1", "ED-2"]))
-            .await,
-        201,
-    )
-    .await;
+    app.created(&product_body("edited", &["ED-1", "ED-2"]))
+        .await;
     let mut body = product_body("edited", &["ED-1"]);
     body["title"] = json!("Edited");
     body["variants"][0].as_object_mut().unwrap().remove("stock");
@@ -116,16 +104,8 @@ async fn a_replaced_product_keeps_its_new_definition_and_etag_after_a_restart() 
 #[tokio::test]
 async fn an_archived_product_stays_archived_after_a_restart() {
     let app = spawn_app().await;
-    json_body(
-        app.create_product(&product_body("gone", &["GONE-1"])).await,
-        201,
-    )
-    .await;
-    json_body(
-        app.create_product(&product_body("kept", &["KEPT-1"])).await,
-        201,
-    )
-    .await;
+    app.created(&product_body("gone", &["GONE-1"])).await;
+    app.created(&product_body("kept", &["KEPT-1"])).await;
     let res = app
         .admin(Method::DELETE, "/v1/admin/products/gone")
         .send()
@@ -161,12 +141,8 @@ async fn a_stopped_store_can_be_reopened_at_once() {
     let mut app = spawn_app().await;
     for cycle in 0..100 {
         let id = format!("c{cycle}");
-        json_body(
-            app.create_product(&product_body(&id, &[&format!("C-{cycle}")]))
-                .await,
-            201,
-        )
-        .await;
+        app.created(&product_body(&id, &[&format!("C-{cycle}")]))
+            .await;
         let token = app.admin_token.clone();
         let (settings, dir) = app.stop().await;
         app = try_spawn_with(settings, dir, Some(&token))

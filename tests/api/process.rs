@@ -105,6 +105,19 @@ impl Running {
 }
 
 impl Running {
+    /// Creates a product through the admin API; asserts 201, returns the body.
+    pub async fn create_product(&self, product: &serde_json::Value) -> String {
+        let res = Client::new()
+            .post(format!("{}/v1/admin/products", self.base))
+            .bearer_auth(TOKEN)
+            .json(product)
+            .send()
+            .await
+            .expect("create product");
+        assert_eq!(res.status(), 201);
+        res.text().await.expect("body")
+    }
+
     /// SIGKILL: no shutdown, no flush; what was acknowledged must survive.
     pub fn kill9(mut self) {
         if let Some(mut child) = self.child.take() {
