@@ -12,6 +12,7 @@ use std::sync::Arc;
 use surge::clock::SystemClock;
 use surge::config::InventorySettings;
 use surge::domain::{CustomerId, HoldId, Money, OrderId, ProductId, Sku};
+use surge::events::Outbox;
 use surge::inventory::{Availability, Inventory, PurchaseRequest, SkuRecord, SkuState};
 use surge::store::{keys, CommitterSettings, Durability, Store, WriteGroup};
 
@@ -47,9 +48,11 @@ fn actor(c: &mut Criterion) {
             .put(keys::inventory(sku.as_str()), &record)
             .expect("encode");
         store.commit(group).await.expect("commit");
+        let outbox = Outbox::load(&store).expect("outbox");
         let inventory = Inventory::start(
             store,
             Availability::default(),
+            outbox,
             Arc::new(SystemClock),
             InventorySettings::default(),
         );

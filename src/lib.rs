@@ -8,6 +8,7 @@
 //! - [`inventory`]: one actor per SKU owns its stock (holds, sales, limits);
 //!   published availability serves reads without messages.
 //! - [`order`]: order records.
+//! - [`events`]: business events, written to a durable outbox with their change.
 //! - [`clock`]: injected time.
 //! - [`http`]: the actix-web API; the only module that knows HTTP.
 //! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod inventory;

@@ -8,6 +8,7 @@ use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::http::{self, AdminToken, AppState};
 use crate::idempotency::Idempotency;
+use crate::events::Outbox;
 use crate::inventory::{Availability, Inventory};
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
@@ -55,9 +56,11 @@ impl Application {
         seed(&catalog, &store, &settings).await?;
         let token = admin_token(&secrets, data_dir)?;
         let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
+        let outbox = Outbox::load(&store)?;
         let inventory = Inventory::start(
             store.clone(),
             availability,
+            outbox.clone(),
             Arc::new(SystemClock),
             settings.inventory.clone(),
         );
@@ -76,6 +79,7 @@ impl Application {
             inventory: inventory.clone(),
             inventory_settings: settings.inventory.clone(),
             idempotency,
+            outbox,
             store: store.clone(),
             ready: ready.clone(),
             durability: settings.store.durability,

@@ -23,6 +23,7 @@ pub use problem::{ApiError, Problem};
 
 use crate::catalog::Catalog;
 use crate::config::{CatalogSettings, InventorySettings};
+use crate::events::Outbox;
 use crate::idempotency::Idempotency;
 use crate::inventory::Inventory;
 use crate::store::Store;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub inventory: Inventory,
     pub inventory_settings: InventorySettings,
     pub idempotency: Idempotency,
+    pub outbox: Outbox,
     pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,

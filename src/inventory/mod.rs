@@ -15,7 +15,7 @@ mod sku_actor;
 #[cfg(test)]
 mod sku_props;
 
-pub use availability::Availability;
+pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;
 pub use persist::SkuRecord;
 pub use purchase::PurchaseRequest;

@@ -13,6 +13,7 @@ use super::Availability;
 use crate::clock::Clock;
 use crate::config::InventorySettings;
 use crate::domain::Sku;
+use crate::events::Outbox;
 use crate::order::Order;
 use crate::store::{keys, Store};
 use actix::prelude::*;
@@ -28,6 +29,7 @@ pub struct Env {
     pub clock: Arc<dyn Clock>,
     pub settings: InventorySettings,
     pub availability: Availability,
+    pub outbox: Outbox,
     /// Live actors by SKU. An actor removes itself when it passivates.
     pub registry: DashMap<Sku, Addr<SkuActor>>,
 }
@@ -49,6 +51,7 @@ impl Inventory {
     pub fn start(
         store: Store,
         availability: Availability,
+        outbox: Outbox,
         clock: Arc<dyn Clock>,
         settings: InventorySettings,
     ) -> Self {
@@ -64,6 +67,7 @@ impl Inventory {
                 clock,
                 settings,
                 availability,
+                outbox,
                 registry: DashMap::new(),
             }),
             shards: Arc::new(shards),

@@ -278,8 +278,10 @@ impl SkuActor {
     }
 
     pub(super) fn publish(&self) {
-        self.published
-            .store(self.state.levels().available, Ordering::Release);
+        let available = self.state.levels().available;
+        if self.published.swap(available, Ordering::AcqRel) != available {
+            self.env.availability.announce(&self.sku, available);
+        }
     }
 
     fn maybe_passivate(&mut self, ctx: &mut Context<Self>) {

@@ -11,6 +11,10 @@ pub const HOLD: &[u8] = b"hold/";
 pub const CUSTOMER: &[u8] = b"cust/";
 /// Orders, by order id.
 pub const ORDER: &[u8] = b"ord/";
+/// Business events waiting for delivery, by sequence number.
+pub const OUTBOX: &[u8] = b"outbox/";
+/// The highest event sequence number delivery has removed from the outbox.
+pub const OUTBOX_SEQ: &[u8] = b"meta/outbox_seq";
 /// The secret that turns Idempotency-Keys into order ids.
 pub const IDEMPOTENCY_SECRET: &[u8] = b"meta/idempotency_secret";
 /// Set once the seed catalog has been loaded, so a restart never re-seeds.
