@@ -8,6 +8,8 @@ use super::persist;
 use super::sku::Hold;
 use super::sku_actor::SkuActor;
 use crate::clock::Millis;
+use crate::events::EventKind;
+use serde_json::json;
 use crate::order::{Order, OrderStatus};
 use crate::store::{keys, StoreError, WriteGroup};
 use actix::prelude::*;
@@ -50,9 +52,10 @@ impl SkuActor {
         if self.reload_if_poisoned().is_err() {
             self.back_off(now);
         } else if now >= self.expiry_not_before {
+            let was = self.state.levels().available;
             let expired = self.state.expire(now);
             if !expired.is_empty() {
-                if self.commit_expiry(&expired) {
+                if self.commit_expiry(&expired, was, now) {
                     self.expiry_backoff_ms = 0;
                     metrics::counter!("surge_reservations_expired_total")
                         .increment(expired.len() as u64);
@@ -72,8 +75,8 @@ impl SkuActor {
     }
 
     /// Queues the expiry of `expired`; false if nothing was queued.
-    fn commit_expiry(&self, expired: &[Hold]) -> bool {
-        let group = match self.expiry_group(expired) {
+    fn commit_expiry(&self, expired: &[Hold], was: u64, now: Millis) -> bool {
+        let group = match self.expiry_group(expired, was, now) {
             Ok(group) => group,
             Err(e) => {
                 tracing::error!(sku = %self.sku, error = %e, "cannot encode expired holds");
@@ -85,7 +88,7 @@ impl SkuActor {
                 tracing::error!(error = %e, "expiring holds failed");
             }
         });
-        self.env.store.committer().submit_with(group, done).is_ok()
+        self.env.store.committer().submit_with(group, done).is_ok() && self.poke()
     }
 
     /// Puts holds back after their expiry could not be queued.
@@ -99,15 +102,26 @@ impl SkuActor {
         }
     }
 
-    fn expiry_group(&self, expired: &[Hold]) -> Result<WriteGroup, StoreError> {
-        let mut group = self.record_group()?;
+    fn expiry_group(
+        &self,
+        expired: &[Hold],
+        was: u64,
+        now: Millis,
+    ) -> Result<WriteGroup, StoreError> {
+        let mut group = self.change_group(was, now)?;
+        let outbox = &self.env.outbox;
         for hold in expired {
             persist::remove_hold(&mut group, &self.sku, hold);
+            let data = json!({"sku": self.sku, "holder": hold.holder, "quantity": hold.quantity});
+            outbox.record(&mut group, EventKind::ReservationExpired, &data, now)?;
             let key = keys::order(hold.holder.as_str());
             match self.env.store.get::<Order>(&key) {
                 Ok(Some(mut order)) if order.status == OrderStatus::AwaitingPayment => {
                     order.status = OrderStatus::Expired;
+                    order.updated_at = now;
                     group.put(key, &order)?;
+                    let data = crate::order::event_data(&order);
+                    outbox.record(&mut group, EventKind::OrderExpired, &data, now)?;
                 }
                 Ok(_) => {}
                 // The stock must come back even if its order is unreadable.

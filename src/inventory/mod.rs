@@ -7,6 +7,7 @@
 mod availability;
 mod error;
 mod expiry;
+mod holding;
 mod persist;
 mod purchase;
 mod registry;
@@ -17,6 +18,7 @@ mod sku_props;
 
 pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;
+pub use holding::TakeHold;
 pub use persist::SkuRecord;
 pub use purchase::PurchaseRequest;
 pub use registry::Inventory;

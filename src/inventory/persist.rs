@@ -88,3 +88,21 @@ pub fn put_hold(group: &mut WriteGroup, sku: &Sku, hold: &Hold) -> Result<(), St
 pub fn remove_hold(group: &mut WriteGroup, sku: &Sku, hold: &Hold) {
     group.remove(keys::hold(sku.as_str(), hold.holder.as_str()));
 }
+
+/// Writes `customer`'s bought count on this SKU (removing it at zero).
+pub fn put_sold(
+    group: &mut WriteGroup,
+    sku: &Sku,
+    state: &SkuState,
+    customer: Option<&CustomerId>,
+) -> Result<(), StoreError> {
+    let Some(customer) = customer else {
+        return Ok(());
+    };
+    let key = keys::customer(sku.as_str(), customer.as_str());
+    match state.customer_sold(customer) {
+        0 => group.remove(key),
+        units => group.put(key, &units)?,
+    }
+    Ok(())
+}

@@ -43,5 +43,10 @@ pub(super) fn new_order(
         created_at: now,
         expires_at: Some(expires_at),
         request_digest: req.request_digest,
+        email: None,
+        shipping_address: None,
+        payment: None,
+        cart_id: None,
+        updated_at: now,
     })
 }

@@ -7,15 +7,16 @@
 use super::error::InventoryError;
 use super::persist;
 use super::purchase::PurchaseRequest;
-use super::sku::SaleRules;
+use super::holding::TakeHold;
+use super::sku::{Hold, Levels, SaleRules};
 use super::sku_actor::{Command, Reply, SkuActor, Standing};
 use super::Availability;
 use crate::clock::Clock;
 use crate::config::InventorySettings;
-use crate::domain::Sku;
+use crate::domain::{CustomerId, HoldId, Sku};
 use crate::events::Outbox;
 use crate::order::Order;
-use crate::store::{keys, Store};
+use crate::store::{keys, Store, WriteGroup};
 use actix::prelude::*;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -83,6 +84,50 @@ impl Inventory {
     pub async fn purchase(&self, sku: &Sku, req: PurchaseRequest) -> Result<Order, InventoryError> {
         self.call(sku, |reply| Command::Purchase(req.clone(), reply))
             .await
+    }
+
+    /// Sets `req.holder`'s hold (taking or resizing it); durable on return.
+    pub async fn take_hold(&self, sku: &Sku, req: TakeHold) -> Result<Hold, InventoryError> {
+        self.call(sku, |reply| Command::Take(req.clone(), reply))
+            .await
+    }
+
+    /// Ends a hold, writing `attach` with it.
+    pub async fn release_hold(
+        &self,
+        sku: &Sku,
+        holder: &HoldId,
+        attach: WriteGroup,
+    ) -> Result<Hold, InventoryError> {
+        self.call(sku, |reply| {
+            Command::Release(holder.clone(), attach.clone(), reply)
+        })
+        .await
+    }
+
+    /// Sells a live hold (reserved -> sold), writing `attach` with it.
+    pub async fn sell_hold(
+        &self,
+        sku: &Sku,
+        holder: &HoldId,
+        attach: WriteGroup,
+    ) -> Result<Hold, InventoryError> {
+        self.call(sku, |reply| Command::Sell(holder.clone(), attach.clone(), reply))
+            .await
+    }
+
+    /// Returns sold units to available, writing `attach` with them.
+    pub async fn unsell(
+        &self,
+        sku: &Sku,
+        customer: Option<&CustomerId>,
+        units: u64,
+        attach: WriteGroup,
+    ) -> Result<Levels, InventoryError> {
+        self.call(sku, |reply| {
+            Command::Unsell(customer.cloned(), units, attach.clone(), reply)
+        })
+        .await
     }
 
     pub async fn restock(&self, sku: &Sku, units: u64) -> Result<Standing, InventoryError> {

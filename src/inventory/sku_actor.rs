@@ -12,9 +12,11 @@ use super::error::InventoryError;
 use super::persist;
 use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
-use super::sku::{Levels, SaleRules, SkuState};
+use super::holding::TakeHold;
+use super::sku::{Hold, Levels, SaleRules, SkuState};
 use crate::clock::Millis;
-use crate::domain::Sku;
+use crate::domain::{CustomerId, HoldId, Sku};
+use crate::events::EventKind;
 use crate::order::Order;
 use crate::store::{keys, Completion, StoreError, WriteGroup};
 use actix::prelude::*;
@@ -34,6 +36,10 @@ pub type Standing = (Levels, SaleRules);
 #[rtype(result = "()")]
 pub enum Command {
     Purchase(PurchaseRequest, Reply<Order>),
+    Take(TakeHold, Reply<Hold>),
+    Release(HoldId, WriteGroup, Reply<Hold>),
+    Sell(HoldId, WriteGroup, Reply<Hold>),
+    Unsell(Option<CustomerId>, u64, WriteGroup, Reply<Levels>),
     Restock(u64, Reply<Standing>),
     SetStocked(u64, Reply<Standing>),
     SetSale(SaleRules, Reply<Standing>),
@@ -103,6 +109,12 @@ impl Handler<Command> for SkuActor {
         }
         match cmd {
             Command::Purchase(req, reply) => self.purchase(req, reply, ctx),
+            Command::Take(req, reply) => self.take_hold(req, reply, ctx),
+            Command::Release(holder, attach, reply) => self.release_hold(holder, attach, reply, ctx),
+            Command::Sell(holder, attach, reply) => self.sell_hold(holder, attach, reply, ctx),
+            Command::Unsell(customer, units, attach, reply) => {
+                self.unsell(customer, units, attach, reply)
+            }
             Command::Restock(units, reply) => {
                 let before = self.state.levels().stocked;
                 let result = self.state.restock(units);
@@ -156,6 +168,7 @@ impl SkuActor {
             now.saturating_add(self.env.settings.payment_window_secs.saturating_mul(1000));
         let holder = req.order_id.hold();
         let customer = Some(req.customer.clone());
+        let was = self.state.levels().available;
         if let Err(e) = self
             .state
             .hold(holder.clone(), customer, req.quantity, expires_at, now)
@@ -170,13 +183,17 @@ impl SkuActor {
             .ok_or(StoreError::Closed)
             .and_then(|hold| {
                 let order = new_order(&self.sku, req, now, expires_at)?;
-                let mut group = self.record_group()?;
+                let mut group = self.change_group(was, now)?;
                 persist::put_hold(&mut group, &self.sku, &hold)?;
                 group.put(keys::order(order.id.as_str()), &order)?;
+                let event = crate::order::event_data(&order);
+                self.env
+                    .outbox
+                    .record(&mut group, EventKind::OrderCreated, &event, now)?;
                 Ok((group, order))
             });
         let submitted = match written {
-            Ok((group, order)) => self.submit(group, reply, order),
+            Ok((group, order)) => self.submit(group, reply, order) && self.poke(),
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
                 false
@@ -253,7 +270,7 @@ impl SkuActor {
 
     /// Hands `group` to the committer; `reply` gets `value` once it is
     /// durable. Returns false (after answering) if nothing was queued.
-    fn submit<T: Send + 'static>(&self, group: WriteGroup, reply: Reply<T>, value: T) -> bool {
+    pub(super) fn submit<T: Send + 'static>(&self, group: WriteGroup, reply: Reply<T>, value: T) -> bool {
         let done = self.completion(move |result| {
             let _ = reply.send(result.map(|()| value).map_err(InventoryError::from));
         });
@@ -275,6 +292,12 @@ impl SkuActor {
             in_flight.fetch_sub(1, Ordering::AcqRel);
             then(result);
         })
+    }
+
+    /// Wakes event delivery; true, so it chains after a successful submit.
+    pub(super) fn poke(&self) -> bool {
+        self.env.outbox.poke();
+        true
     }
 
     pub(super) fn publish(&self) {
@@ -304,6 +327,10 @@ impl SkuActor {
 fn refuse(cmd: Command, refusal: InventoryError) {
     match cmd {
         Command::Purchase(_, r) => drop(r.send(Err(refusal))),
+        Command::Take(_, r) | Command::Release(_, _, r) | Command::Sell(_, _, r) => {
+            drop(r.send(Err(refusal)))
+        }
+        Command::Unsell(_, _, _, r) => drop(r.send(Err(refusal))),
         Command::Restock(_, r)
         | Command::SetStocked(_, r)
         | Command::SetSale(_, r)

@@ -39,7 +39,7 @@ pub struct CommitterSettings {
 }
 
 /// An ordered set of writes that become durable together.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct WriteGroup {
     ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
@@ -57,6 +57,11 @@ impl WriteGroup {
 
     pub fn remove(&mut self, key: Vec<u8>) {
         self.ops.push((key, None));
+    }
+
+    /// Adds every write of `other` after this group's own.
+    pub fn append(&mut self, other: WriteGroup) {
+        self.ops.extend(other.ops);
     }
 
     pub fn len(&self) -> usize {
