@@ -8,6 +8,8 @@
 //! - [`inventory`]: one actor per SKU owns its stock (holds, sales, limits);
 //!   published availability serves reads without messages.
 //! - [`order`]: order records.
+//! - [`payment`]: the payment gateway behind timeouts, retries, circuit
+//!   breakers and a fallback; card data stays tokens.
 //! - [`clock`]: injected time.
 //! - [`http`]: the actix-web API; the only module that knows HTTP.
 //! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
@@ -24,6 +26,7 @@ pub mod http;
 pub mod idempotency;
 pub mod inventory;
 pub mod order;
+pub mod payment;
 pub mod secrets;
 pub mod startup;
 pub mod store;
