@@ -9,6 +9,8 @@
 //!   published availability serves reads without messages.
 //! - [`order`]: order records.
 //! - [`events`]: business events, written to a durable outbox with their change.
+//! - [`payment`]: the payment gateway behind timeouts, retries, circuit
+//!   breakers and a fallback; card data stays tokens.
 //! - [`clock`]: injected time.
 //! - [`http`]: the actix-web API; the only module that knows HTTP.
 //! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
@@ -26,6 +28,7 @@ pub mod http;
 pub mod idempotency;
 pub mod inventory;
 pub mod order;
+pub mod payment;
 pub mod secrets;
 pub mod startup;
 pub mod store;
