@@ -16,6 +16,8 @@ pub struct Settings {
     pub store: StoreSettings,
     pub catalog: CatalogSettings,
     pub inventory: InventorySettings,
+    pub cart: CartSettings,
+    pub payment: crate::payment::PaymentSettings,
     pub log: LogSettings,
 }
 
@@ -144,6 +146,40 @@ impl Default for InventorySettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CartSettings {
+    /// How long a cart line holds its stock, renewed by every change to it.
+    pub reservation_ttl_secs: u64,
+    /// How long checkout extends every hold: longer than a payment can take.
+    pub checkout_hold_secs: u64,
+    /// Most lines in one cart.
+    pub lines_max: usize,
+    /// Most units in one line.
+    pub quantity_max: u64,
+    /// Currency of a cart created without one.
+    pub default_currency: crate::domain::Currency,
+    /// A cart actor idle for this long is passivated.
+    pub idle_passivate_secs: u64,
+    /// Most calls waiting for one cart actor; beyond it callers get 503.
+    pub mailbox_capacity: usize,
+}
+
+impl Default for CartSettings {
+    fn default() -> Self {
+        Self {
+            reservation_ttl_secs: 900,
+            checkout_hold_secs: 300,
+            lines_max: 50,
+            quantity_max: 100,
+            default_currency: crate::domain::Currency::parse("EUR")
+                .unwrap_or_else(|_| unreachable!("EUR is an ISO 4217 code")),
+            idle_passivate_secs: 60,
+            mailbox_capacity: 32,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -202,7 +238,7 @@ impl Settings {
     /// Refuses values that would make the server misbehave rather than fail
     /// clearly (a zero-length payment window, an empty queue, …).
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(&str, bool); 11] = [
+        let checks = [
             (
                 "server.body_limit_bytes must be at least 1024",
                 self.server.body_limit_bytes >= 1024,
@@ -247,10 +283,34 @@ impl Settings {
                 "inventory.order_filter_items must be at least 1",
                 self.inventory.order_filter_items >= 1,
             ),
+            (
+                "cart.reservation_ttl_secs must be at least 1",
+                self.cart.reservation_ttl_secs >= 1,
+            ),
+            (
+                "cart.checkout_hold_secs must be at least 1",
+                self.cart.checkout_hold_secs >= 1,
+            ),
+            (
+                "cart.lines_max must be at least 1",
+                self.cart.lines_max >= 1,
+            ),
+            (
+                "cart.quantity_max must be between 1 and 1000000",
+                (1..=PURCHASE_QUANTITY_LIMIT).contains(&self.cart.quantity_max),
+            ),
+            (
+                "cart.idle_passivate_secs must be at least 1",
+                self.cart.idle_passivate_secs >= 1,
+            ),
+            (
+                "cart.mailbox_capacity must be at least 1",
+                self.cart.mailbox_capacity >= 1,
+            ),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((message, _)) => Err((*message).to_owned()),
-            None => Ok(()),
+            None => self.payment.validate(),
         }
     }
 }

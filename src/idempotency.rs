@@ -15,7 +15,7 @@
 //! it never says "no" for an existing one, because an id is added before its
 //! order can be written.
 
-use crate::domain::{OrderId, ParseError};
+use crate::domain::{CartId, OrderId, ParseError};
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use dashmap::DashMap;
 use fastbloom::AtomicBloomFilter;
@@ -43,6 +43,10 @@ impl IdempotencyKey {
             ));
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -110,13 +114,24 @@ impl Idempotency {
 
     /// The order id that `key` creates under `scope` (e.g. "purchase").
     pub fn order_id(&self, scope: &str, key: &IdempotencyKey) -> OrderId {
+        OrderId::from_digest(&self.tag(scope, key))
+    }
+
+    /// The id of the cart a keyed create makes.
+    pub fn cart_id(&self, key: &IdempotencyKey) -> CartId {
+        CartId::from_digest(&self.tag("cart", key))
+    }
+
+    fn tag(&self, scope: &str, key: &IdempotencyKey) -> [u8; 16] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.secret.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(scope.as_bytes());
         mac.update(&[0]);
         mac.update(key.0.as_bytes());
         let tag = mac.finalize().into_bytes();
-        OrderId::from_digest(&tag[..16])
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&tag[..16]);
+        out
     }
 
     /// Claims `id` for one request; `None` if another request holds it.

@@ -7,7 +7,9 @@
 //! - [`catalog`]: products and SKUs, read from an in-memory snapshot.
 //! - [`inventory`]: one actor per SKU owns its stock (holds, sales, limits);
 //!   published availability serves reads without messages.
-//! - [`order`]: order records.
+//! - [`cart`]: one actor per cart; lines hold stock.
+//! - [`checkout`]: the checkout saga and its start-up recovery.
+//! - [`order`]: orders and their life (pay, cancel, fulfil, refund).
 //! - [`events`]: business events, written to a durable outbox with their change.
 //! - [`payment`]: the payment gateway behind timeouts, retries, circuit
 //!   breakers and a fallback; card data stays tokens.
@@ -19,7 +21,9 @@
 //!   piece.
 
 pub mod bench;
+pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod domain;

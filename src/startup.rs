@@ -3,13 +3,17 @@
 //! wires the HTTP app; on a signal or a [`Shutdown`] request it stops taking
 //! connections, lets in-flight requests finish, and flushes the store.
 
+use crate::cart::Carts;
 use crate::catalog::{self, Catalog, Seeded};
-use crate::clock::SystemClock;
+use crate::checkout::recovery;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::events::Outbox;
 use crate::http::{self, AdminToken, AppState};
 use crate::idempotency::Idempotency;
-use crate::events::Outbox;
 use crate::inventory::{Availability, Inventory};
+use crate::order::Orders;
+use crate::payment::Payments;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -57,12 +61,39 @@ impl Application {
         let token = admin_token(&secrets, data_dir)?;
         let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
         let outbox = Outbox::load(&store)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let inventory = Inventory::start(
             store.clone(),
             availability,
             outbox.clone(),
-            Arc::new(SystemClock),
+            clock.clone(),
             settings.inventory.clone(),
+        );
+        let payments = Arc::new(Payments::simulated(&settings.payment));
+        let orders = Orders::new(
+            store.clone(),
+            inventory.clone(),
+            payments,
+            outbox.clone(),
+            clock.clone(),
+        );
+        // Before any SKU actor runs: a paid checkout's holds must not expire.
+        let recovered = recovery::checkouts(&orders, inventory.availability()).await?;
+        let cancellations = recovery::cancellations(&orders).await?;
+        tracing::info!(
+            checkouts_finished = recovered.checkouts_finished,
+            checkouts_compensated = recovered.checkouts_compensated,
+            cancellations,
+            "recovered interrupted checkouts and cancellations"
+        );
+        let carts = Carts::new(
+            store.clone(),
+            inventory.clone(),
+            catalog.clone(),
+            orders.clone(),
+            idempotency.clone(),
+            settings.cart.clone(),
+            clock,
         );
         let woken = inventory.wake_held()?;
         tracing::info!(
@@ -80,6 +111,8 @@ impl Application {
             inventory_settings: settings.inventory.clone(),
             idempotency,
             outbox,
+            carts,
+            orders,
             store: store.clone(),
             ready: ready.clone(),
             durability: settings.store.durability,

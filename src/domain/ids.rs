@@ -95,6 +95,35 @@ string_id!(
     "order id"
 );
 
+string_id!(
+    /// A cart's id: `cart_<32 hex>` from 128 random bits, the capability to
+    /// use the cart.
+    CartId,
+    "cart id"
+);
+
+impl CartId {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        // The OS source cannot fail on supported platforms; a v4 UUID (122
+        // random bits) stands in if it ever does.
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = *uuid::Uuid::new_v4().as_bytes();
+        }
+        Self(format!("cart_{}", hex::encode(bytes)))
+    }
+
+    /// An id from a keyed digest (a cart created with an Idempotency-Key).
+    pub fn from_digest(digest: &[u8]) -> Self {
+        Self(format!("cart_{}", hex::encode(digest)))
+    }
+
+    /// The hold a cart keeps on each SKU it has a line of.
+    pub fn hold(&self) -> HoldId {
+        HoldId(self.0.clone())
+    }
+}
+
 impl OrderId {
     pub fn generate() -> Self {
         Self(format!("ord_{}", uuid::Uuid::new_v4().simple()))

@@ -6,7 +6,7 @@ mod ids;
 mod money;
 mod text;
 
-pub use ids::{CustomerId, HoldId, OrderId, ProductId, Sku};
+pub use ids::{CartId, CustomerId, HoldId, OrderId, ProductId, Sku};
 pub use money::{Currency, Money};
 pub use text::{BoundedText, TextRule};
 

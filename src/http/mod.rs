@@ -4,11 +4,15 @@
 
 mod admin_catalog;
 mod admin_inventory;
+mod admin_orders;
 mod auth;
 mod caching;
+mod carts;
 mod catalog;
+mod commerce_errors;
 mod edge;
 mod inventory_errors;
+mod keys;
 mod observe;
 mod openapi;
 mod ops;
@@ -21,11 +25,13 @@ pub use auth::AdminToken;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 
+use crate::cart::Carts;
 use crate::catalog::Catalog;
 use crate::config::{CatalogSettings, InventorySettings};
 use crate::events::Outbox;
 use crate::idempotency::Idempotency;
 use crate::inventory::Inventory;
+use crate::order::Orders;
 use crate::store::Store;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -42,6 +48,8 @@ pub struct AppState {
     pub inventory_settings: InventorySettings,
     pub idempotency: Idempotency,
     pub outbox: Outbox,
+    pub carts: Carts,
+    pub orders: Orders,
     pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
@@ -76,6 +84,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/skus/{sku}").get(catalog::get_sku))
         .service(web::resource("/v1/skus/{sku}/purchase").post(purchase::purchase))
         .service(web::resource("/v1/orders/{id}").get(orders::get_order))
+        .service(web::resource("/v1/orders/{id}/pay").post(orders::pay))
+        .service(web::resource("/v1/orders/{id}/cancel").post(orders::cancel))
+        .service(web::resource("/v1/carts").post(carts::create_cart))
+        .service(web::resource("/v1/carts/{id}").get(carts::get_cart))
+        .service(web::resource("/v1/carts/{id}/lines").post(carts::add_line))
+        .service(
+            web::resource("/v1/carts/{id}/lines/{sku}")
+                .patch(carts::set_quantity)
+                .delete(carts::remove_line),
+        )
+        .service(web::resource("/v1/carts/{id}/checkout").post(carts::checkout))
+        .service(web::resource("/v1/admin/orders").get(admin_orders::list_orders))
+        .service(web::resource("/v1/admin/orders/{id}/fulfil").post(admin_orders::fulfil))
+        .service(web::resource("/v1/admin/orders/{id}/ship").post(admin_orders::ship))
+        .service(web::resource("/v1/admin/orders/{id}/deliver").post(admin_orders::deliver))
+        .service(web::resource("/v1/admin/orders/{id}/cancel").post(admin_orders::cancel))
+        .service(web::resource("/v1/admin/orders/{id}/refund").post(admin_orders::refund))
         .service(web::resource("/v1/admin/products").post(admin_catalog::create_product))
         .service(
             web::resource("/v1/admin/products/{id}")

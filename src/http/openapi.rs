@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations and the
 //! view types, served at `/openapi.json` and browsable at `/docs/`.
 
-use super::{admin_catalog, admin_inventory, catalog, ops, orders, purchase};
+use super::{admin_catalog, admin_inventory, admin_orders, carts, catalog, ops, orders, purchase};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,13 +11,17 @@ use utoipa::{Modify, OpenApi};
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         catalog::list_products, catalog::get_product, catalog::get_sku,
-        purchase::purchase, orders::get_order,
+        purchase::purchase, orders::get_order, orders::pay, orders::cancel,
+        carts::create_cart, carts::get_cart, carts::add_line, carts::set_quantity,
+        carts::remove_line, carts::checkout,
+        admin_orders::list_orders, admin_orders::fulfil, admin_orders::ship,
+        admin_orders::deliver, admin_orders::cancel, admin_orders::refund,
         admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
         admin_inventory::get_inventory, admin_inventory::restock, admin_inventory::set_stock,
         admin_inventory::set_sale, admin_inventory::stats,
     ),
     modifiers(&AdminSecurity),
-    tags((name = "catalog"), (name = "flash sale"), (name = "orders"), (name = "admin"), (name = "ops"))
+    tags((name = "catalog"), (name = "flash sale"), (name = "carts"), (name = "orders"), (name = "admin"), (name = "ops"))
 )]
 pub struct ApiDoc;
 

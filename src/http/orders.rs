@@ -3,11 +3,12 @@
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::clock::rfc3339;
-use crate::domain::{Money, OrderId};
-use crate::order::{self, Order, OrderStatus};
+use crate::domain::{FieldError, Money, OrderId};
+use crate::order::{self, Canceller, Order, OrderError, OrderStatus};
+use crate::payment::PaymentToken;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// An order. Single-line orders (flash-sale purchases) also carry their
@@ -27,7 +28,28 @@ pub struct OrderView {
     pub expires_at: Option<String>,
     pub customer_id: Option<String>,
     pub created_at: String,
+    pub updated_at: String,
     pub lines: Vec<LineView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub shipping_address: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_id: Option<String>,
+}
+
+/// How an order was paid (references only: no card data exists here).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub gateway: String,
+    pub authorization_id: String,
+    pub amount: Money,
+    pub captured: bool,
+    /// Paid back so far, in the order's currency.
+    pub refunded: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,6 +77,23 @@ impl OrderView {
             expires_at: order.expires_at.map(rfc3339),
             customer_id: order.customer_id.as_ref().map(ToString::to_string),
             created_at: rfc3339(order.created_at),
+            updated_at: rfc3339(order.updated_at),
+            email: order.email.clone(),
+            shipping_address: order
+                .shipping_address
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok()),
+            payment: order.payment.as_ref().map(|p| PaymentView {
+                gateway: p.gateway.clone(),
+                authorization_id: p.authorization_id.clone(),
+                amount: p.amount,
+                captured: p.captured,
+                refunded: Money {
+                    amount: p.refunded,
+                    currency: p.amount.currency,
+                },
+            }),
+            cart_id: order.cart_id.clone(),
             lines: order
                 .lines
                 .iter()
@@ -86,7 +125,63 @@ pub async fn get_order(
     };
     let order_id = OrderId::parse(&id).map_err(|_| not_found())?;
     let order = order::get(&state.store, &order_id)?.ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok()
+    Ok(ok(&order))
+}
+
+/// The order, uncached (it changes).
+pub fn ok(order: &Order) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(OrderView::new(&order)))
+        .json(OrderView::new(order))
+}
+
+/// An order id from the path; an id that cannot exist is simply not found.
+pub fn order_id(raw: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(raw).map_err(|_| OrderError::NotFound(raw.to_owned()).into())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    /// A token from the payment provider (e.g. `tok_ok` with the simulated
+    /// gateway); never card data.
+    pub payment_token: String,
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", request_body = PayBody,
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderView, description = "paid (also when it already was)"),
+        (status = 402, body = Problem, description = "payment-declined"),
+        (status = 409, body = Problem, description = "order-expired, illegal-transition"),
+        (status = 503, body = Problem, description = "payment gateway unavailable; retry after Retry-After")))]
+pub async fn pay(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<PayBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = order_id(&id)?;
+    let token = PaymentToken::parse(&body.payment_token)
+        .map_err(|e| ApiError::invalid(vec![FieldError::new("payment_token", e.0)]))?;
+    let orders = state.orders.clone();
+    // Runs to completion even if the client goes away mid-payment.
+    let order = actix_web::rt::spawn(async move { orders.pay(&id, &token).await })
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(ok(&order))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
+        (status = 409, body = Problem, description = "not-cancellable, illegal-transition")))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = order_id(&id)?;
+    let orders = state.orders.clone();
+    let order = actix_web::rt::spawn(async move { orders.cancel(&id, Canceller::Customer).await })
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(ok(&order))
 }

@@ -8,7 +8,7 @@ use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::domain::{CustomerId, FieldError, Sku};
-use crate::idempotency::{request_digest, IdempotencyKey};
+use crate::idempotency::request_digest;
 use crate::inventory::{PurchaseRequest, SkuError};
 use crate::order::{self, Order, OrderStatus};
 use crate::store::StoreError;
@@ -50,7 +50,7 @@ pub async fn purchase(
         // A replay could read a write that was never flushed: answer nothing.
         return Err(StoreError::Failed.into());
     }
-    let key = idempotency_key(&req)?;
+    let key = super::keys::required(&req, "purchase")?;
     let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
     let snapshot = state.catalog.snapshot();
     let (product, variant) = match snapshot.sku(&sku) {
@@ -96,22 +96,6 @@ pub async fn purchase(
     state.idempotency.remember(&request.order_id);
     let order = state.inventory.purchase(&sku, request).await?;
     Ok(created(&order))
-}
-
-fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
-    let raw = req.headers().get("Idempotency-Key").ok_or_else(|| {
-        ApiError::bad_request(
-            "idempotency-key-required",
-            "send an Idempotency-Key header (e.g. a UUID) with every purchase",
-        )
-    })?;
-    let text = raw.to_str().map_err(|_| {
-        ApiError::bad_request(
-            "invalid-idempotency-key",
-            "Idempotency-Key must be visible ASCII",
-        )
-    })?;
-    IdempotencyKey::parse(text).map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
 }
 
 fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64), ApiError> {

@@ -9,10 +9,10 @@ use super::sku::Hold;
 use super::sku_actor::SkuActor;
 use crate::clock::Millis;
 use crate::events::EventKind;
-use serde_json::json;
 use crate::order::{Order, OrderStatus};
 use crate::store::{keys, StoreError, WriteGroup};
 use actix::prelude::*;
+use serde_json::json;
 use std::time::Duration;
 
 /// Longest pause between two attempts to write an expiry.

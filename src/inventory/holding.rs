@@ -166,7 +166,12 @@ impl SkuActor {
         });
         outbox.record(group, EventKind::StockChanged, &data, now)?;
         if levels.available == 0 && was > 0 {
-            outbox.record(group, EventKind::StockSoldOut, &json!({ "sku": self.sku }), now)?;
+            outbox.record(
+                group,
+                EventKind::StockSoldOut,
+                &json!({ "sku": self.sku }),
+                now,
+            )?;
         }
         Ok(())
     }

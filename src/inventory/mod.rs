@@ -19,7 +19,7 @@ mod sku_props;
 pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;
 pub use holding::TakeHold;
-pub use persist::SkuRecord;
+pub use persist::{sell_offline, SkuRecord};
 pub use purchase::PurchaseRequest;
 pub use registry::Inventory;
 pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};

@@ -5,8 +5,8 @@
 //! are records of their own, written only when they change.
 
 use super::error::InventoryError;
-use super::sku::{Hold, Levels, SaleRules, SkuState};
-use crate::domain::{CustomerId, ProductId, Sku};
+use super::sku::{Hold, Levels, SaleRules, SkuError, SkuState};
+use crate::domain::{CustomerId, HoldId, ProductId, Sku};
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -105,4 +105,28 @@ pub fn put_sold(
         units => group.put(key, &units)?,
     }
     Ok(())
+}
+
+/// Sells `holder`'s hold on `sku` whatever its expiry, with `attach`, straight
+/// to the store: start-up recovery, before any actor runs. `None` if the
+/// holder holds nothing there.
+pub async fn sell_offline(
+    store: &Store,
+    sku: &Sku,
+    holder: &HoldId,
+    attach: WriteGroup,
+) -> Result<Option<Levels>, InventoryError> {
+    let mut state = load(store, sku)?.ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
+    let hold = match state.commit_recovered(holder) {
+        Ok(hold) => hold,
+        Err(SkuError::UnknownHold(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut group = WriteGroup::new();
+    put_record(&mut group, sku, &state)?;
+    remove_hold(&mut group, sku, &hold);
+    put_sold(&mut group, sku, &state, hold.customer.as_ref())?;
+    group.append(attach);
+    store.commit(group).await?;
+    Ok(Some(state.levels()))
 }

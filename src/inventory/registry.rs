@@ -5,9 +5,9 @@
 //! a full mailbox is a fast `Busy` (503), never a growing queue.
 
 use super::error::InventoryError;
+use super::holding::TakeHold;
 use super::persist;
 use super::purchase::PurchaseRequest;
-use super::holding::TakeHold;
 use super::sku::{Hold, Levels, SaleRules};
 use super::sku_actor::{Command, Reply, SkuActor, Standing};
 use super::Availability;
@@ -112,8 +112,10 @@ impl Inventory {
         holder: &HoldId,
         attach: WriteGroup,
     ) -> Result<Hold, InventoryError> {
-        self.call(sku, |reply| Command::Sell(holder.clone(), attach.clone(), reply))
-            .await
+        self.call(sku, |reply| {
+            Command::Sell(holder.clone(), attach.clone(), reply)
+        })
+        .await
     }
 
     /// Returns sold units to available, writing `attach` with them.

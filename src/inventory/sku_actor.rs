@@ -9,10 +9,10 @@
 //! the next message activates a fresh one from the store.
 
 use super::error::InventoryError;
+use super::holding::TakeHold;
 use super::persist;
 use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
-use super::holding::TakeHold;
 use super::sku::{Hold, Levels, SaleRules, SkuState};
 use crate::clock::Millis;
 use crate::domain::{CustomerId, HoldId, Sku};
@@ -110,7 +110,9 @@ impl Handler<Command> for SkuActor {
         match cmd {
             Command::Purchase(req, reply) => self.purchase(req, reply, ctx),
             Command::Take(req, reply) => self.take_hold(req, reply, ctx),
-            Command::Release(holder, attach, reply) => self.release_hold(holder, attach, reply, ctx),
+            Command::Release(holder, attach, reply) => {
+                self.release_hold(holder, attach, reply, ctx)
+            }
             Command::Sell(holder, attach, reply) => self.sell_hold(holder, attach, reply, ctx),
             Command::Unsell(customer, units, attach, reply) => {
                 self.unsell(customer, units, attach, reply)
@@ -270,7 +272,12 @@ impl SkuActor {
 
     /// Hands `group` to the committer; `reply` gets `value` once it is
     /// durable. Returns false (after answering) if nothing was queued.
-    pub(super) fn submit<T: Send + 'static>(&self, group: WriteGroup, reply: Reply<T>, value: T) -> bool {
+    pub(super) fn submit<T: Send + 'static>(
+        &self,
+        group: WriteGroup,
+        reply: Reply<T>,
+        value: T,
+    ) -> bool {
         let done = self.completion(move |result| {
             let _ = reply.send(result.map(|()| value).map_err(InventoryError::from));
         });

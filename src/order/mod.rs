@@ -2,9 +2,11 @@
 //! Stored under `ord/<id>`; the id is unguessable and is the capability to
 //! read the order. [`status`] is the state machine every change goes through.
 
+mod lifecycle;
 mod model;
 mod status;
 
+pub use lifecycle::{authorization, payment_ref, Cancellation, Canceller, OrderError, Orders};
 pub use model::{Order, OrderLine, OrderStatus, PaymentRef};
 pub use status::{IllegalTransition, Transition};
 

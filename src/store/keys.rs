@@ -11,6 +11,12 @@ pub const HOLD: &[u8] = b"hold/";
 pub const CUSTOMER: &[u8] = b"cust/";
 /// Orders, by order id.
 pub const ORDER: &[u8] = b"ord/";
+/// Cancellations of paid orders still returning stock, by order id.
+pub const CANCELLATION: &[u8] = b"cancel/";
+/// Checkouts in progress (the saga's durable state), by order id.
+pub const CHECKOUT: &[u8] = b"checkout/";
+/// Carts, by cart id.
+pub const CART: &[u8] = b"cart/";
 /// Business events waiting for delivery, by sequence number.
 pub const OUTBOX: &[u8] = b"outbox/";
 /// The highest event sequence number delivery has removed from the outbox.
@@ -33,6 +39,18 @@ pub fn product(id: &str) -> Vec<u8> {
 
 pub fn inventory(sku: &str) -> Vec<u8> {
     join(INVENTORY, sku)
+}
+
+pub fn cancellation(order: &str) -> Vec<u8> {
+    join(CANCELLATION, order)
+}
+
+pub fn checkout(order: &str) -> Vec<u8> {
+    join(CHECKOUT, order)
+}
+
+pub fn cart(id: &str) -> Vec<u8> {
+    join(CART, id)
 }
 
 pub fn order(id: &str) -> Vec<u8> {

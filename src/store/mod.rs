@@ -83,6 +83,37 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` records under `prefix` that pass `keep`, in key order,
+    /// starting after the key `prefix + after` (or at the first).
+    pub fn scan_page<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let start = match after {
+            Some(after) => {
+                let mut key = [prefix, after].concat();
+                key.push(0);
+                key
+            }
+            None => prefix.to_vec(),
+        };
+        let mut out = Vec::new();
+        for item in self.db.range(start..) {
+            let (key, bytes) = item.map_err(StoreError::from)?;
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            let record: T = codec::decode(&key, &bytes)?;
+            if keep(&record) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
     /// Calls `f` with every key under `prefix`, the prefix stripped.
     pub fn for_each_key(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
         for item in self.db.scan_prefix(prefix) {

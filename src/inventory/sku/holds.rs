@@ -88,6 +88,18 @@ impl SkuState {
         Ok(hold)
     }
 
+    /// Sells a hold whatever its expiry. Only for start-up recovery, which
+    /// finishes sales decided (paid for) before the process stopped, before
+    /// any expiry runs.
+    pub fn commit_recovered(&mut self, holder: &HoldId) -> Result<Hold, SkuError> {
+        let hold = self
+            .remove_hold(holder)
+            .ok_or_else(|| SkuError::UnknownHold(holder.clone()))?;
+        self.sell_units(hold.customer.as_ref(), hold.quantity);
+        self.settled();
+        Ok(hold)
+    }
+
     /// Puts back a hold that [`expire`](Self::expire) just removed, when its
     /// expiry could not be made durable. No sale-window or limit check: the
     /// units were granted before; the holder and the stock must still be free.

@@ -1,0 +1,51 @@
+//! Why a cart call fails.
+
+use crate::catalog::CatalogError;
+use crate::domain::Sku;
+use crate::inventory::InventoryError;
+use crate::order::OrderError;
+use crate::payment::PaymentError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CartError {
+    #[error("no cart '{0}'")]
+    NotFound(String),
+    #[error("the cart is busy; retry shortly")]
+    Busy,
+    /// The cart actor stopped as the call arrived; nothing was applied.
+    #[error("the cart passivated")]
+    Passivated,
+    #[error("the cart was checked out as order '{0}'")]
+    CheckedOut(String),
+    #[error("a checkout of this cart is in progress")]
+    CheckoutInProgress,
+    #[error("a cart holds at most {max} lines")]
+    TooManyLines { max: usize },
+    #[error("a line holds at most {max} units")]
+    QuantityTooLarge { max: u64 },
+    #[error("the cart is in {cart}; SKU '{sku}' is priced in {price}")]
+    CurrencyMismatch {
+        sku: Sku,
+        cart: String,
+        price: String,
+    },
+    #[error("the cart has no line for SKU '{0}'")]
+    LineNotFound(Sku),
+    #[error("the cart has no lines")]
+    Empty,
+    #[error("these lines hold no stock: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    LinesUnavailable(Vec<Sku>),
+    #[error("this Idempotency-Key was used for a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

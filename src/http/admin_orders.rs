@@ -1,0 +1,177 @@
+//! Admin order routes: the list (by status, cursor pagination) and the
+//! moves a merchant makes: fulfil, ship, deliver, cancel, refund.
+
+use super::auth::Admin;
+use super::orders::{ok, order_id, OrderView};
+use super::problem::{ApiError, Problem};
+use super::AppState;
+use crate::domain::{FieldError, Money};
+use crate::order::{Canceller, OrderError, OrderStatus, Orders, Transition};
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use utoipa::{IntoParams, ToSchema};
+
+/// Largest page of orders.
+const PAGE_MAX: usize = 200;
+const PAGE_DEFAULT: usize = 50;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only orders in this status.
+    pub status: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    /// How much to pay back; everything still refundable when omitted.
+    pub amount: Option<Money>,
+}
+
+#[utoipa::path(get, path = "/v1/admin/orders", tag = "admin", params(ListQuery),
+    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem)),
+    security(("admin_token" = [])))]
+pub async fn list_orders(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match &query.status {
+        None => None,
+        Some(raw) => Some(OrderStatus::parse(raw).ok_or_else(|| {
+            ApiError::invalid(vec![FieldError::new(
+                "status",
+                format!("'{raw}' is not an order status"),
+            )])
+        })?),
+    };
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "limit",
+            format!("limit must be between 1 and {PAGE_MAX}"),
+        )]));
+    }
+    // One more than asked tells whether another page exists.
+    let mut orders = state
+        .orders
+        .list(status, query.cursor.as_deref(), limit + 1)?;
+    let next_cursor = (orders.len() > limit).then(|| {
+        orders.truncate(limit);
+        orders.last().map(|o| o.id.to_string())
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(OrderPage {
+            items: orders.iter().map(OrderView::new).collect(),
+            next_cursor: next_cursor.flatten(),
+        }))
+}
+
+/// Runs a change to completion (even if the client leaves) and answers it.
+async fn run<F, Fut>(state: &AppState, id: &str, change: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(Orders, crate::domain::OrderId) -> Fut,
+    Fut: Future<Output = Result<crate::order::Order, OrderError>> + 'static,
+{
+    let id = order_id(id)?;
+    let order = actix_web::rt::spawn(change(state.orders.clone(), id))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(ok(&order))
+}
+
+macro_rules! step_route {
+    ($name:ident, $path:literal, $step:expr, $what:literal) => {
+        #[utoipa::path(post, path = $path, tag = "admin",
+            params(("id" = String, Path, description = "order id")),
+            responses((status = 200, body = OrderView, description = $what),
+                (status = 404, body = Problem), (status = 409, body = Problem, description = "illegal-transition")),
+            security(("admin_token" = [])))]
+        pub async fn $name(
+            _admin: Admin,
+            state: web::Data<AppState>,
+            id: web::Path<String>,
+        ) -> Result<HttpResponse, ApiError> {
+            run(&state, &id, |orders, id| async move { orders.advance(&id, $step).await }).await
+        }
+    };
+}
+
+step_route!(
+    fulfil,
+    "/v1/admin/orders/{id}/fulfil",
+    Transition::Fulfil,
+    "fulfilled"
+);
+step_route!(
+    ship,
+    "/v1/admin/orders/{id}/ship",
+    Transition::Ship,
+    "shipped"
+);
+step_route!(
+    deliver,
+    "/v1/admin/orders/{id}/deliver",
+    Transition::Deliver,
+    "delivered"
+);
+
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin",
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
+        (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("admin_token" = [])))]
+pub async fn cancel(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    run(&state, &id, |orders, id| async move {
+        orders.cancel(&id, Canceller::Admin).await
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = RefundBody,
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderView, description = "refunded (status `refunded` once fully)"),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem, description = "refund-exceeds-paid, currency-mismatch")),
+    security(("admin_token" = [])))]
+pub async fn refund(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional: none means a full refund.
+    let body: RefundBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RefundBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid-body",
+                format!("the body is not a valid refund: {e}"),
+            )
+        })?
+    };
+    run(&state, &id, |orders, id| async move {
+        orders.refund(&id, body.amount).await
+    })
+    .await
+}

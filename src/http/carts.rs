@@ -1,0 +1,396 @@
+//! Carts and checkout. A cart id is the capability to use the cart: there is
+//! no other access control, so ids are 128-bit random. Every unsafe call
+//! accepts an Idempotency-Key; checkout requires one.
+
+use super::orders::OrderView;
+use super::problem::{ApiError, Problem};
+use super::{keys, AppState};
+use crate::cart::{Cart, CartError, Keyed, LineChange};
+use crate::checkout::CheckoutRequest;
+use crate::clock::{rfc3339, Millis};
+use crate::domain::{CartId, Currency, CustomerId, FieldError, Money, Sku};
+use crate::idempotency::request_digest;
+use crate::payment::PaymentToken;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Largest shipping address accepted, as JSON text.
+const ADDRESS_BYTES_MAX: usize = 2048;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartView {
+    pub id: String,
+    pub currency: String,
+    pub customer_id: Option<String>,
+    pub lines: Vec<CartLineView>,
+    /// Total of the lines that hold stock.
+    pub subtotal: Money,
+    /// `open`, `checking_out` or `checked_out`.
+    pub status: &'static str,
+    /// The order the cart became, once checked out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartLineView {
+    pub sku: String,
+    pub title: String,
+    pub quantity: u64,
+    pub unit_price: Money,
+    pub line_total: Option<Money>,
+    /// `held` while the line's stock is reserved, else `unavailable`.
+    pub status: &'static str,
+    /// Why the line holds no stock (e.g. `reservation-expired`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable_reason: Option<String>,
+    /// When the line's reservation lapses (RFC 3339).
+    pub hold_expires_at: String,
+}
+
+impl CartView {
+    pub fn new(cart: &Cart, now: Millis) -> Self {
+        use crate::cart::CartState;
+        let (status, order_id) = match &cart.state {
+            CartState::Open => ("open", None),
+            CartState::CheckingOut(id) => ("checking_out", Some(id.to_string())),
+            CartState::CheckedOut(id) => ("checked_out", Some(id.to_string())),
+        };
+        Self {
+            id: cart.id.to_string(),
+            currency: cart.currency.to_string(),
+            customer_id: cart.customer_id.as_ref().map(ToString::to_string),
+            lines: cart
+                .lines
+                .iter()
+                .map(|l| {
+                    let reason = l.unavailable_reason(now);
+                    CartLineView {
+                        sku: l.sku.to_string(),
+                        title: l.title.clone(),
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                        line_total: l.line_total(),
+                        status: if reason.is_some() {
+                            "unavailable"
+                        } else {
+                            "held"
+                        },
+                        unavailable_reason: reason.map(str::to_owned),
+                        hold_expires_at: rfc3339(l.hold_expires_at),
+                    }
+                })
+                .collect(),
+            subtotal: cart.subtotal(now),
+            status,
+            order_id,
+            created_at: rfc3339(cart.created_at),
+            updated_at: rfc3339(cart.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCartBody {
+    /// ISO 4217; the configured default when omitted.
+    pub currency: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLineBody {
+    pub sku: String,
+    pub quantity: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantityBody {
+    /// The line's new quantity; 0 removes the line.
+    pub quantity: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    pub email: String,
+    /// Any JSON object (at most 2 KiB).
+    #[schema(value_type = Object)]
+    pub shipping_address: Option<serde_json::Value>,
+    /// A token from the payment provider; never card data.
+    pub payment_token: String,
+}
+
+#[utoipa::path(post, path = "/v1/carts", tag = "carts", request_body = NewCartBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the same cart")),
+    responses((status = 201, body = CartView), (status = 422, body = Problem)))]
+pub async fn create_cart(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional: an empty one means "all defaults".
+    let body: NewCartBody = if body.iter().all(u8::is_ascii_whitespace) {
+        NewCartBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let code = if e.is_data() {
+                "invalid-body"
+            } else {
+                "malformed-json"
+            };
+            ApiError::bad_request(code, format!("the body is not a valid cart request: {e}"))
+        })?
+    };
+    let mut errors = Vec::new();
+    let currency = match &body.currency {
+        None => Some(state.carts.settings().default_currency),
+        Some(raw) => Currency::parse(raw)
+            .map_err(|e| errors.push(FieldError::new("currency", e.0)))
+            .ok(),
+    };
+    let customer = match &body.customer_id {
+        None => Some(None),
+        Some(raw) => CustomerId::parse(raw)
+            .map(Some)
+            .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
+            .ok(),
+    };
+    let (Some(currency), Some(customer)) = (currency, customer) else {
+        return Err(ApiError::invalid(errors));
+    };
+    let key = keys::optional(&req)?.map(|key| {
+        let digest = request_digest(&[
+            currency.as_str().as_bytes(),
+            customer.as_ref().map_or(&[][..], |c| c.as_str().as_bytes()),
+        ]);
+        (key, digest)
+    });
+    let (cart, replayed) = state.carts.create(currency, customer, key).await?;
+    Ok(answer(HttpResponse::Created(), &cart, replayed, &state))
+}
+
+#[utoipa::path(get, path = "/v1/carts/{id}", tag = "carts",
+    params(("id" = String, Path, description = "cart id")),
+    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+pub async fn get_cart(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = cart_id(&id)?;
+    let cart = state.carts.get(&id)?;
+    Ok(answer(HttpResponse::Ok(), &cart, false, &state))
+}
+
+#[utoipa::path(post, path = "/v1/carts/{id}/lines", tag = "carts", request_body = AddLineBody,
+    params(("id" = String, Path, description = "cart id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key adds nothing")),
+    responses((status = 200, body = CartView),
+        (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
+        (status = 422, body = Problem, description = "limits, currency mismatch")))]
+pub async fn add_line(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<AddLineBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = cart_id(&id)?;
+    let sku =
+        Sku::parse(&body.sku).map_err(|e| ApiError::invalid(vec![FieldError::new("sku", e.0)]))?;
+    let quantity = quantity(body.quantity, state.carts.settings().quantity_max, false)?;
+    let keyed = keyed(
+        &req,
+        &[b"add", sku.as_str().as_bytes(), &quantity.to_be_bytes()],
+    )?;
+    let change = LineChange::Add { sku, quantity };
+    change_answer(&state, &id, change, keyed).await
+}
+
+#[utoipa::path(patch, path = "/v1/carts/{id}/lines/{sku}", tag = "carts", request_body = SetQuantityBody,
+    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+        ("Idempotency-Key" = Option<String>, Header, description = "optional")),
+    responses((status = 200, body = CartView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn set_quantity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetQuantityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, sku) = path.into_inner();
+    let id = cart_id(&id)?;
+    let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
+    let quantity = quantity(body.quantity, state.carts.settings().quantity_max, true)?;
+    let keyed = keyed(
+        &req,
+        &[b"set", sku.as_str().as_bytes(), &quantity.to_be_bytes()],
+    )?;
+    change_answer(&state, &id, LineChange::Set { sku, quantity }, keyed).await
+}
+
+#[utoipa::path(delete, path = "/v1/carts/{id}/lines/{sku}", tag = "carts",
+    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+        ("Idempotency-Key" = Option<String>, Header, description = "optional")),
+    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+pub async fn remove_line(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, sku) = path.into_inner();
+    let id = cart_id(&id)?;
+    let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
+    let keyed = keyed(&req, &[b"remove", sku.as_str().as_bytes()])?;
+    change_answer(&state, &id, LineChange::Remove { sku }, keyed).await
+}
+
+#[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "carts", request_body = CheckoutBody,
+    params(("id" = String, Path, description = "cart id"),
+        ("Idempotency-Key" = String, Header, description = "required; a retry gets the same order")),
+    responses((status = 201, body = OrderView, description = "the order, paid"),
+        (status = 402, body = Problem, description = "payment-declined; the cart stays open, stock held"),
+        (status = 409, body = Problem, description = "cart-checked-out, lines-unavailable, sold-out"),
+        (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "payment gateway unavailable; stock held, retry after Retry-After")))]
+pub async fn checkout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<CheckoutBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = cart_id(&id)?;
+    let key = keys::required(&req, "checkout")?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    if !valid_email(&body.email) {
+        errors.push(FieldError::new(
+            "email",
+            "an email address like name@example.com",
+        ));
+    }
+    let token = PaymentToken::parse(&body.payment_token)
+        .map_err(|e| errors.push(FieldError::new("payment_token", e.0)))
+        .ok();
+    let address = match &body.shipping_address {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value @ serde_json::Value::Object(_)) => {
+            let text = value.to_string();
+            if text.len() > ADDRESS_BYTES_MAX {
+                errors.push(FieldError::new(
+                    "shipping_address",
+                    format!("at most {ADDRESS_BYTES_MAX} bytes of JSON"),
+                ));
+            }
+            Some(text)
+        }
+        Some(_) => {
+            errors.push(FieldError::new("shipping_address", "a JSON object"));
+            None
+        }
+    };
+    let Some(token) = token.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::invalid(errors));
+    };
+    let order_id = state.idempotency.order_id(&format!("checkout:{id}"), &key);
+    let digest = request_digest(&[
+        id.as_str().as_bytes(),
+        body.email.as_bytes(),
+        address.as_deref().unwrap_or("").as_bytes(),
+        token.as_str().as_bytes(),
+    ]);
+    state.idempotency.remember(&order_id);
+    let request = CheckoutRequest {
+        order_id,
+        request_digest: digest,
+        email: body.email,
+        shipping_address: address,
+        payment_token: token,
+    };
+    let (order, replayed) = state.carts.checkout(&id, request).await?;
+    let mut answer = HttpResponse::Created();
+    answer.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
+    if replayed {
+        answer.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(answer.json(OrderView::new(&order)))
+}
+
+fn cart_id(raw: &str) -> Result<CartId, ApiError> {
+    CartId::parse(raw).map_err(|_| CartError::NotFound(raw.to_owned()).into())
+}
+
+fn quantity(quantity: u64, max: u64, zero_ok: bool) -> Result<u64, ApiError> {
+    let min = u64::from(!zero_ok);
+    if quantity < min || quantity > max {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "quantity",
+            format!("quantity must be between {min} and {max}"),
+        )]));
+    }
+    Ok(quantity)
+}
+
+fn keyed(req: &HttpRequest, parts: &[&[u8]]) -> Result<Option<Keyed>, ApiError> {
+    Ok(keys::optional(req)?.map(|key| Keyed {
+        key: key.as_str().to_owned(),
+        digest: request_digest(parts),
+    }))
+}
+
+/// A plausible address: something@domain.tld, no spaces, at most 254 bytes.
+/// Deliverability is the mail system's business, not ours.
+fn valid_email(raw: &str) -> bool {
+    let Some((local, domain)) = raw.rsplit_once('@') else {
+        return false;
+    };
+    raw.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+async fn change_answer(
+    state: &AppState,
+    id: &CartId,
+    change: LineChange,
+    keyed: Option<Keyed>,
+) -> Result<HttpResponse, ApiError> {
+    let (cart, replayed) = state.carts.change(id, change, keyed).await?;
+    Ok(answer(HttpResponse::Ok(), &cart, replayed, state))
+}
+
+fn answer(
+    mut builder: actix_web::HttpResponseBuilder,
+    cart: &Cart,
+    replayed: bool,
+    state: &AppState,
+) -> HttpResponse {
+    if replayed {
+        builder.insert_header(("Idempotent-Replayed", "true"));
+    }
+    builder
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CartView::new(cart, state.orders.now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails_are_checked_for_shape_only() {
+        for good in ["a@b.co", "first.last+tag@example.org"] {
+            assert!(valid_email(good), "{good}");
+        }
+        for bad in ["", "a", "a@b", "@b.co", "a b@c.de", "a@.de", "a@de."] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

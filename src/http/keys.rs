@@ -1,0 +1,32 @@
+//! The `Idempotency-Key` header: required on purchases and checkouts,
+//! optional on other unsafe storefront calls.
+
+use super::problem::ApiError;
+use crate::idempotency::IdempotencyKey;
+use actix_web::HttpRequest;
+
+/// The request's key; 400 when it is missing or malformed.
+pub fn required(req: &HttpRequest, what: &str) -> Result<IdempotencyKey, ApiError> {
+    optional(req)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "idempotency-key-required",
+            format!("send an Idempotency-Key header (e.g. a UUID) with every {what}"),
+        )
+    })
+}
+
+/// The request's key if it sent one; 400 when it is malformed.
+pub fn optional(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let text = raw.to_str().map_err(|_| {
+        ApiError::bad_request(
+            "invalid-idempotency-key",
+            "Idempotency-Key must be visible ASCII",
+        )
+    })?;
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
+}
