@@ -156,17 +156,6 @@ impl CartActor {
     /// shrinking its hold) and writes `next` with the line updated, in the
     /// SKU's commit.
     async fn hold(&mut self, mut next: Cart, sku: Sku, quantity: u64) -> Result<(), CartError> {
-        let settings = &self.env.settings;
-        if quantity > settings.quantity_max {
-            return Err(CartError::QuantityTooLarge {
-                max: settings.quantity_max,
-            });
-        }
-        if next.line(&sku).is_none() && next.lines.len() >= settings.lines_max {
-            return Err(CartError::TooManyLines {
-                max: settings.lines_max,
-            });
-        }
         let snapshot = self.env.catalog.snapshot();
         let (product, variant) = match snapshot.sku(&sku) {
             Some(SkuStatus::Listed(p, v)) => (p, v),
@@ -178,6 +167,17 @@ impl CartActor {
                 sku,
                 cart: next.currency.to_string(),
                 price: variant.price.currency.to_string(),
+            });
+        }
+        let settings = &self.env.settings;
+        if quantity > settings.quantity_max {
+            return Err(CartError::QuantityTooLarge {
+                max: settings.quantity_max,
+            });
+        }
+        if next.line(&sku).is_none() && next.lines.len() >= settings.lines_max {
+            return Err(CartError::TooManyLines {
+                max: settings.lines_max,
             });
         }
         let expires_at = next

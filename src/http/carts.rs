@@ -203,7 +203,7 @@ pub async fn add_line(
     let id = cart_id(&id)?;
     let sku =
         Sku::parse(&body.sku).map_err(|e| ApiError::invalid(vec![FieldError::new("sku", e.0)]))?;
-    let quantity = quantity(body.quantity, state.carts.settings().quantity_max, false)?;
+    let quantity = quantity(body.quantity, false)?;
     let keyed = keyed(
         &req,
         &[b"add", sku.as_str().as_bytes(), &quantity.to_be_bytes()],
@@ -225,7 +225,7 @@ pub async fn set_quantity(
     let (id, sku) = path.into_inner();
     let id = cart_id(&id)?;
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
-    let quantity = quantity(body.quantity, state.carts.settings().quantity_max, true)?;
+    let quantity = quantity(body.quantity, true)?;
     let keyed = keyed(
         &req,
         &[b"set", sku.as_str().as_bytes(), &quantity.to_be_bytes()],
@@ -324,12 +324,13 @@ fn cart_id(raw: &str) -> Result<CartId, ApiError> {
     CartId::parse(raw).map_err(|_| CartError::NotFound(raw.to_owned()).into())
 }
 
-fn quantity(quantity: u64, max: u64, zero_ok: bool) -> Result<u64, ApiError> {
-    let min = u64::from(!zero_ok);
-    if quantity < min || quantity > max {
+/// A quantity is at least 1 (0 only where it means "remove"); the cart's
+/// configured limit is checked by the cart (422 `quantity-too-large`).
+fn quantity(quantity: u64, zero_ok: bool) -> Result<u64, ApiError> {
+    if quantity == 0 && !zero_ok {
         return Err(ApiError::invalid(vec![FieldError::new(
             "quantity",
-            format!("quantity must be between {min} and {max}"),
+            "quantity must be at least 1",
         )]));
     }
     Ok(quantity)

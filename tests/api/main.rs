@@ -7,6 +7,7 @@ mod bad_input;
 mod bad_requests;
 mod bench;
 mod binary;
+mod carts;
 mod catalog;
 mod crash;
 mod helpers;
