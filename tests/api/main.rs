@@ -9,6 +9,7 @@ mod bench;
 mod binary;
 mod carts;
 mod catalog;
+mod checkout;
 mod crash;
 mod helpers;
 mod inventory;
