@@ -50,12 +50,12 @@ impl From<OrderError> for ApiError {
             }
             OrderError::Illegal(illegal) => {
                 ApiError::new(StatusCode::CONFLICT, "illegal-transition", detail)
-                    .with("status", illegal.from.as_str())
+                    .with("current_status", illegal.from.as_str())
             }
             OrderError::Expired => ApiError::new(StatusCode::CONFLICT, "order-expired", detail),
             OrderError::NotCancellable(status) => {
                 ApiError::new(StatusCode::CONFLICT, "not-cancellable", detail)
-                    .with("status", status)
+                    .with("current_status", status)
             }
             OrderError::RefundTooLarge { refundable, .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -220,6 +220,8 @@ impl Orders {
         let _lock = self.lock(id).await;
         let mut order = self.get(id)?;
         let now = self.now();
+        // Whether a refund is possible at all comes first (409), then how much.
+        order.status.after(Transition::Refund { full: false })?;
         let payment = order.payment.clone().ok_or(OrderError::NoPayment)?;
         let refundable = payment.amount.amount - payment.refunded;
         let amount = amount.unwrap_or(Money {

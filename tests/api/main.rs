@@ -14,6 +14,7 @@ mod crash;
 mod helpers;
 mod inventory;
 mod ops;
+mod orders;
 mod persistence;
 mod process;
 mod seed;
