@@ -35,6 +35,9 @@ impl Shutdown {
     }
 }
 
+/// How often unfinished cancellations are retried.
+const CANCELLATION_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -86,6 +89,19 @@ impl Application {
             cancellations,
             "recovered interrupted checkouts and cancellations"
         );
+        // A cancellation whose payment could not be returned (gateway down)
+        // is retried until it finishes.
+        let resumer = orders.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(CANCELLATION_RETRY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(e) = resumer.resume_cancellations().await {
+                    tracing::warn!(error = %e, "resuming cancellations");
+                }
+            }
+        });
         let carts = Carts::new(
             store.clone(),
             inventory.clone(),

@@ -56,14 +56,7 @@ pub async fn checkouts(orders: &Orders, availability: &Availability) -> anyhow::
 
 /// Finishes the cancellations a crash interrupted (through the SKU actors).
 pub async fn cancellations(orders: &Orders) -> anyhow::Result<usize> {
-    let records: Vec<(Vec<u8>, Cancellation)> = orders.store.scan(keys::CANCELLATION)?;
-    let count = records.len();
-    for (_, cancellation) in records {
-        let order = orders.get(&cancellation.order_id)?;
-        tracing::warn!(order = %order.id, "finishing an interrupted cancellation");
-        orders.finish_cancellation(order, cancellation).await?;
-    }
-    Ok(count)
+    Ok(orders.resume_cancellations().await?)
 }
 
 async fn finish(

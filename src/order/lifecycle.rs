@@ -343,6 +343,29 @@ impl Orders {
         Ok(order)
     }
 
+    /// Finishes every cancellation still recorded: interrupted by a crash,
+    /// or whose payment could not be returned yet (the gateway was down).
+    /// Each runs under its order's lock. Returns how many finished.
+    pub async fn resume_cancellations(&self) -> Result<usize, OrderError> {
+        let pending: Vec<(Vec<u8>, Cancellation)> = self.store.scan(keys::CANCELLATION)?;
+        let mut finished = 0;
+        for (key, stale) in pending {
+            let _lock = self.lock(&stale.order_id).await;
+            // A live cancellation may have finished while we waited.
+            let Some(cancellation) = self.store.get::<Cancellation>(&key)? else {
+                continue;
+            };
+            let order = self.get(&cancellation.order_id)?;
+            match self.finish_cancellation(order, cancellation).await {
+                Ok(_) => finished += 1,
+                Err(e) => {
+                    tracing::warn!(order = %stale.order_id, error = %e, "a cancellation is still unfinished; retrying later")
+                }
+            }
+        }
+        Ok(finished)
+    }
+
     async fn return_payment(&self, id: &OrderId, payment: &PaymentRef) -> Result<(), OrderError> {
         let auth = authorization(payment);
         if payment.captured {
