@@ -6,6 +6,7 @@
 
 use super::client::Connection;
 use super::scenario::{Plan, Scenario};
+use super::shopper::Shopper;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,7 +45,8 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     pub statuses: BTreeMap<u16, u64>,
     pub errors: u64,
-    /// 201s per SKU index: orders the server acknowledged.
+    /// Units per SKU index the server acknowledged holding or selling
+    /// (purchases, cart lines).
     pub created: BTreeMap<usize, u64>,
     /// What completed in each elapsed second.
     pub timeline: Vec<Second>,
@@ -148,6 +150,7 @@ async fn connection(
 ) -> anyhow::Result<Stats> {
     let mut stats = Stats::new()?;
     let mut client = Connection::open(load.addr).await?;
+    let mut shopper = Shopper::default();
     let interval = load
         .rate
         .map(|r| Duration::from_secs_f64(load.connections as f64 / r.max(0.001)));
@@ -168,15 +171,15 @@ async fn connection(
             }
             None => Instant::now(),
         };
-        let (call, sku) = plan.call(conn, seq);
+        let (call, step) = plan.call(conn, seq, &shopper);
         let mut us = 0;
         match client.send(&call).await {
-            Ok((status, _)) => {
+            Ok((status, body)) => {
                 us = scheduled.elapsed().as_micros().max(1) as u64;
                 stats.latency.saturating_record(us);
                 *stats.statuses.entry(status.as_u16()).or_default() += 1;
-                if status.as_u16() == 201 {
-                    *stats.created.entry(sku.unwrap_or(0)).or_default() += 1;
+                if let Some(sku) = shopper.observe(step, status.as_u16(), &body) {
+                    *stats.created.entry(sku).or_default() += 1;
                 }
                 if status.as_u16() == 409 && plan.scenario == Scenario::FlashSale {
                     let _ = live.sold_out_at.set(Instant::now());

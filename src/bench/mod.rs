@@ -9,9 +9,11 @@ mod html;
 mod load;
 mod report;
 mod scenario;
+mod shopper;
 mod target;
 
 pub use scenario::Scenario;
+pub use shopper::Mix;
 
 use crate::config::Settings;
 use hyper::Method;
@@ -51,9 +53,12 @@ pub struct BenchArgs {
     /// Units of each SKU the run creates.
     #[arg(long, default_value_t = 10_000)]
     pub stock: u64,
-    /// SKUs for spread and browse.
+    /// SKUs for spread, browse and mixed.
     #[arg(long, default_value_t = 10_000)]
     pub skus: usize,
+    /// The mixed scenario's proportions, as name=weight pairs.
+    #[arg(long, default_value = "browse=60,product=20,cart=12,checkout=6,pay=2")]
+    pub mix: Mix,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -97,7 +102,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
 }
 
 async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
-    let plan = Arc::new(Plan::new(args.scenario, args.skus));
+    let plan = Arc::new(Plan::new(args.scenario, args.skus, args.mix));
     for body in plan.setup_products(args.stock) {
         target
             .admin(Method::POST, "/v1/admin/products".into(), Some(body))

@@ -120,7 +120,7 @@ impl Report {
         let i = &self.invariants;
         if i.skus_checked > 0 {
             println!(
-                "  invariants  {} SKUs: orders {} = reserved {} + sold {}; stocked {}; {}",
+                "  invariants  {} SKUs: units acknowledged {} = reserved {} + sold {}; stocked {}; {}",
                 i.skus_checked,
                 i.orders,
                 i.reserved,
@@ -171,13 +171,13 @@ pub async fn check(plan: &Plan, target: &Target, stats: &Stats) -> anyhow::Resul
         }
         if orders > l.stocked {
             inv.violations.push(format!(
-                "{sku}: oversold: {orders} orders for {} units",
+                "{sku}: oversold: {orders} units acknowledged of {} stocked",
                 l.stocked
             ));
         }
         if l.reserved + l.sold != orders {
             inv.violations.push(format!(
-                "{sku}: {orders} orders acknowledged but reserved {} + sold {}",
+                "{sku}: {orders} units acknowledged but reserved {} + sold {}",
                 l.reserved, l.sold
             ));
         }

@@ -3,6 +3,7 @@
 //! known state and its invariant check covers exactly what it touched.
 
 use super::client::Call;
+use super::shopper::{Draw, Mix, Shopper, Step};
 use bytes::Bytes;
 use hyper::Method;
 use serde_json::json;
@@ -16,6 +17,9 @@ pub enum Scenario {
     Spread,
     /// Catalog reads: product list, product, SKU.
     Browse,
+    /// A storefront: browse, view products, fill carts, check out, pay
+    /// flash-sale orders, in the proportions of `--mix`.
+    Mixed,
 }
 
 impl Scenario {
@@ -24,6 +28,7 @@ impl Scenario {
             Self::FlashSale => "flash-sale",
             Self::Spread => "spread",
             Self::Browse => "browse",
+            Self::Mixed => "mixed",
         }
     }
 }
@@ -38,10 +43,11 @@ pub struct Plan {
     pub scenario: Scenario,
     run: String,
     pub skus: usize,
+    pub mix: Mix,
 }
 
 impl Plan {
-    pub fn new(scenario: Scenario, skus: usize) -> Self {
+    pub fn new(scenario: Scenario, skus: usize, mix: Mix) -> Self {
         let mut bytes = [0u8; 4];
         // Run ids only keep runs apart; a clock-based fallback is fine.
         if getrandom::fill(&mut bytes).is_err() {
@@ -49,12 +55,13 @@ impl Plan {
         }
         let skus = match scenario {
             Scenario::FlashSale => 1,
-            Scenario::Spread | Scenario::Browse => skus.max(1),
+            Scenario::Spread | Scenario::Browse | Scenario::Mixed => skus.max(1),
         };
         Self {
             scenario,
             run: hex::encode(bytes),
             skus,
+            mix,
         }
     }
 
@@ -68,7 +75,7 @@ impl Plan {
 
     fn variants_per_product(&self) -> usize {
         match self.scenario {
-            Scenario::Browse => BROWSE_VARIANTS,
+            Scenario::Browse | Scenario::Mixed => BROWSE_VARIANTS,
             _ => PURCHASE_VARIANTS,
         }
     }
@@ -95,29 +102,53 @@ impl Plan {
             .collect()
     }
 
-    /// The `seq`-th request of connection `conn`, and the SKU index it buys.
-    pub fn call(&self, conn: usize, seq: u64) -> (Call, Option<usize>) {
+    /// The `seq`-th request of connection `conn` (whose session is
+    /// `shopper`), and what it does.
+    pub fn call(&self, conn: usize, seq: u64, shopper: &Shopper) -> (Call, Step) {
         let spread = |n: u64| (n.wrapping_mul(2_654_435_761) % self.skus as u64) as usize;
+        let i = spread(seq.wrapping_mul(1_000_003).wrapping_add(conn as u64));
         match self.scenario {
-            Scenario::FlashSale => (self.purchase(0, conn, seq), Some(0)),
-            Scenario::Spread => {
-                let i = spread(seq.wrapping_mul(1_000_003).wrapping_add(conn as u64));
-                (self.purchase(i, conn, seq), Some(i))
-            }
-            Scenario::Browse => {
-                let i = spread(seq.wrapping_add(conn as u64));
-                let path = match seq % 3 {
-                    0 => "/v1/products?category=bench&limit=20".to_owned(),
-                    1 => format!("/v1/products/{}", self.product(i / BROWSE_VARIANTS)),
-                    _ => format!("/v1/skus/{}", self.sku(i)),
-                };
-                (Call::get(path), None)
+            Scenario::FlashSale => (self.purchase(0, conn, seq), Step::Purchase(0)),
+            Scenario::Spread => (self.purchase(i, conn, seq), Step::Purchase(i)),
+            Scenario::Browse => (
+                self.read(seq, spread(seq.wrapping_add(conn as u64))),
+                Step::Read,
+            ),
+            Scenario::Mixed => {
+                let roll = seq
+                    .wrapping_mul(2_654_435_761)
+                    .wrapping_add(conn as u64 * 40_503);
+                match self.mix.draw(roll >> 7) {
+                    Draw::Browse => (self.read(seq * 2, i), Step::Read),
+                    Draw::Product => (self.read(1, i), Step::Read),
+                    Draw::Cart => shopper.cart_call(i, &self.sku(i)),
+                    Draw::Checkout => shopper
+                        .checkout_call(self.key(conn, seq))
+                        .unwrap_or_else(|| shopper.cart_call(i, &self.sku(i))),
+                    Draw::Pay => shopper
+                        .pay_call()
+                        .unwrap_or_else(|| (self.purchase(i, conn, seq), Step::Purchase(i))),
+                }
             }
         }
     }
 
+    /// A catalog read: the list, a product or a SKU, by `n % 3`.
+    fn read(&self, n: u64, i: usize) -> Call {
+        let path = match n % 3 {
+            0 => "/v1/products?category=bench&limit=20".to_owned(),
+            1 => format!("/v1/products/{}", self.product(i / BROWSE_VARIANTS)),
+            _ => format!("/v1/skus/{}", self.sku(i)),
+        };
+        Call::get(path)
+    }
+
+    fn key(&self, conn: usize, seq: u64) -> String {
+        format!("{}-{conn}-{seq}", self.run)
+    }
+
     fn purchase(&self, sku: usize, conn: usize, seq: u64) -> Call {
-        let key = format!("{}-{conn}-{seq}", self.run);
+        let key = self.key(conn, seq);
         let body = format!(r#"{{"customer_id":"c{key}","quantity":1}}"#);
         Call {
             method: Method::POST,

@@ -54,6 +54,41 @@ fn a_flash_sale_sells_exactly_the_stock_and_the_invariants_hold() {
 }
 
 #[test]
+fn the_mixed_storefront_adds_to_carts_checks_out_and_pays() {
+    // A mix heavy on carts so a short run exercises every step.
+    let (ok, stdout, report) = bench(&[
+        "mixed",
+        "--skus",
+        "40",
+        "--stock",
+        "1000",
+        "--requests",
+        "1200",
+        "--connections",
+        "8",
+        "--mix",
+        "browse=20,product=10,cart=40,checkout=20,pay=10",
+    ]);
+    assert!(ok, "{stdout}");
+    assert_eq!(report["requests"], 1200);
+    let statuses = &report["statuses"];
+    // 201s are carts, checkouts and flash-sale purchases; 200s include
+    // lines added and orders paid.
+    assert!(statuses["201"].as_u64().unwrap_or(0) > 50, "{report}");
+    assert!(statuses["200"].as_u64().unwrap_or(0) > 300, "{report}");
+    let inv = &report["invariants"];
+    assert_eq!(inv["violations"], Value::Array(vec![]));
+    assert!(
+        inv["sold"].as_u64().unwrap_or(0) > 0,
+        "nothing was sold: {report}"
+    );
+    assert_eq!(
+        inv["orders"].as_u64(),
+        Some(inv["reserved"].as_u64().unwrap() + inv["sold"].as_u64().unwrap())
+    );
+}
+
+#[test]
 fn spread_and_browse_run_for_a_request_budget() {
     let (ok, stdout, report) = bench(&[
         "spread",
