@@ -18,6 +18,7 @@ pub struct Settings {
     pub inventory: InventorySettings,
     pub cart: CartSettings,
     pub payment: crate::payment::PaymentSettings,
+    pub events: crate::events::EventSettings,
     pub log: LogSettings,
 }
 
@@ -310,7 +311,7 @@ impl Settings {
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((message, _)) => Err((*message).to_owned()),
-            None => self.payment.validate(),
+            None => self.payment.validate().and(self.events.validate()),
         }
     }
 }

@@ -8,8 +8,8 @@ use crate::catalog::{self, Catalog, Seeded};
 use crate::checkout::recovery;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::events::Outbox;
-use crate::http::{self, AdminToken, AppState};
+use crate::events::{self, Outbox, Webhooks};
+use crate::http::{self, AdminToken, AppState, Streams};
 use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory};
 use crate::order::Orders;
@@ -46,6 +46,10 @@ pub struct Application {
     ready: Arc<AtomicBool>,
     shutdown: Shutdown,
     handle_signals: bool,
+    /// Background tasks holding the store, stopped before it is released.
+    background: Vec<actix_web::rt::task::JoinHandle<()>>,
+    /// Shared with the handlers; shutdown closes the live streams through it.
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -92,7 +96,7 @@ impl Application {
         // A cancellation whose payment could not be returned (gateway down)
         // is retried until it finishes.
         let resumer = orders.clone();
-        actix_web::rt::spawn(async move {
+        let resuming = actix_web::rt::spawn(async move {
             let mut every = tokio::time::interval(CANCELLATION_RETRY);
             every.tick().await;
             loop {
@@ -102,6 +106,16 @@ impl Application {
                 }
             }
         });
+        let webhooks = Webhooks::load(
+            store.clone(),
+            outbox.clone(),
+            clock.clone(),
+            settings.events.webhooks_max,
+        )?;
+        let delivering = actix_web::rt::spawn(events::delivery::run(
+            webhooks.clone(),
+            settings.events.clone(),
+        ));
         let carts = Carts::new(
             store.clone(),
             inventory.clone(),
@@ -127,6 +141,11 @@ impl Application {
             inventory_settings: settings.inventory.clone(),
             idempotency,
             outbox,
+            webhooks,
+            streams: Streams::new(
+                settings.events.stream_clients_max,
+                settings.events.stream_keepalive_secs,
+            ),
             carts,
             orders,
             store: store.clone(),
@@ -134,7 +153,7 @@ impl Application {
             durability: settings.store.durability,
             metrics,
         });
-        let server = serve(listener, state, AdminToken::new(&token), &settings)?;
+        let server = serve(listener, state.clone(), AdminToken::new(&token), &settings)?;
         tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
         ready.store(true, Ordering::Release);
         Ok(Self {
@@ -145,6 +164,8 @@ impl Application {
             ready,
             shutdown: Shutdown::default(),
             handle_signals: true,
+            background: vec![resuming, delivering],
+            state,
         })
     }
 
@@ -173,22 +194,29 @@ impl Application {
             ready,
             shutdown,
             handle_signals,
+            background,
+            state,
             ..
         } = self;
         let handle = server.handle();
         let mut server = actix_web::rt::spawn(server);
         tokio::select! {
             finished = &mut server => {
-                release(inventory, store).await?;
+                drop(state);
+                release(inventory, store, background).await?;
                 return finished?.map_err(anyhow::Error::from);
             }
             () = shutdown.0.notified() => tracing::info!("shutdown requested"),
             () = signal(handle_signals) => tracing::info!("signal received; shutting down"),
         }
         ready.store(false, Ordering::Release);
+        // Live streams never finish by themselves; end them so that the
+        // graceful stop waits only for real requests.
+        state.streams.close();
+        drop(state);
         handle.stop(true).await;
         let served = server.await;
-        release(inventory, store).await?;
+        release(inventory, store, background).await?;
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
@@ -223,7 +251,17 @@ fn admin_token(secrets: &Secrets, data_dir: &std::path::Path) -> anyhow::Result<
 /// After HTTP is down (so no new work): stops the actors, drains the
 /// committer (every acknowledged write is already flushed), and waits until
 /// the last store handle is gone so the store can be reopened at once.
-async fn release(inventory: Inventory, store: Store) -> anyhow::Result<()> {
+async fn release(
+    inventory: Inventory,
+    store: Store,
+    background: Vec<actix_web::rt::task::JoinHandle<()>>,
+) -> anyhow::Result<()> {
+    for task in &background {
+        task.abort();
+    }
+    for task in background {
+        let _ = task.await;
+    }
     inventory.stop();
     drop(inventory);
     store.close()?;

@@ -1,10 +1,19 @@
 //! Business events. Every event (an order created, paid, cancelled; stock
 //! changed; a reservation expired) is written to the durable [`Outbox`] in
 //! the same write group as the change that caused it, so an event exists if
-//! and only if its change does. Delivery (webhooks) reads the outbox after
-//! the commit. Public stock changes also go to the in-memory
-//! [`StockFeed`](crate::inventory::StockFeed) behind the live event stream.
+//! and only if its change does. The [`delivery`] worker then moves each
+//! event to the [`Webhooks`] that want it and sends it, signed, at least
+//! once. Public stock changes also go to the in-memory feed of
+//! [`Availability`](crate::inventory::Availability::subscribe) behind the
+//! live event stream.
 
+pub mod delivery;
 mod outbox;
+mod settings;
+pub mod signature;
+mod webhooks;
 
+pub use delivery::Delivery;
 pub use outbox::{Event, EventKind, Outbox};
+pub use settings::EventSettings;
+pub use webhooks::{Webhook, WebhookError, Webhooks};

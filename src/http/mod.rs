@@ -5,6 +5,7 @@
 mod admin_catalog;
 mod admin_inventory;
 mod admin_orders;
+mod admin_webhooks;
 mod auth;
 mod caching;
 mod carts;
@@ -19,16 +20,18 @@ mod ops;
 mod orders;
 mod problem;
 mod purchase;
+mod stream;
 mod views;
 
 pub use auth::AdminToken;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
+pub use stream::Streams;
 
 use crate::cart::Carts;
 use crate::catalog::Catalog;
 use crate::config::{CatalogSettings, InventorySettings};
-use crate::events::Outbox;
+use crate::events::{Outbox, Webhooks};
 use crate::idempotency::Idempotency;
 use crate::inventory::Inventory;
 use crate::order::Orders;
@@ -48,6 +51,9 @@ pub struct AppState {
     pub inventory_settings: InventorySettings,
     pub idempotency: Idempotency,
     pub outbox: Outbox,
+    pub webhooks: Webhooks,
+    /// Limits and shutdown of the live event streams.
+    pub streams: Streams,
     pub carts: Carts,
     pub orders: Orders,
     pub store: Store,
@@ -101,6 +107,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/admin/orders/{id}/deliver").post(admin_orders::deliver))
         .service(web::resource("/v1/admin/orders/{id}/cancel").post(admin_orders::cancel))
         .service(web::resource("/v1/admin/orders/{id}/refund").post(admin_orders::refund))
+        .service(
+            web::resource("/v1/admin/webhooks")
+                .get(admin_webhooks::list)
+                .post(admin_webhooks::register),
+        )
+        .service(
+            web::resource("/v1/admin/webhooks/{id}")
+                .get(admin_webhooks::get)
+                .delete(admin_webhooks::remove),
+        )
+        .service(
+            web::resource("/v1/admin/webhooks/{id}/dead-letters").get(admin_webhooks::dead_letters),
+        )
+        .service(
+            web::resource("/v1/admin/webhooks/{id}/dead-letters/replay")
+                .post(admin_webhooks::replay_all),
+        )
+        .service(
+            web::resource("/v1/admin/webhooks/{id}/dead-letters/{event_id}/replay")
+                .post(admin_webhooks::replay_one),
+        )
+        .service(web::resource("/v1/events/stream").get(stream::stream))
         .service(web::resource("/v1/admin/products").post(admin_catalog::create_product))
         .service(
             web::resource("/v1/admin/products/{id}")

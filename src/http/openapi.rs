@@ -1,7 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations and the
 //! view types, served at `/openapi.json` and browsable at `/docs/`.
 
-use super::{admin_catalog, admin_inventory, admin_orders, carts, catalog, ops, orders, purchase};
+use super::{
+    admin_catalog, admin_inventory, admin_orders, admin_webhooks, carts, catalog, ops, orders,
+    purchase, stream,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,6 +22,9 @@ use utoipa::{Modify, OpenApi};
         admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
         admin_inventory::get_inventory, admin_inventory::restock, admin_inventory::set_stock,
         admin_inventory::set_sale, admin_inventory::stats,
+        admin_webhooks::register, admin_webhooks::list, admin_webhooks::get, admin_webhooks::remove,
+        admin_webhooks::dead_letters, admin_webhooks::replay_all, admin_webhooks::replay_one,
+        stream::stream,
     ),
     modifiers(&AdminSecurity),
     tags((name = "catalog"), (name = "flash sale"), (name = "carts"), (name = "orders"), (name = "admin"), (name = "ops"))

@@ -19,6 +19,12 @@ pub const CHECKOUT: &[u8] = b"checkout/";
 pub const CART: &[u8] = b"cart/";
 /// Business events waiting for delivery, by sequence number.
 pub const OUTBOX: &[u8] = b"outbox/";
+/// Registered webhook endpoints, by webhook id.
+pub const WEBHOOK: &[u8] = b"hook/";
+/// Events on their way to one webhook: `dlv/<webhook>/<seq>`.
+pub const DELIVERY: &[u8] = b"dlv/";
+/// Deliveries that ran out of tries: `dead/<webhook>/<seq>`.
+pub const DEAD_LETTER: &[u8] = b"dead/";
 /// The highest event sequence number delivery has removed from the outbox.
 pub const OUTBOX_SEQ: &[u8] = b"meta/outbox_seq";
 /// The secret that turns Idempotency-Keys into order ids.
@@ -81,6 +87,23 @@ pub fn customer(sku: &str, customer: &str) -> Vec<u8> {
     let mut key = customers_of(sku);
     key.extend_from_slice(customer.as_bytes());
     key
+}
+
+pub fn webhook(id: &str) -> Vec<u8> {
+    join(WEBHOOK, id)
+}
+
+/// The prefix of every key of `webhook` under `prefix` (`DELIVERY` or
+/// `DEAD_LETTER`).
+pub fn of_webhook(prefix: &[u8], webhook: &str) -> Vec<u8> {
+    let mut key = join(prefix, webhook);
+    key.push(b'/');
+    key
+}
+
+/// The delivery (or dead letter, by `prefix`) of event `seq` to `webhook`.
+pub fn webhook_event(prefix: &[u8], webhook: &str, seq: u64) -> Vec<u8> {
+    numbered(&of_webhook(prefix, webhook), seq)
 }
 
 /// A numeric key: `prefix` then `n` in big-endian, so scans run in order.

@@ -17,4 +17,7 @@ mod ops;
 mod orders;
 mod persistence;
 mod process;
+mod receiver;
 mod seed;
+mod stream;
+mod webhooks;

@@ -1,0 +1,348 @@
+//! Webhooks: registration, signed at-least-once delivery with retries, dead
+//! letters and their replay, delivery across a `kill -9`.
+
+use crate::helpers::{assert_problem, json_body, spawn_with, test_settings, TestApp, ADMIN_TOKEN};
+use crate::inventory::{create_sku, purchase};
+use crate::process::Running;
+use crate::receiver::{Received, Receiver};
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use surge::config::Settings;
+use surge::events::signature;
+
+const SECRET: &str = "whsec_test_secret";
+
+/// An app whose deliveries back off for milliseconds, not seconds.
+async fn eager_app(tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut settings = test_settings(dir.path());
+    settings.events.webhook_backoff_base_ms = 10;
+    settings.events.webhook_backoff_max_ms = 50;
+    settings.events.webhook_timeout_ms = 2_000;
+    tune(&mut settings);
+    spawn_with(settings, dir, Some(ADMIN_TOKEN)).await
+}
+
+async fn register(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.admin(Method::POST, "/v1/admin/webhooks")
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn registered(app: &TestApp, url: &str, events: Option<&[&str]>) -> String {
+    let mut body = json!({"url": url, "secret": SECRET});
+    if let Some(events) = events {
+        body["events"] = json!(events);
+    }
+    let hook = json_body(register(app, &body).await, 201).await;
+    assert!(
+        hook.get("secret").is_none(),
+        "the secret is never shown: {hook}"
+    );
+    hook["id"].as_str().expect("id").to_owned()
+}
+
+/// Asserts that a delivery is signed with `SECRET` and returns its body.
+fn verified(r: &Received) -> Value {
+    let timestamp: u64 = r.header("surge-timestamp").parse().expect("timestamp");
+    let signature = r.header("surge-signature");
+    assert!(
+        signature::verify(SECRET, timestamp, &r.body, signature),
+        "bad signature {signature} on {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(!signature::verify(
+        "another secret",
+        timestamp,
+        &r.body,
+        signature
+    ));
+    let body = r.json();
+    assert_eq!(
+        r.header("surge-event-id"),
+        body["id"].as_str().unwrap_or("-")
+    );
+    assert_eq!(
+        r.header("surge-event-type"),
+        body["type"].as_str().unwrap_or("-")
+    );
+    body
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_retried_and_arrive_once_the_endpoint_recovers() {
+    let app = eager_app(|_| {}).await;
+    let receiver = Receiver::start(3).await;
+    let hook = registered(
+        &app,
+        &receiver.url,
+        Some(&["order.created", "stock.sold_out"]),
+    )
+    .await;
+    create_sku(&app, "HOOK-1", 1).await;
+    let order = json_body(purchase(&app, "HOOK-1", "k-1", "alice", 1).await, 201).await;
+
+    let accepted = receiver.wait_for(|got| got.len() >= 2).await;
+    let bodies: Vec<Value> = accepted.iter().map(verified).collect();
+    let kinds: HashSet<&str> = bodies.iter().filter_map(|b| b["type"].as_str()).collect();
+    assert_eq!(kinds, HashSet::from(["order.created", "stock.sold_out"]));
+    let created = bodies
+        .iter()
+        .find(|b| b["type"] == "order.created")
+        .unwrap();
+    assert_eq!(created["data"]["order_id"], order["order_id"], "{created}");
+    let sold_out = bodies
+        .iter()
+        .find(|b| b["type"] == "stock.sold_out")
+        .unwrap();
+    assert_eq!(sold_out["data"]["sku"], "HOOK-1");
+    let ids: HashSet<&str> = bodies.iter().filter_map(|b| b["id"].as_str()).collect();
+    assert_eq!(ids.len(), 2, "distinct event ids");
+    assert!(created["sequence"].as_u64() != sold_out["sequence"].as_u64());
+
+    // Three failures, then one success per event; nothing else was sent
+    // (stock.changed is not subscribed).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let all = receiver.requests().await;
+    assert_eq!(all.len(), 5, "{all:?}");
+    let listed = json_body(
+        app.admin(Method::GET, "/v1/admin/webhooks")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], hook.as_str());
+    assert_eq!(
+        (item["pending"].as_u64(), item["dead_letters"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
+    let app = eager_app(|s| s.events.webhook_attempts_max = 3).await;
+    let receiver = Receiver::start(0).await;
+    receiver.set_failing(true);
+    let hook = registered(&app, &receiver.url, Some(&["order.created"])).await;
+    create_sku(&app, "DEAD-1", 5).await;
+    let order = json_body(purchase(&app, "DEAD-1", "k-dead", "bob", 1).await, 201).await;
+
+    let letters_path = format!("/v1/admin/webhooks/{hook}/dead-letters");
+    let mut letters = Value::Null;
+    for _ in 0..500 {
+        let res = app.admin(Method::GET, &letters_path).send().await.unwrap();
+        letters = json_body(res, 200).await;
+        if letters["items"].as_array().is_some_and(|i| !i.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let letter = &letters["items"][0];
+    assert_eq!(letter["type"], "order.created", "{letters}");
+    assert_eq!(letter["attempts"], 3);
+    assert!(
+        letter["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500"),
+        "{letter}"
+    );
+    assert_eq!(letter["data"]["order_id"], order["order_id"]);
+    assert_eq!(
+        receiver.requests().await.len(),
+        3,
+        "exactly the tries allowed"
+    );
+
+    let event = letter["event_id"].as_str().unwrap().to_owned();
+    let missing = app
+        .admin(Method::POST, &format!("{letters_path}/evt_nope/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404).await;
+    receiver.set_failing(false);
+    let replay = app
+        .admin(Method::POST, &format!("{letters_path}/{event}/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(replay, 200).await["replayed"], 1);
+    let accepted = receiver.wait_for(|got| !got.is_empty()).await;
+    assert_eq!(verified(&accepted[0])["id"], event.as_str());
+    let after = json_body(
+        app.admin(Method::GET, &letters_path).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(after["items"], json!([]));
+    let again = app
+        .admin(Method::POST, &format!("{letters_path}/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(again, 200).await["replayed"], 0);
+}
+
+#[tokio::test]
+async fn registrations_are_validated_limited_listed_and_removable() {
+    let app = eager_app(|s| s.events.webhooks_max = 2).await;
+    for (body, field) in [
+        (json!({"url": "ftp://x/", "secret": "s"}), "url"),
+        (
+            json!({"url": "https://shop.example/h", "secret": "s"}),
+            "url",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:9/h", "secret": ""}),
+            "secret",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:9/h", "secret": "s", "events": ["order.lost"]}),
+            "events[0]",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:9/h", "secret": "s", "events": []}),
+            "events",
+        ),
+    ] {
+        let problem = assert_problem(register(&app, &body).await, 400).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let unknown = json!({"url": "http://127.0.0.1:9/h", "secret": "s", "color": "red"});
+    assert_problem(register(&app, &unknown).await, 400).await;
+    let anonymous = app
+        .request(Method::POST, "/v1/admin/webhooks")
+        .json(&json!({"url": "http://127.0.0.1:9/h", "secret": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401).await;
+
+    let first = registered(&app, "http://127.0.0.1:9/a", None).await;
+    let second = registered(&app, "http://127.0.0.1:9/b", Some(&["order.paid"])).await;
+    let third = json!({"url": "http://127.0.0.1:9/c", "secret": "s"});
+    let problem = assert_problem(register(&app, &third).await, 409).await;
+    assert_eq!(problem["max"], 2);
+
+    let one = json_body(
+        app.admin(Method::GET, &format!("/v1/admin/webhooks/{second}"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        (one["events"].clone(), one["all_events"].clone()),
+        (json!(["order.paid"]), json!(false))
+    );
+    let gone = app
+        .admin(Method::DELETE, &format!("/v1/admin/webhooks/{first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let again = app
+        .admin(Method::DELETE, &format!("/v1/admin/webhooks/{first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404).await;
+    let listed = json_body(
+        app.admin(Method::GET, "/v1/admin/webhooks")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["id"].as_str())
+        .collect();
+    assert_eq!(ids, [second.as_str()]);
+
+    let restarted = app.restart().await;
+    let listed = json_body(
+        restarted
+            .admin(Method::GET, "/v1/admin/webhooks")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        listed["items"][0]["id"],
+        second.as_str(),
+        "registrations are durable"
+    );
+}
+
+#[tokio::test]
+async fn pending_deliveries_survive_kill_9_and_arrive_after_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = [
+        ("SURGE_EVENTS__WEBHOOK_BACKOFF_BASE_MS", "20"),
+        ("SURGE_EVENTS__WEBHOOK_BACKOFF_MAX_MS", "100"),
+        ("SURGE_EVENTS__WEBHOOK_ATTEMPTS_MAX", "100"),
+    ];
+    let server = Running::start_with_env(dir.path(), &env).await;
+    let client = Client::new();
+    let receiver = Receiver::start(0).await;
+    receiver.set_failing(true);
+    let res = server
+        .admin(&client, Method::POST, "/v1/admin/webhooks")
+        .json(&json!({"url": receiver.url, "secret": SECRET, "events": ["order.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    server
+        .create_product(&json!({
+            "id": "p-kill", "title": "Kill", "category": "deals",
+            "variants": [{"sku": "KILL-1", "title": "One", "price": {"amount": 100, "currency": "EUR"}, "stock": 1000}]
+        }))
+        .await;
+    let mut orders = HashSet::new();
+    for n in 0..30 {
+        let res = client
+            .post(format!("{}/v1/skus/KILL-1/purchase", server.base))
+            .header("Idempotency-Key", format!("kill-{n}"))
+            .json(&json!({"customer_id": format!("c{n}"), "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        let order: Value = res.json().await.unwrap();
+        orders.insert(order["order_id"].as_str().unwrap().to_owned());
+    }
+    // Wait for a failed try: the deliveries are then stored, backing off.
+    while receiver.requests().await.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.kill9();
+    receiver.set_failing(false);
+    let _server = Running::start_with_env(dir.path(), &env).await;
+    let accepted = receiver
+        .wait_for(|got| {
+            let seen: HashSet<String> = got
+                .iter()
+                .filter_map(|r| r.json()["data"]["order_id"].as_str().map(str::to_owned))
+                .collect();
+            orders.is_subset(&seen)
+        })
+        .await;
+    assert!(accepted
+        .iter()
+        .all(|r| verified(r)["type"] == "order.created"));
+}
