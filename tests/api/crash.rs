@@ -2,24 +2,12 @@
 //! of a sale and restarted on the same store. Every acknowledged order must
 //! be there, the conservation law must hold, and acknowledged keys replay.
 
-use crate::process::{Running, TOKEN};
+use crate::process::Running;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-
-async fn inventory(client: &Client, base: &str, sku: &str) -> Value {
-    let res = client
-        .get(format!("{base}/v1/admin/skus/{sku}/inventory"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
 
 /// Buys with `connections` concurrent buyers until `acks` purchases were
 /// acknowledged, then kills the server while the buyers keep going.
@@ -58,27 +46,13 @@ async fn buy_then_kill(
             })
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.lock().await.len() < acks && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.kill9();
-    for b in buyers {
-        let _ = b.await;
-    }
-    let acked = acked.lock().await.clone();
-    assert!(
-        acked.len() >= acks,
-        "only {} purchases were acknowledged",
-        acked.len()
-    );
-    acked
+    server.kill9_after(&acked, acks, buyers).await
 }
 
 /// Every acknowledged order exists and replays; stock is conserved.
 async fn check_after_restart(server: &Running, sku: &str, acked: &HashMap<String, String>) {
     let client = Client::new();
-    let inv = inventory(&client, &server.base, sku).await;
+    let inv = server.inventory(&client, sku).await;
     let n = |k: &str| inv[k].as_u64().unwrap();
     assert_eq!(
         n("available") + n("reserved") + n("sold"),

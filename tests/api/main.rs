@@ -2,6 +2,7 @@
 //! a free port with a temporary store (see `helpers::spawn_app`).
 
 mod admin;
+mod admission;
 mod auth;
 mod bad_input;
 mod bad_requests;
@@ -10,6 +11,7 @@ mod binary;
 mod carts;
 mod catalog;
 mod checkout;
+mod checkout_crash;
 mod crash;
 mod helpers;
 mod inventory;

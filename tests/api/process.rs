@@ -1,10 +1,14 @@
 //! The real `surge` binary as a child process: started on a free port with
 //! its store in a directory, stopped by a signal or killed with SIGKILL.
 
-use reqwest::Client;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 
 /// The admin token every child process is started with.
 pub const TOKEN: &str = "x";
@@ -41,8 +45,14 @@ pub struct Running {
 
 impl Running {
     pub async fn start(dir: &Path) -> Running {
+        Running::start_with_env(dir, &[]).await
+    }
+
+    /// Like [`Running::start`], with extra environment (`SURGE_*__*` settings).
+    pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Running {
         let port = free_port();
         let child = command(dir, port)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -105,17 +115,58 @@ impl Running {
 }
 
 impl Running {
+    /// A request to `path` on this server with the admin token.
+    pub fn admin(&self, client: &Client, method: Method, path: &str) -> RequestBuilder {
+        let url = format!("{}{path}", self.base);
+        client.request(method, url).bearer_auth(TOKEN)
+    }
+
     /// Creates a product through the admin API; asserts 201, returns the body.
     pub async fn create_product(&self, product: &serde_json::Value) -> String {
-        let res = Client::new()
-            .post(format!("{}/v1/admin/products", self.base))
-            .bearer_auth(TOKEN)
-            .json(product)
-            .send()
-            .await
-            .expect("create product");
+        let req = self.admin(&Client::new(), Method::POST, "/v1/admin/products");
+        let res = req.json(product).send().await.expect("create product");
         assert_eq!(res.status(), 201);
         res.text().await.expect("body")
+    }
+
+    /// GET of an admin `path`; asserts 200, returns the JSON body.
+    pub async fn admin_get(&self, client: &Client, path: &str) -> Value {
+        let res = self.admin(client, Method::GET, path).send().await;
+        let res = res.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.expect("JSON body")
+    }
+
+    /// The admin inventory of `sku`: available, reserved, sold, stocked.
+    pub async fn inventory(&self, client: &Client, sku: &str) -> Value {
+        let path = format!("/v1/admin/skus/{sku}/inventory");
+        self.admin_get(client, &path).await
+    }
+
+    /// Lets `workers` run until `acked` holds `acks` entries (30 s at most),
+    /// then kills the server with SIGKILL while they are still going, waits
+    /// for them to stop, and returns everything that was acknowledged.
+    pub async fn kill9_after<T: Clone>(
+        self,
+        acked: &Mutex<HashMap<String, T>>,
+        acks: usize,
+        workers: Vec<JoinHandle<()>>,
+    ) -> HashMap<String, T> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acked.lock().await.len() < acks && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.kill9();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        let acked = acked.lock().await.clone();
+        assert!(
+            acked.len() >= acks,
+            "only {} writes were acknowledged before the kill",
+            acked.len()
+        );
+        acked
     }
 
     /// SIGKILL: no shutdown, no flush; what was acknowledged must survive.
