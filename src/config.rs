@@ -35,6 +35,10 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Most connections one worker keeps open at once.
     pub connections_per_worker_max: usize,
+    /// Most storefront writes (purchases, cart changes, checkouts, payments)
+    /// handled at once; beyond it they get 503 with Retry-After at once, so
+    /// accepted writes keep a bounded latency under overload.
+    pub writes_in_flight_max: usize,
 }
 
 impl Default for ServerSettings {
@@ -45,6 +49,7 @@ impl Default for ServerSettings {
             body_limit_bytes: 64 * 1024,
             shutdown_timeout_secs: 10,
             connections_per_worker_max: 25_000,
+            writes_in_flight_max: 512,
         }
     }
 }
@@ -247,6 +252,10 @@ impl Settings {
             (
                 "server.connections_per_worker_max must be at least 1",
                 self.server.connections_per_worker_max >= 1,
+            ),
+            (
+                "server.writes_in_flight_max must be at least 1",
+                self.server.writes_in_flight_max >= 1,
             ),
             (
                 "store.commit_batch_max must be at least 1",

@@ -9,7 +9,7 @@ use crate::checkout::recovery;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::events::{self, Outbox, Webhooks};
-use crate::http::{self, AdminToken, AppState, Streams};
+use crate::http::{self, AdminToken, Admission, AppState, Streams};
 use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory};
 use crate::order::Orders;
@@ -146,6 +146,7 @@ impl Application {
                 settings.events.stream_clients_max,
                 settings.events.stream_keepalive_secs,
             ),
+            admission: Admission::new(settings.server.writes_in_flight_max),
             carts,
             orders,
             store: store.clone(),
@@ -282,6 +283,7 @@ fn serve(
         let (state, token) = (state.clone(), token.clone());
         App::new()
             .wrap(http::problem_bodies())
+            .wrap(from_fn(http::admit_writes))
             .wrap(from_fn(http::record_request))
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
             .configure(http::routes)

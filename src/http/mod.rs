@@ -6,6 +6,7 @@ mod admin_catalog;
 mod admin_inventory;
 mod admin_orders;
 mod admin_webhooks;
+mod admission;
 mod auth;
 mod caching;
 mod carts;
@@ -23,6 +24,7 @@ mod purchase;
 mod stream;
 mod views;
 
+pub use admission::Admission;
 pub use auth::AdminToken;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
@@ -54,6 +56,8 @@ pub struct AppState {
     pub webhooks: Webhooks,
     /// Limits and shutdown of the live event streams.
     pub streams: Streams,
+    /// Bounds storefront writes in flight (503 beyond).
+    pub admission: Admission,
     pub carts: Carts,
     pub orders: Orders,
     pub store: Store,
@@ -146,5 +150,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(edge::not_found));
 }
 
+pub use admission::admit_writes;
 pub use edge::problem_bodies;
 pub use observe::record_request;
