@@ -146,7 +146,10 @@ impl Application {
                 settings.events.stream_clients_max,
                 settings.events.stream_keepalive_secs,
             ),
-            admission: Admission::new(settings.server.writes_in_flight_max),
+            admission: Admission::new(
+                settings.server.writes_in_flight_max,
+                settings.server.body_limit_bytes,
+            ),
             carts,
             orders,
             store: store.clone(),

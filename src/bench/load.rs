@@ -43,6 +43,14 @@ pub struct Live {
 pub struct Stats {
     /// Latency in microseconds.
     pub latency: Histogram<u64>,
+    /// Latency of the requests the server accepted (2xx), and of those it
+    /// refused for overload (429/503): under overload they tell apart what
+    /// admitted buyers see from how fast the excess is turned away.
+    pub accepted: Histogram<u64>,
+    pub refused: Histogram<u64>,
+    /// Latency by step (`purchase`, `checkout`, …): in a mix, which step
+    /// is slow.
+    pub steps: BTreeMap<&'static str, Histogram<u64>>,
     pub statuses: BTreeMap<u16, u64>,
     pub errors: u64,
     /// Units per SKU index the server acknowledged holding or selling
@@ -62,8 +70,12 @@ pub struct Second {
 
 impl Stats {
     fn new() -> anyhow::Result<Self> {
+        let histogram = || Histogram::new_with_bounds(1, 60_000_000, 3);
         Ok(Self {
-            latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            latency: histogram()?,
+            accepted: histogram()?,
+            refused: histogram()?,
+            steps: BTreeMap::new(),
             statuses: BTreeMap::new(),
             errors: 0,
             created: BTreeMap::new(),
@@ -73,6 +85,16 @@ impl Stats {
 
     fn merge(&mut self, other: Stats) -> anyhow::Result<()> {
         self.latency.add(&other.latency)?;
+        self.accepted.add(&other.accepted)?;
+        self.refused.add(&other.refused)?;
+        for (step, h) in other.steps {
+            match self.steps.entry(step) {
+                std::collections::btree_map::Entry::Occupied(mut mine) => mine.get_mut().add(&h)?,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(h);
+                }
+            }
+        }
         for (k, v) in other.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
@@ -177,6 +199,18 @@ async fn connection(
             Ok((status, body)) => {
                 us = scheduled.elapsed().as_micros().max(1) as u64;
                 stats.latency.saturating_record(us);
+                if let Some(h) = stats.steps.get_mut(step.name()) {
+                    h.saturating_record(us);
+                } else {
+                    let mut h = Histogram::new_with_bounds(1, 60_000_000, 3)?;
+                    h.saturating_record(us);
+                    stats.steps.insert(step.name(), h);
+                }
+                match status.as_u16() {
+                    200..=299 => stats.accepted.saturating_record(us),
+                    429 | 503 => stats.refused.saturating_record(us),
+                    _ => {}
+                }
                 *stats.statuses.entry(status.as_u16()).or_default() += 1;
                 if let Some(sku) = shopper.observe(step, status.as_u16(), &body) {
                     *stats.created.entry(sku).or_default() += 1;

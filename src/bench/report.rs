@@ -21,6 +21,12 @@ pub struct Report {
     pub throughput_per_sec: f64,
     pub errors: u64,
     pub latency_ms: Latency,
+    /// Latency of the 2xx answers alone.
+    pub accepted_latency_ms: Option<Latency>,
+    /// Latency of the 429/503 answers (requests shed under overload).
+    pub refused_latency_ms: Option<Latency>,
+    /// Latency and count by step, for runs with more than one step.
+    pub steps: BTreeMap<&'static str, StepLatency>,
     pub statuses: BTreeMap<u16, u64>,
     pub timeline_per_sec: Vec<Second>,
     /// (percentile, latency ms) pairs for the latency distribution.
@@ -40,6 +46,33 @@ pub struct Latency {
     pub p99: f64,
     pub p99_9: f64,
     pub max: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepLatency {
+    pub requests: u64,
+    pub latency_ms: Latency,
+}
+
+impl Latency {
+    /// Percentiles in ms of a histogram in µs; `None` when it is empty.
+    fn of(h: &hdrhistogram::Histogram<u64>) -> Option<Self> {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        (!h.is_empty()).then(|| Self {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p99_9: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            self.p50, self.p90, self.p99, self.p99_9, self.max
+        )
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -82,13 +115,30 @@ impl Report {
             requests,
             throughput_per_sec: requests as f64 / elapsed.as_secs_f64().max(1e-9),
             errors: stats.errors,
-            latency_ms: Latency {
-                p50: ms(0.5),
-                p90: ms(0.9),
-                p99: ms(0.99),
-                p99_9: ms(0.999),
-                max: stats.latency.max() as f64 / 1000.0,
-            },
+            latency_ms: Latency::of(&stats.latency).unwrap_or(Latency {
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p99_9: 0.0,
+                max: 0.0,
+            }),
+            accepted_latency_ms: Latency::of(&stats.accepted),
+            refused_latency_ms: Latency::of(&stats.refused),
+            steps: stats
+                .steps
+                .iter()
+                .filter(|_| stats.steps.len() > 1)
+                .filter_map(|(&step, h)| {
+                    let latency_ms = Latency::of(h)?;
+                    Some((
+                        step,
+                        StepLatency {
+                            requests: h.len(),
+                            latency_ms,
+                        },
+                    ))
+                })
+                .collect(),
             statuses: stats.statuses.clone(),
             timeline_per_sec: stats.timeline.clone(),
             percentiles: PERCENTILES.iter().map(|&p| (p, ms(p / 100.0))).collect(),
@@ -107,10 +157,17 @@ impl Report {
             "  requests    {} ({:.0}/s), transport errors {}",
             self.requests, self.throughput_per_sec, self.errors
         );
-        println!(
-            "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-            l.p50, l.p90, l.p99, l.p99_9, l.max
-        );
+        println!("  latency ms  {}", l.line());
+        // Split only when some requests were shed: otherwise accepted is all.
+        if let (Some(accepted), Some(refused)) =
+            (&self.accepted_latency_ms, &self.refused_latency_ms)
+        {
+            println!("    2xx       {}", accepted.line());
+            println!("    429/503   {}", refused.line());
+        }
+        for (step, s) in &self.steps {
+            println!("    {step:<11} {:>8} × {}", s.requests, s.latency_ms.line());
+        }
         let statuses: Vec<String> = self
             .statuses
             .iter()

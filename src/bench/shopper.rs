@@ -90,6 +90,20 @@ pub enum Step {
     Pay,
 }
 
+impl Step {
+    /// The step's name in the report's per-step latencies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Purchase(_) => "purchase",
+            Self::CreateCart => "create cart",
+            Self::AddLine(_) => "add line",
+            Self::Checkout => "checkout",
+            Self::Pay => "pay",
+        }
+    }
+}
+
 /// One connection's session.
 #[derive(Debug, Default)]
 pub struct Shopper {
@@ -184,6 +198,12 @@ impl Shopper {
             (Step::AddLine(i), 200) => {
                 self.lines += 1;
                 Some(i)
+            }
+            // The cart is full: start another.
+            (Step::AddLine(_), 422) => {
+                self.cart = None;
+                self.lines = 0;
+                None
             }
             // Done, or refused (e.g. a line sold out): start a new cart.
             (Step::Checkout, _) => {

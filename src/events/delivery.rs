@@ -40,6 +40,9 @@ pub struct Delivery {
 /// most this.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
+/// How long a delivery whose record could not be read waits, in ms.
+const READ_RETRY_MS: Millis = 1_000;
+
 /// When each delivery is due: (due time, webhook, event sequence). Owned by
 /// the worker task alone.
 type Schedule = BTreeSet<(Millis, String, u64)>;
@@ -74,7 +77,12 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
             }
         }
         if let Err(e) = send_due(&webhooks, &settings, &mut schedule).await {
+            // The stored deliveries are the truth; the schedule may now miss
+            // some, so rebuild it from them.
             tracing::warn!(error = %e, "recording webhook delivery results");
+            if let Err(e) = reload(&webhooks, &mut schedule) {
+                tracing::error!(error = %e, "re-reading webhook deliveries");
+            }
         }
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
     }
@@ -130,7 +138,9 @@ async fn fan_out(
 }
 
 /// Sends every due delivery (up to the in-flight limit) at once, then
-/// records all outcomes in one commit.
+/// records all outcomes in one commit. A slow endpoint holds the worker for
+/// at most `webhook_timeout_ms`; deliveries to other endpoints in the same
+/// round are sent alongside it.
 async fn send_due(
     webhooks: &Webhooks,
     settings: &EventSettings,
@@ -152,9 +162,15 @@ async fn send_due(
     let mut tries = Vec::new();
     for (_, hook_id, seq) in due {
         let key = keys::webhook_event(keys::DELIVERY, &hook_id, seq);
-        // Gone: delivered before a reload, or its webhook was removed.
-        let Some(delivery) = store.get::<Delivery>(&key)? else {
-            continue;
+        let delivery = match store.get::<Delivery>(&key) {
+            Ok(Some(delivery)) => delivery,
+            // Gone: delivered before a reload, or its webhook was removed.
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, webhook = %hook_id, seq, "reading a webhook delivery");
+                schedule.insert((now + READ_RETRY_MS, hook_id, seq));
+                continue;
+            }
         };
         match webhooks.get(&hook_id) {
             Some(hook) => tries.push((key, hook, delivery)),

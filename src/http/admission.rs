@@ -14,7 +14,8 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error, HttpMessage, ResponseError};
+use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ use std::sync::Arc;
 pub struct Admission {
     in_flight: Arc<AtomicUsize>,
     max: usize,
+    /// Most body bytes read from a refused request to keep its connection.
+    body_limit_bytes: usize,
 }
 
 /// One admitted write; its place is given back when the response is done.
@@ -34,10 +37,11 @@ impl Drop for Permit {
 }
 
 impl Admission {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, body_limit_bytes: usize) -> Self {
         Self {
             in_flight: Arc::default(),
             max,
+            body_limit_bytes,
         }
     }
 
@@ -45,6 +49,21 @@ impl Admission {
         let taken = self.in_flight.fetch_add(1, Ordering::AcqRel);
         let permit = Permit(self.in_flight.clone());
         (taken < self.max).then_some(permit)
+    }
+}
+
+/// Reads and drops a refused request's body (up to `limit` bytes), so the
+/// connection stays usable: a response sent with the body unread makes the
+/// server close the connection, and a reconnect costs a shed client far
+/// more than the few bytes of a purchase.
+async fn drain_body(req: &mut ServiceRequest, limit: usize) {
+    let mut payload = req.take_payload();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        read += chunk.len();
+        if read > limit {
+            return;
+        }
     }
 }
 
@@ -59,11 +78,14 @@ pub async fn admit_writes(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let permit = match req.app_data::<web::Data<AppState>>() {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let permit = match state {
         Some(state) if is_storefront_write(&req) => match state.admission.admit() {
             Some(permit) => Some(permit),
             None => {
                 metrics::counter!("surge_http_shed_total").increment(1);
+                let mut req = req;
+                drain_body(&mut req, state.admission.body_limit_bytes).await;
                 let problem = ApiError::unavailable(
                     "overloaded",
                     "the server is taking all the writes it can; retry shortly",

@@ -72,6 +72,26 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/skus/{sku}", &["get"]),
     ("/v1/admin/products", &["post"]),
     ("/v1/admin/products/{id}", &["put", "delete"]),
+    ("/v1/skus/{sku}/purchase", &["post"]),
+    ("/v1/carts", &["post"]),
+    ("/v1/carts/{id}", &["get"]),
+    ("/v1/carts/{id}/lines", &["post"]),
+    ("/v1/carts/{id}/lines/{sku}", &["patch", "delete"]),
+    ("/v1/carts/{id}/checkout", &["post"]),
+    ("/v1/orders/{id}", &["get"]),
+    ("/v1/orders/{id}/pay", &["post"]),
+    ("/v1/orders/{id}/cancel", &["post"]),
+    ("/v1/admin/orders", &["get"]),
+    ("/v1/admin/orders/{id}/refund", &["post"]),
+    ("/v1/admin/webhooks", &["get", "post"]),
+    ("/v1/admin/webhooks/{id}", &["get", "delete"]),
+    ("/v1/admin/webhooks/{id}/dead-letters", &["get"]),
+    ("/v1/admin/webhooks/{id}/dead-letters/replay", &["post"]),
+    (
+        "/v1/admin/webhooks/{id}/dead-letters/{event_id}/replay",
+        &["post"],
+    ),
+    ("/v1/events/stream", &["get"]),
 ];
 
 #[tokio::test]
