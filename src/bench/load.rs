@@ -172,7 +172,7 @@ async fn connection(
 ) -> anyhow::Result<Stats> {
     let mut stats = Stats::new()?;
     let mut client = Connection::open(load.addr).await?;
-    let mut shopper = Shopper::default();
+    let mut shopper = Shopper::new(plan.scenario == Scenario::Mixed && plan.mix.pay > 0);
     let interval = load
         .rate
         .map(|r| Duration::from_secs_f64(load.connections as f64 / r.max(0.001)));

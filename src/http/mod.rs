@@ -86,13 +86,15 @@ pub fn app_data(
 /// Every route. Resources are declared with their methods so that a wrong
 /// method on a known path is a 405, not a 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/healthz").get(ops::healthz))
+    // Resources are matched in this order, each pattern in turn: the hot
+    // flash-sale and catalog paths come first.
+    cfg.service(web::resource("/v1/skus/{sku}/purchase").post(purchase::purchase))
+        .service(web::resource("/v1/skus/{sku}").get(catalog::get_sku))
+        .service(web::resource("/v1/products/{id}").get(catalog::get_product))
+        .service(web::resource("/v1/products").get(catalog::list_products))
+        .service(web::resource("/healthz").get(ops::healthz))
         .service(web::resource("/readyz").get(ops::readyz))
         .service(web::resource("/metrics").get(ops::metrics))
-        .service(web::resource("/v1/products").get(catalog::list_products))
-        .service(web::resource("/v1/products/{id}").get(catalog::get_product))
-        .service(web::resource("/v1/skus/{sku}").get(catalog::get_sku))
-        .service(web::resource("/v1/skus/{sku}/purchase").post(purchase::purchase))
         .service(web::resource("/v1/orders/{id}").get(orders::get_order))
         .service(web::resource("/v1/orders/{id}/pay").post(orders::pay))
         .service(web::resource("/v1/orders/{id}/cancel").post(orders::cancel))

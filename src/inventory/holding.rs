@@ -157,6 +157,10 @@ impl SkuActor {
     ) -> Result<(), StoreError> {
         let levels = self.state.levels();
         let outbox = &self.env.outbox;
+        // Most of the time nobody listens: skip building the event at all.
+        if !outbox.wants(EventKind::StockChanged) && !outbox.wants(EventKind::StockSoldOut) {
+            return Ok(());
+        }
         let data = json!({
             "sku": self.sku,
             "available": levels.available,
