@@ -37,6 +37,26 @@ pub struct Live {
     pub errors: AtomicU64,
     issued: AtomicU64,
     sold_out_at: OnceLock<Instant>,
+    /// Connections opened so far, and when the last one was: the clock of
+    /// the run starts only then, so connection set-up never counts as
+    /// request latency (in the open loop it would look like a stall).
+    opened: AtomicU64,
+    started: OnceLock<Instant>,
+}
+
+impl Live {
+    /// Counts one connection as opened and waits until all `of` are.
+    async fn start_together(&self, of: usize) -> Instant {
+        if self.opened.fetch_add(1, Ordering::AcqRel) + 1 >= of as u64 {
+            let _ = self.started.set(Instant::now());
+        }
+        loop {
+            if let Some(at) = self.started.get() {
+                return *at;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 }
 
 /// Results of one connection, merged into the run's.
@@ -123,7 +143,6 @@ pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(load.connections);
-    let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (load, plan, live) = (load.clone(), plan.clone(), live.clone());
@@ -135,13 +154,7 @@ pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<
                     let tasks: Vec<_> = (t..load.connections)
                         .step_by(threads)
                         .map(|conn| {
-                            tokio::spawn(connection(
-                                load.clone(),
-                                plan.clone(),
-                                live.clone(),
-                                conn,
-                                started,
-                            ))
+                            tokio::spawn(connection(load.clone(), plan.clone(), live.clone(), conn))
                         })
                         .collect();
                     let mut stats = Stats::new()?;
@@ -160,7 +173,8 @@ pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<
             .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
         total.merge(stats)?;
     }
-    Ok((total, started.elapsed()))
+    let elapsed = live.started.get().map_or(Duration::ZERO, Instant::elapsed);
+    Ok((total, elapsed))
 }
 
 async fn connection(
@@ -168,10 +182,12 @@ async fn connection(
     plan: Arc<Plan>,
     live: Arc<Live>,
     conn: usize,
-    started: Instant,
 ) -> anyhow::Result<Stats> {
     let mut stats = Stats::new()?;
-    let mut client = Connection::open(load.addr).await?;
+    let opened = Connection::open(load.addr).await;
+    // Counted even when it failed, so the others do not wait for it.
+    let started = live.start_together(load.connections).await;
+    let mut client = opened?;
     let mut shopper = Shopper::new(plan.scenario == Scenario::Mixed && plan.mix.pay > 0);
     let interval = load
         .rate
