@@ -84,16 +84,15 @@ async fn finish(
             }
         }
     }
-    let order = orders.capture(record.order, &auth).await?;
-    let mut group = WriteGroup::new();
-    group.remove(keys::checkout(order.id.as_str()));
+    let mut finish = WriteGroup::new();
+    finish.remove(keys::checkout(record.order.id.as_str()));
     set_cart_state(
         orders,
-        &mut group,
+        &mut finish,
         &record.cart_id,
-        CartState::CheckedOut(order.id.clone()),
+        CartState::CheckedOut(record.order.id.clone()),
     )?;
-    orders.commit(group).await?;
+    orders.capture(record.order, &auth, finish).await?;
     Ok(())
 }
 

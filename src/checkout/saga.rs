@@ -67,9 +67,10 @@ pub async fn run(actor: &mut CartActor, req: CheckoutRequest) -> Result<(Order, 
     };
     let started = actor.cart.clone();
     actor.cart.state = CartState::CheckingOut(req.order_id.clone());
-    write(actor, Some(&record)).await?;
-
-    if let Err(e) = extend_holds(actor, now).await {
+    // The saga's first durable step rides with the first hold extension:
+    // one commit round instead of two.
+    let begun = cart_group(actor, Some(&record))?;
+    if let Err(e) = extend_holds(actor, now, begun).await {
         reopen(actor, started, &record.order.id).await;
         return Err(e);
     }
@@ -105,10 +106,15 @@ pub async fn run(actor: &mut CartActor, req: CheckoutRequest) -> Result<(Order, 
         undo_sold(actor, started, record, sold).await;
         return Err(e);
     }
-    let order = env.orders.capture(record.order.clone(), &auth).await?;
-    actor.cart.state = CartState::CheckedOut(order.id.clone());
+    // The last step (cart checked out, saga record gone) rides with the
+    // capture's commit.
+    actor.cart.state = CartState::CheckedOut(record.order.id.clone());
     actor.cart.updated_at = env.clock.now_ms();
-    write(actor, None).await?;
+    let finished = cart_group(actor, None)?;
+    let order = env
+        .orders
+        .capture(record.order.clone(), &auth, finished)
+        .await?;
     metrics::counter!("surge_checkouts_total", "outcome" => "paid").increment(1);
     Ok((order, false))
 }
@@ -172,17 +178,18 @@ fn price(actor: &CartActor, req: &CheckoutRequest, now: Millis) -> Result<Order,
 }
 
 /// Makes every line's hold last the checkout out, re-taking a lapsed hold
-/// when stock allows.
-async fn extend_holds(actor: &CartActor, now: Millis) -> Result<(), CartError> {
+/// when stock allows. `first` is written with the first line's hold.
+async fn extend_holds(actor: &CartActor, now: Millis, first: WriteGroup) -> Result<(), CartError> {
     let env = &actor.env;
     let expires_at = now.saturating_add(env.settings.checkout_hold_secs.saturating_mul(1000));
+    let mut first = Some(first);
     for line in &actor.cart.lines {
         let take = TakeHold {
             holder: actor.cart.id.hold(),
             customer: actor.cart.customer_id.clone(),
             quantity: line.quantity,
             expires_at,
-            attach: WriteGroup::new(),
+            attach: first.take().unwrap_or_default(),
         };
         env.inventory.take_hold(&line.sku, take).await?;
     }
@@ -301,9 +308,9 @@ async fn reopen(actor: &mut CartActor, started: Cart, order: &OrderId) {
     }
 }
 
-/// Writes the cart with the checkout record, or (when `record` is `None`,
-/// at the end) with the record removed.
-async fn write(actor: &CartActor, record: Option<&CheckoutRecord>) -> Result<(), CartError> {
+/// The cart with the checkout record, or (when `record` is `None`, at the
+/// end) with the record removed.
+fn cart_group(actor: &CartActor, record: Option<&CheckoutRecord>) -> Result<WriteGroup, CartError> {
     let mut group = WriteGroup::new();
     group.put(keys::cart(actor.cart.id.as_str()), &actor.cart)?;
     match (record, &actor.cart.state) {
@@ -311,6 +318,12 @@ async fn write(actor: &CartActor, record: Option<&CheckoutRecord>) -> Result<(),
         (None, CartState::CheckedOut(id)) => group.remove(keys::checkout(id.as_str())),
         (None, _) => {}
     }
+    Ok(group)
+}
+
+/// Writes [`cart_group`] on its own.
+async fn write(actor: &CartActor, record: Option<&CheckoutRecord>) -> Result<(), CartError> {
+    let group = cart_group(actor, record)?;
     actor.env.store.commit(group).await?;
     Ok(())
 }

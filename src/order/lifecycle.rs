@@ -162,31 +162,37 @@ impl Orders {
                 });
             }
         }
-        self.capture(paid, &auth).await
+        self.capture(paid, &auth, WriteGroup::new()).await
     }
 
-    /// Captures an authorization whose stock is committed, and records it. A
-    /// failed capture leaves the order paid with `captured: false` (the
-    /// authorization stands; an operator can retry) rather than failing a
-    /// sale whose stock is already sold.
+    /// Captures an authorization whose stock is committed, and records it
+    /// together with `attach` (a checkout's last step rides in the same
+    /// commit). A failed capture leaves the order paid with `captured:
+    /// false` (the authorization stands; an operator can retry) rather than
+    /// failing a sale whose stock is already sold; `attach` is written then
+    /// too.
     pub(crate) async fn capture(
         &self,
         mut order: Order,
         auth: &Authorization,
+        attach: WriteGroup,
     ) -> Result<Order, OrderError> {
         let op = format!("capture:{}", order.id);
+        let mut group = WriteGroup::new();
         match self.payments.capture(&op, auth, auth.amount).await {
             Ok(()) => {
                 if let Some(payment) = order.payment.as_mut() {
                     payment.captured = true;
                 }
-                let mut group = WriteGroup::new();
                 group.put(keys::order(order.id.as_str()), &order)?;
-                self.store.commit(group).await?;
             }
             Err(e) => {
                 tracing::warn!(order = %order.id, error = %e, "capture failed; the order stays paid, uncaptured")
             }
+        }
+        group.append(attach);
+        if !group.is_empty() {
+            self.store.commit(group).await?;
         }
         Ok(order)
     }
