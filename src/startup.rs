@@ -60,15 +60,22 @@ impl Application {
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let metrics = crate::telemetry::metrics();
-        let data_dir = &settings.store.data_dir;
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
         let availability = Availability::default();
         let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
         seed(&catalog, &store, &settings).await?;
-        let token = admin_token(&secrets, data_dir)?;
+        let token = admin_token(&secrets, &settings.store.data_dir)?;
         let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
         let outbox = Outbox::load(&store)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // Before anything records an event (recovery does): the outbox must
+        // know which kinds the webhooks want, or those events are dropped.
+        let webhooks = Webhooks::load(
+            store.clone(),
+            outbox.clone(),
+            clock.clone(),
+            settings.events.webhooks_max,
+        )?;
         let inventory = Inventory::start(
             store.clone(),
             availability,
@@ -84,38 +91,14 @@ impl Application {
             outbox.clone(),
             clock.clone(),
         );
-        // Before any SKU actor runs: a paid checkout's holds must not expire.
-        let recovered = recovery::checkouts(&orders, inventory.availability()).await?;
-        let cancellations = recovery::cancellations(&orders).await?;
-        tracing::info!(
-            checkouts_finished = recovered.checkouts_finished,
-            checkouts_compensated = recovered.checkouts_compensated,
-            cancellations,
-            "recovered interrupted checkouts and cancellations"
-        );
-        // A cancellation whose payment could not be returned (gateway down)
-        // is retried until it finishes.
-        let resumer = orders.clone();
-        let resuming = actix_web::rt::spawn(async move {
-            let mut every = tokio::time::interval(CANCELLATION_RETRY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                if let Err(e) = resumer.resume_cancellations().await {
-                    tracing::warn!(error = %e, "resuming cancellations");
-                }
-            }
-        });
-        let webhooks = Webhooks::load(
-            store.clone(),
-            outbox.clone(),
-            clock.clone(),
-            settings.events.webhooks_max,
-        )?;
-        let delivering = actix_web::rt::spawn(events::delivery::run(
-            webhooks.clone(),
-            settings.events.clone(),
-        ));
+        recover(&orders, &inventory).await?;
+        let background = vec![
+            retry_cancellations(orders.clone()),
+            actix_web::rt::spawn(events::delivery::run(
+                webhooks.clone(),
+                settings.events.clone(),
+            )),
+        ];
         let carts = Carts::new(
             store.clone(),
             inventory.clone(),
@@ -134,29 +117,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let ready = Arc::new(AtomicBool::new(false));
-        let state = web::Data::new(AppState {
+        let parts = Parts {
             catalog,
-            catalog_settings: settings.catalog.clone(),
             inventory: inventory.clone(),
-            inventory_settings: settings.inventory.clone(),
             idempotency,
             outbox,
             webhooks,
-            streams: Streams::new(
-                settings.events.stream_clients_max,
-                settings.events.stream_keepalive_secs,
-            ),
-            admission: Admission::new(
-                settings.server.writes_in_flight_max,
-                settings.server.body_limit_bytes,
-            ),
             carts,
             orders,
             store: store.clone(),
-            ready: ready.clone(),
-            durability: settings.store.durability,
-            metrics,
-        });
+        };
+        let state = app_state(parts, &settings, ready.clone(), metrics);
         let server = serve(listener, state.clone(), AdminToken::new(&token), &settings)?;
         tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
         ready.store(true, Ordering::Release);
@@ -168,7 +139,7 @@ impl Application {
             ready,
             shutdown: Shutdown::default(),
             handle_signals: true,
-            background: vec![resuming, delivering],
+            background,
             state,
         })
     }
@@ -224,6 +195,79 @@ impl Application {
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
+}
+
+/// The capabilities the handlers share.
+struct Parts {
+    catalog: Arc<Catalog>,
+    inventory: Inventory,
+    idempotency: Idempotency,
+    outbox: Outbox,
+    webhooks: Webhooks,
+    carts: Carts,
+    orders: Orders,
+    store: Store,
+}
+
+fn app_state(
+    parts: Parts,
+    settings: &Settings,
+    ready: Arc<AtomicBool>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> web::Data<AppState> {
+    web::Data::new(AppState {
+        catalog: parts.catalog,
+        catalog_settings: settings.catalog.clone(),
+        inventory: parts.inventory,
+        inventory_settings: settings.inventory.clone(),
+        idempotency: parts.idempotency,
+        outbox: parts.outbox,
+        webhooks: parts.webhooks,
+        streams: Streams::new(
+            settings.events.stream_clients_max,
+            settings.events.stream_keepalive_secs,
+        ),
+        admission: Admission::new(
+            settings.server.writes_in_flight_max,
+            settings.server.body_limit_bytes,
+        ),
+        carts: parts.carts,
+        orders: parts.orders,
+        store: parts.store,
+        ready,
+        durability: settings.store.durability,
+        metrics,
+    })
+}
+
+/// Finishes or compensates the checkouts and cancellations a crash
+/// interrupted. Runs before any SKU actor: a paid checkout's holds must not
+/// expire first.
+async fn recover(orders: &Orders, inventory: &Inventory) -> anyhow::Result<()> {
+    let recovered = recovery::checkouts(orders, inventory.availability()).await?;
+    let cancellations = recovery::cancellations(orders).await?;
+    tracing::info!(
+        checkouts_finished = recovered.checkouts_finished,
+        checkouts_compensated = recovered.checkouts_compensated,
+        cancellations,
+        "recovered interrupted checkouts and cancellations"
+    );
+    Ok(())
+}
+
+/// Retries, every `CANCELLATION_RETRY`, the cancellations whose payment could
+/// not be returned (gateway down) until they finish.
+fn retry_cancellations(orders: Orders) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut every = tokio::time::interval(CANCELLATION_RETRY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = orders.resume_cancellations().await {
+                tracing::warn!(error = %e, "resuming cancellations");
+            }
+        }
+    })
 }
 
 /// Seeds the catalog on the first start of an empty store, and says so.

@@ -6,7 +6,7 @@
 
 use super::client::Connection;
 use super::scenario::{Plan, Scenario};
-use super::shopper::Shopper;
+use super::shopper::{Shopper, Step};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -101,6 +101,37 @@ impl Stats {
             created: BTreeMap::new(),
             timeline: Vec::new(),
         })
+    }
+
+    /// Records one answer's latency: overall, by step, by outcome.
+    fn record(&mut self, step: Step, status: u16, us: u64) -> anyhow::Result<()> {
+        self.latency.saturating_record(us);
+        match self.steps.get_mut(step.name()) {
+            Some(h) => h.saturating_record(us),
+            None => {
+                let mut h = Histogram::new_with_bounds(1, 60_000_000, 3)?;
+                h.saturating_record(us);
+                self.steps.insert(step.name(), h);
+            }
+        }
+        match status {
+            200..=299 => self.accepted.saturating_record(us),
+            429 | 503 => self.refused.saturating_record(us),
+            _ => {}
+        }
+        *self.statuses.entry(status).or_default() += 1;
+        Ok(())
+    }
+
+    /// Adds a request that completed in elapsed second `second`.
+    fn count_in_second(&mut self, second: usize, us: u64) {
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, Second::default());
+        }
+        let slot = &mut self.timeline[second];
+        slot.requests += 1;
+        slot.latency_sum_us += us;
+        slot.latency_max_us = slot.latency_max_us.max(us);
     }
 
     fn merge(&mut self, other: Stats) -> anyhow::Result<()> {
@@ -214,20 +245,7 @@ async fn connection(
         match client.send(&call).await {
             Ok((status, body)) => {
                 us = scheduled.elapsed().as_micros().max(1) as u64;
-                stats.latency.saturating_record(us);
-                if let Some(h) = stats.steps.get_mut(step.name()) {
-                    h.saturating_record(us);
-                } else {
-                    let mut h = Histogram::new_with_bounds(1, 60_000_000, 3)?;
-                    h.saturating_record(us);
-                    stats.steps.insert(step.name(), h);
-                }
-                match status.as_u16() {
-                    200..=299 => stats.accepted.saturating_record(us),
-                    429 | 503 => stats.refused.saturating_record(us),
-                    _ => {}
-                }
-                *stats.statuses.entry(status.as_u16()).or_default() += 1;
+                stats.record(step, status.as_u16(), us)?;
                 if let Some(sku) = shopper.observe(step, status.as_u16(), &body) {
                     *stats.created.entry(sku).or_default() += 1;
                 }
@@ -242,14 +260,7 @@ async fn connection(
             }
         }
         live.done.fetch_add(1, Ordering::Relaxed);
-        let second = started.elapsed().as_secs() as usize;
-        if stats.timeline.len() <= second {
-            stats.timeline.resize(second + 1, Second::default());
-        }
-        let slot = &mut stats.timeline[second];
-        slot.requests += 1;
-        slot.latency_sum_us += us;
-        slot.latency_max_us = slot.latency_max_us.max(us);
+        stats.count_in_second(started.elapsed().as_secs() as usize, us);
     }
     Ok(stats)
 }

@@ -219,8 +219,8 @@ impl Shopper {
                 self.lines += 1;
                 Some(i)
             }
-            // The cart is full: start another.
-            (Step::AddLine(_), 422) => {
+            // Refused (full, sold out, expired, gone): start another cart.
+            (Step::AddLine(_), _) => {
                 self.cart = None;
                 self.lines = 0;
                 None

@@ -10,6 +10,7 @@
 //! Deliveries are only sent after the fan-out commit, which flushes after
 //! the change that recorded the event: nothing unacknowledged goes out.
 
+use super::schedule::Schedule;
 use super::signature::{self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, TIMESTAMP_HEADER};
 use super::{Event, EventSettings, Webhook, Webhooks};
 use crate::clock::{rfc3339, Millis};
@@ -18,7 +19,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -39,32 +39,34 @@ pub struct Delivery {
 /// Longest the worker sleeps with nothing due, so a missed wake-up costs at
 /// most this.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
-
-/// How long a delivery whose record could not be read waits, in ms.
-const READ_RETRY_MS: Millis = 1_000;
-
-/// When each delivery is due: (due time, webhook, event sequence). Owned by
-/// the worker task alone.
-type Schedule = BTreeSet<(Millis, String, u64)>;
+/// How long deliveries wait after their outcome could not be recorded (or
+/// their record read), in ms: the store is busy or failing, and sending
+/// again at once would only repeat the same tries.
+const STORE_RETRY_MS: Millis = 1_000;
 
 /// Runs the worker until the task is aborted (at shutdown).
 pub async fn run(webhooks: Webhooks, settings: EventSettings) {
-    let mut schedule = Schedule::new();
-    if let Err(e) = reload(&webhooks, &mut schedule) {
+    let mut schedule = Schedule::default();
+    if let Err(e) = schedule.reload(webhooks.store()) {
         tracing::error!(error = %e, "reading pending webhook deliveries");
     }
     loop {
-        let wait = schedule.first().map_or(IDLE_WAIT, |(due, _, _)| {
+        let wait = schedule.next_due().map_or(IDLE_WAIT, |due| {
             Duration::from_millis(due.saturating_sub(webhooks.now())).min(IDLE_WAIT)
         });
         tokio::select! {
             () = webhooks.outbox().poked() => {}
             () = webhooks.rescan_requested() => {
-                if let Err(e) = reload(&webhooks, &mut schedule) {
+                if let Err(e) = schedule.reload(webhooks.store()) {
                     tracing::error!(error = %e, "re-reading webhook deliveries");
                 }
             }
             () = tokio::time::sleep(wait) => {}
+        }
+        // A failed store takes no writes until restart; sending now would
+        // only repeat deliveries whose outcome cannot be recorded.
+        if webhooks.store().failed() {
+            continue;
         }
         loop {
             match fan_out(&webhooks, &settings, &mut schedule).await {
@@ -77,28 +79,16 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
             }
         }
         if let Err(e) = send_due(&webhooks, &settings, &mut schedule).await {
-            // The stored deliveries are the truth; the schedule may now miss
-            // some, so rebuild it from them.
-            tracing::warn!(error = %e, "recording webhook delivery results");
-            if let Err(e) = reload(&webhooks, &mut schedule) {
-                tracing::error!(error = %e, "re-reading webhook deliveries");
-            }
+            tracing::warn!(error = %e, "recording webhook delivery results; retrying shortly");
         }
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
     }
 }
 
-/// Rebuilds the schedule from the stored deliveries.
-fn reload(webhooks: &Webhooks, schedule: &mut Schedule) -> Result<(), StoreError> {
-    schedule.clear();
-    for (_, d) in webhooks.store().scan::<Delivery>(keys::DELIVERY)? {
-        schedule.insert((d.next_at, d.webhook, d.event.seq));
-    }
-    Ok(())
-}
-
 /// Moves up to a batch of events from the outbox to deliveries, in one
-/// commit. Returns whether a full batch moved (more may wait).
+/// commit. A webhook whose backlog is full gets the event as a dead letter
+/// at once (kept, replayable) rather than growing without bound. Returns
+/// whether a full batch moved (more may wait).
 async fn fan_out(
     webhooks: &Webhooks,
     settings: &EventSettings,
@@ -107,34 +97,53 @@ async fn fan_out(
     let store = webhooks.store();
     let events: Vec<Event> =
         store.scan_page(keys::OUTBOX, None, settings.outbox_batch_max, |_| true)?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let Some(last) = events.iter().map(|e| e.seq).max() else {
         return Ok(false);
     };
     let hooks = webhooks.list();
     let now = webhooks.now();
     let mut group = WriteGroup::new();
-    let mut added = Vec::new();
+    let mut added: Vec<(String, u64)> = Vec::new();
     for event in &events {
         group.remove(keys::numbered(keys::OUTBOX, event.seq));
         for hook in hooks.iter().filter(|h| h.wants(event.kind)) {
-            let delivery = Delivery {
+            let mut delivery = Delivery {
                 webhook: hook.id.clone(),
                 event: event.clone(),
                 attempts: 0,
                 next_at: now,
                 last_error: None,
             };
-            group.put(
-                keys::webhook_event(keys::DELIVERY, &hook.id, event.seq),
-                &delivery,
-            )?;
-            added.push((now, hook.id.clone(), event.seq));
+            let queued =
+                schedule.pending_of(&hook.id) + added.iter().filter(|(h, _)| *h == hook.id).count();
+            let prefix = if queued < settings.webhook_pending_max {
+                added.push((hook.id.clone(), event.seq));
+                keys::DELIVERY
+            } else {
+                metrics::counter!("surge_webhook_deliveries_total", "outcome" => "backlog_full")
+                    .increment(1);
+                delivery.last_error = Some("the webhook's backlog was full".into());
+                keys::DEAD_LETTER
+            };
+            group.put(keys::webhook_event(prefix, &hook.id, event.seq), &delivery)?;
         }
     }
-    group.put(keys::OUTBOX_SEQ.to_vec(), &last)?;
+    // Sequence numbers are handed out before their commits, which may land
+    // out of order: the mark only ever moves up, so no number is reused.
+    let mark = store.get::<u64>(keys::OUTBOX_SEQ)?.unwrap_or(0).max(last);
+    group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
     store.commit(group).await?;
-    schedule.extend(added);
+    for (hook, seq) in added {
+        schedule.insert(now, hook, seq);
+    }
     Ok(events.len() >= settings.outbox_batch_max)
+}
+
+/// One try in a round: the stored delivery and its webhook.
+struct Try {
+    key: Vec<u8>,
+    hook: Webhook,
+    delivery: Delivery,
 }
 
 /// Sends every due delivery (up to the in-flight limit) at once, then
@@ -146,79 +155,119 @@ async fn send_due(
     settings: &EventSettings,
     schedule: &mut Schedule,
 ) -> Result<(), StoreError> {
-    let now = webhooks.now();
-    let mut due = Vec::new();
-    while due.len() < settings.webhook_in_flight_max {
-        match schedule.first() {
-            Some((at, _, _)) if *at <= now => due.extend(schedule.pop_first()),
-            _ => break,
-        }
-    }
-    if due.is_empty() {
+    let mut group = WriteGroup::new();
+    let tries = due_tries(webhooks, settings, schedule, &mut group);
+    if tries.is_empty() && group.is_empty() {
         return Ok(());
     }
-    let store = webhooks.store();
-    let mut group = WriteGroup::new();
+    let timeout = Duration::from_millis(settings.webhook_timeout_ms);
+    let sends = tries
+        .iter()
+        .map(|t| send(&t.hook, &t.delivery.event, webhooks.now(), timeout));
+    let outcomes = futures_util::future::join_all(sends).await;
+    let mut retry = Vec::new();
+    let mut sent = Vec::new();
+    for (t, outcome) in tries.into_iter().zip(outcomes) {
+        let (hook, seq) = (t.hook.id.clone(), t.delivery.event.seq);
+        // Removed while this round was out: its keys are already gone.
+        if webhooks.get(&hook).is_none() {
+            continue;
+        }
+        sent.push((hook.clone(), seq));
+        if let Some(next_at) = record(webhooks, settings, &mut group, t, outcome)? {
+            retry.push((next_at, hook, seq));
+        }
+    }
+    if let Err(e) = webhooks.store().commit(group).await {
+        // Nothing of this round is recorded: try all of it again later.
+        let later = webhooks.now() + STORE_RETRY_MS;
+        for (hook, seq) in sent {
+            schedule.insert(later, hook, seq);
+        }
+        return Err(e);
+    }
+    for (next_at, hook, seq) in retry {
+        schedule.insert(next_at, hook, seq);
+    }
+    Ok(())
+}
+
+/// Takes the due deliveries off the schedule and reads them; ones whose
+/// webhook is gone are removed in `group`.
+fn due_tries(
+    webhooks: &Webhooks,
+    settings: &EventSettings,
+    schedule: &mut Schedule,
+    group: &mut WriteGroup,
+) -> Vec<Try> {
+    let now = webhooks.now();
     let mut tries = Vec::new();
-    for (_, hook_id, seq) in due {
+    for (hook_id, seq) in schedule.take_due(now, settings.webhook_in_flight_max) {
         let key = keys::webhook_event(keys::DELIVERY, &hook_id, seq);
-        let delivery = match store.get::<Delivery>(&key) {
+        let delivery = match webhooks.store().get::<Delivery>(&key) {
             Ok(Some(delivery)) => delivery,
             // Gone: delivered before a reload, or its webhook was removed.
             Ok(None) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, webhook = %hook_id, seq, "reading a webhook delivery");
-                schedule.insert((now + READ_RETRY_MS, hook_id, seq));
+                schedule.insert(now + STORE_RETRY_MS, hook_id, seq);
                 continue;
             }
         };
         match webhooks.get(&hook_id) {
-            Some(hook) => tries.push((key, hook, delivery)),
+            Some(hook) => tries.push(Try {
+                key,
+                hook,
+                delivery,
+            }),
             None => group.remove(key),
         }
     }
-    let timeout = Duration::from_millis(settings.webhook_timeout_ms);
-    let sends = tries
-        .iter()
-        .map(|(_, hook, d)| send(hook, &d.event, webhooks.now(), timeout));
-    let outcomes = futures_util::future::join_all(sends).await;
-    let mut retry = Vec::new();
-    for ((key, hook, mut delivery), outcome) in tries.into_iter().zip(outcomes) {
-        delivery.attempts += 1;
-        let seq = delivery.event.seq;
-        match outcome {
-            Ok(()) => {
-                metrics::counter!("surge_webhook_deliveries_total", "outcome" => "delivered")
-                    .increment(1);
-                group.remove(key);
-                continue;
-            }
-            Err(why) => delivery.last_error = Some(why),
-        }
-        let now = webhooks.now();
-        if delivery.attempts >= settings.webhook_attempts_max {
-            metrics::counter!("surge_webhook_deliveries_total", "outcome" => "dead_lettered")
-                .increment(1);
-            tracing::warn!(webhook = %hook.id, event = %delivery.event.id,
-                attempts = delivery.attempts, error = ?delivery.last_error, "webhook delivery dead-lettered");
-            delivery.next_at = now;
+    tries
+}
+
+/// Records one try's outcome in `group`: removed when delivered, a dead
+/// letter when out of tries, else rescheduled. Returns when it is due again.
+fn record(
+    webhooks: &Webhooks,
+    settings: &EventSettings,
+    group: &mut WriteGroup,
+    t: Try,
+    outcome: Result<(), String>,
+) -> Result<Option<Millis>, StoreError> {
+    let Try {
+        key,
+        hook,
+        mut delivery,
+    } = t;
+    delivery.attempts += 1;
+    let outcome_label = match outcome {
+        Ok(()) => {
             group.remove(key);
-            group.put(
-                keys::webhook_event(keys::DEAD_LETTER, &hook.id, seq),
-                &delivery,
-            )?;
-        } else {
-            metrics::counter!("surge_webhook_deliveries_total", "outcome" => "failed").increment(1);
-            delivery.next_at = now + settings.backoff_ms(delivery.attempts);
-            group.put(key, &delivery)?;
-            retry.push((delivery.next_at, hook.id.clone(), seq));
+            "delivered"
         }
-    }
-    let committed = store.commit(group).await;
-    // Even if recording failed, the stored deliveries still stand and a
-    // reload finds them; keep retrying what is known.
-    schedule.extend(retry);
-    committed
+        Err(why) => {
+            delivery.last_error = Some(why);
+            delivery.next_at = webhooks.now();
+            if delivery.attempts >= settings.webhook_attempts_max {
+                tracing::warn!(webhook = %hook.id, event = %delivery.event.id,
+                    attempts = delivery.attempts, error = ?delivery.last_error,
+                    "webhook delivery dead-lettered");
+                group.remove(key);
+                let dead = keys::webhook_event(keys::DEAD_LETTER, &hook.id, delivery.event.seq);
+                group.put(dead, &delivery)?;
+                "dead_lettered"
+            } else {
+                delivery.next_at += settings.backoff_ms(delivery.attempts);
+                group.put(key, &delivery)?;
+                metrics::counter!("surge_webhook_deliveries_total", "outcome" => "failed")
+                    .increment(1);
+                return Ok(Some(delivery.next_at));
+            }
+        }
+    };
+    metrics::counter!("surge_webhook_deliveries_total", "outcome" => outcome_label).increment(1);
+    Ok(None)
 }
 
 /// The JSON body of an event as a webhook receives it.
@@ -241,7 +290,13 @@ async fn send(hook: &Webhook, event: &Event, now: Millis, timeout: Duration) -> 
     let timestamp = now / 1000;
     let signature = signature::sign(&hook.secret, timestamp, &body);
     let uri: hyper::Uri = hook.url.parse().map_err(|e| format!("bad url: {e}"))?;
-    let host = uri.host().ok_or("the url has no host")?.to_owned();
+    // `[::1]` is how a URL writes an IPv6 address; a socket wants `::1`.
+    let host = uri
+        .host()
+        .ok_or("the url has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let authority = uri

@@ -9,6 +9,7 @@
 
 pub mod delivery;
 mod outbox;
+mod schedule;
 mod settings;
 pub mod signature;
 mod webhooks;

@@ -90,6 +90,17 @@ pub struct Event {
     pub data: String,
 }
 
+/// The id of the event with sequence number `seq`.
+fn event_id(seq: u64) -> String {
+    format!("evt_{seq:016x}")
+}
+
+/// The sequence number in an event id, if it is one.
+pub(super) fn event_seq(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("evt_").filter(|h| h.len() == 16)?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
 /// Hands out sequence numbers and knows which kinds anyone listens to.
 #[derive(Clone)]
 pub struct Outbox {
@@ -148,7 +159,7 @@ impl Outbox {
             .map_err(|e| StoreError::io(format!("encoding an event: {e}")))?;
         let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
         let event = Event {
-            id: format!("evt_{seq:016x}"),
+            id: event_id(seq),
             seq,
             kind,
             at: now,
@@ -165,5 +176,20 @@ impl Outbox {
     /// Waits until [`poke`](Self::poke) is called.
     pub async fn poked(&self) {
         self.inner.pending.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_give_back_their_sequence_number() {
+        for seq in [0, 1, 255, u64::MAX] {
+            assert_eq!(event_seq(&event_id(seq)), Some(seq));
+        }
+        assert_eq!(event_seq("evt_nope"), None);
+        assert_eq!(event_seq("evt_00000000000000zz"), None);
+        assert_eq!(event_seq("ord_0000000000000001"), None);
     }
 }

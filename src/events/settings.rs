@@ -19,6 +19,10 @@ pub struct EventSettings {
     pub webhook_backoff_max_ms: u64,
     /// Most deliveries sent at once.
     pub webhook_in_flight_max: usize,
+    /// Most deliveries waiting for one webhook; beyond it new events go
+    /// straight to its dead letters (kept, replayable) instead of growing
+    /// the backlog of an endpoint that is down.
+    pub webhook_pending_max: usize,
     /// Most events moved from the outbox to deliveries in one step.
     pub outbox_batch_max: usize,
     /// Most clients of the live event stream at once; beyond it, 503.
@@ -37,6 +41,7 @@ impl Default for EventSettings {
             webhook_backoff_base_ms: 1_000,
             webhook_backoff_max_ms: 600_000,
             webhook_in_flight_max: 16,
+            webhook_pending_max: 100_000,
             outbox_batch_max: 512,
             stream_clients_max: 1_000,
             stream_keepalive_secs: 15,
@@ -64,6 +69,10 @@ impl EventSettings {
             (
                 "events.webhook_in_flight_max must be at least 1",
                 self.webhook_in_flight_max >= 1,
+            ),
+            (
+                "events.webhook_pending_max must be at least 1",
+                self.webhook_pending_max >= 1,
             ),
             (
                 "events.outbox_batch_max must be at least 1",

@@ -20,6 +20,8 @@ use tokio::sync::{Mutex, Notify};
 const URL_LEN_MAX: usize = 2048;
 /// Longest accepted signing secret, in bytes.
 const SECRET_LEN_MAX: usize = 256;
+/// Most dead letters one replay puts back (one commit); call again for more.
+pub const REPLAY_BATCH_MAX: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
@@ -200,34 +202,49 @@ impl Webhooks {
     }
 
     /// Puts dead letters of webhook `id` back on the way with fresh tries:
-    /// the one of `event` (an event id), or all of them. Returns how many.
-    pub async fn replay(&self, id: &str, event: Option<&str>) -> Result<usize, WebhookError> {
+    /// the one of `event` (an event id), or the oldest `REPLAY_BATCH_MAX`.
+    /// Returns how many were replayed and how many dead letters remain.
+    pub async fn replay(
+        &self,
+        id: &str,
+        event: Option<&str>,
+    ) -> Result<(usize, usize), WebhookError> {
         let _changing = self.inner.changing.lock().await;
-        let letters = self.dead_letters(id, usize::MAX)?;
+        let letters = match event {
+            Some(event) => vec![self.dead_letter(id, event)?],
+            None => self.dead_letters(id, REPLAY_BATCH_MAX)?,
+        };
         let now = self.now();
         let mut group = WriteGroup::new();
-        let mut replayed = 0;
-        for mut letter in letters {
-            if event.is_some_and(|e| e != letter.event.id) {
-                continue;
-            }
+        for letter in &letters {
             let seq = letter.event.seq;
             group.remove(keys::webhook_event(keys::DEAD_LETTER, id, seq));
-            letter.attempts = 0;
-            letter.next_at = now;
-            group.put(keys::webhook_event(keys::DELIVERY, id, seq), &letter)?;
-            replayed += 1;
-        }
-        if let (Some(event), 0) = (event, replayed) {
-            return Err(WebhookError::DeadLetterNotFound {
-                webhook: id.to_owned(),
-                event: event.to_owned(),
-            });
+            let fresh = Delivery {
+                attempts: 0,
+                next_at: now,
+                ..letter.clone()
+            };
+            group.put(keys::webhook_event(keys::DELIVERY, id, seq), &fresh)?;
         }
         self.inner.store.commit(group).await?;
         self.inner.rescan.notify_one();
-        tracing::info!(webhook = %id, replayed, "dead letters replayed");
-        Ok(replayed)
+        let remaining = self.backlog(id)?.1;
+        tracing::info!(webhook = %id, replayed = letters.len(), remaining, "dead letters replayed");
+        Ok((letters.len(), remaining))
+    }
+
+    /// The dead letter of `event` (an event id) for webhook `id`.
+    fn dead_letter(&self, id: &str, event: &str) -> Result<Delivery, WebhookError> {
+        let missing = || WebhookError::DeadLetterNotFound {
+            webhook: id.to_owned(),
+            event: event.to_owned(),
+        };
+        if self.get(id).is_none() {
+            return Err(WebhookError::NotFound(id.to_owned()));
+        }
+        let seq = super::outbox::event_seq(event).ok_or_else(missing)?;
+        let key = keys::webhook_event(keys::DEAD_LETTER, id, seq);
+        self.inner.store.get(&key)?.ok_or_else(missing)
     }
 
     fn publish_wanted(&self) {

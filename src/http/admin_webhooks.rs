@@ -107,6 +107,8 @@ pub struct DeadLetterList {
 pub struct Replayed {
     /// Dead letters put back on the way, with fresh tries.
     pub replayed: usize,
+    /// Dead letters left (a replay of all takes at most 1000 at a time).
+    pub remaining: usize,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -228,8 +230,11 @@ pub async fn replay_all(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let replayed = state.webhooks.replay(&id, None).await?;
-    Ok(no_store().json(Replayed { replayed }))
+    let (replayed, remaining) = state.webhooks.replay(&id, None).await?;
+    Ok(no_store().json(Replayed {
+        replayed,
+        remaining,
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks/{id}/dead-letters/{event_id}/replay", tag = "admin",
@@ -243,8 +248,11 @@ pub async fn replay_one(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, event) = path.into_inner();
-    let replayed = state.webhooks.replay(&id, Some(&event)).await?;
-    Ok(no_store().json(Replayed { replayed }))
+    let (replayed, remaining) = state.webhooks.replay(&id, Some(&event)).await?;
+    Ok(no_store().json(Replayed {
+        replayed,
+        remaining,
+    }))
 }
 
 fn no_store() -> actix_web::HttpResponseBuilder {

@@ -174,7 +174,14 @@ async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(json_body(replay, 200).await["replayed"], 1);
+    let replayed = json_body(replay, 200).await;
+    assert_eq!(
+        (
+            replayed["replayed"].as_u64(),
+            replayed["remaining"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
     let accepted = receiver.wait_for(|got| !got.is_empty()).await;
     assert_eq!(verified(&accepted[0])["id"], event.as_str());
     let after = json_body(
@@ -345,4 +352,52 @@ async fn pending_deliveries_survive_kill_9_and_arrive_after_restart() {
     assert!(accepted
         .iter()
         .all(|r| verified(r)["type"] == "order.created"));
+}
+
+#[tokio::test]
+async fn a_full_backlog_sends_new_events_to_dead_letters_not_to_memory() {
+    let app = eager_app(|s| {
+        s.events.webhook_pending_max = 2;
+        s.events.webhook_backoff_base_ms = 60_000;
+        s.events.webhook_backoff_max_ms = 60_000;
+    })
+    .await;
+    let receiver = Receiver::start(0).await;
+    receiver.set_failing(true);
+    let hook = registered(&app, &receiver.url, Some(&["order.created"])).await;
+    create_sku(&app, "FULL-1", 10).await;
+    for n in 0..5 {
+        json_body(
+            purchase(&app, "FULL-1", &format!("full-{n}"), "carol", 1).await,
+            201,
+        )
+        .await;
+    }
+    let path = format!("/v1/admin/webhooks/{hook}");
+    let mut view = Value::Null;
+    for _ in 0..500 {
+        view = json_body(app.admin(Method::GET, &path).send().await.unwrap(), 200).await;
+        if view["pending"].as_u64().unwrap_or(0) + view["dead_letters"].as_u64().unwrap_or(0) == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (view["pending"].as_u64(), view["dead_letters"].as_u64()),
+        (Some(2), Some(3)),
+        "{view}"
+    );
+    let letters = json_body(
+        app.admin(Method::GET, &format!("{path}/dead-letters"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(letters["items"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("backlog"));
+    assert_eq!(letters["items"][0]["attempts"], 0, "never tried");
 }
