@@ -139,6 +139,12 @@ impl TestApp {
         self.request(method, path).bearer_auth(&self.admin_token)
     }
 
+    /// An admin GET of `path`, asserting 200; the JSON body.
+    pub async fn admin_json(&self, path: &str) -> Value {
+        let res = self.admin(Method::GET, path).send().await.expect("request");
+        json_body(res, 200).await
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path)
             .send()

@@ -109,14 +109,7 @@ async fn deliveries_are_signed_retried_and_arrive_once_the_endpoint_recovers() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let all = receiver.requests().await;
     assert_eq!(all.len(), 5, "{all:?}");
-    let listed = json_body(
-        app.admin(Method::GET, "/v1/admin/webhooks")
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let listed = app.admin_json("/v1/admin/webhooks").await;
     let item = &listed["items"][0];
     assert_eq!(item["id"], hook.as_str());
     assert_eq!(
@@ -137,8 +130,7 @@ async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
     let letters_path = format!("/v1/admin/webhooks/{hook}/dead-letters");
     let mut letters = Value::Null;
     for _ in 0..500 {
-        let res = app.admin(Method::GET, &letters_path).send().await.unwrap();
-        letters = json_body(res, 200).await;
+        letters = app.admin_json(&letters_path).await;
         if letters["items"].as_array().is_some_and(|i| !i.is_empty()) {
             break;
         }
@@ -184,11 +176,7 @@ async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
     );
     let accepted = receiver.wait_for(|got| !got.is_empty()).await;
     assert_eq!(verified(&accepted[0])["id"], event.as_str());
-    let after = json_body(
-        app.admin(Method::GET, &letters_path).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let after = app.admin_json(&letters_path).await;
     assert_eq!(after["items"], json!([]));
     let again = app
         .admin(Method::POST, &format!("{letters_path}/replay"))
@@ -239,14 +227,9 @@ async fn registrations_are_validated_limited_listed_and_removable() {
     let problem = assert_problem(register(&app, &third).await, 409).await;
     assert_eq!(problem["max"], 2);
 
-    let one = json_body(
-        app.admin(Method::GET, &format!("/v1/admin/webhooks/{second}"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let one = app
+        .admin_json(&format!("/v1/admin/webhooks/{second}"))
+        .await;
     assert_eq!(
         (one["events"].clone(), one["all_events"].clone()),
         (json!(["order.paid"]), json!(false))
@@ -263,14 +246,7 @@ async fn registrations_are_validated_limited_listed_and_removable() {
         .await
         .unwrap();
     assert_problem(again, 404).await;
-    let listed = json_body(
-        app.admin(Method::GET, "/v1/admin/webhooks")
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let listed = app.admin_json("/v1/admin/webhooks").await;
     let ids: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()
@@ -280,15 +256,7 @@ async fn registrations_are_validated_limited_listed_and_removable() {
     assert_eq!(ids, [second.as_str()]);
 
     let restarted = app.restart().await;
-    let listed = json_body(
-        restarted
-            .admin(Method::GET, "/v1/admin/webhooks")
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let listed = restarted.admin_json("/v1/admin/webhooks").await;
     assert_eq!(
         listed["items"][0]["id"],
         second.as_str(),
@@ -376,7 +344,7 @@ async fn a_full_backlog_sends_new_events_to_dead_letters_not_to_memory() {
     let path = format!("/v1/admin/webhooks/{hook}");
     let mut view = Value::Null;
     for _ in 0..500 {
-        view = json_body(app.admin(Method::GET, &path).send().await.unwrap(), 200).await;
+        view = app.admin_json(&path).await;
         if view["pending"].as_u64().unwrap_or(0) + view["dead_letters"].as_u64().unwrap_or(0) == 5 {
             break;
         }
@@ -387,14 +355,7 @@ async fn a_full_backlog_sends_new_events_to_dead_letters_not_to_memory() {
         (Some(2), Some(3)),
         "{view}"
     );
-    let letters = json_body(
-        app.admin(Method::GET, &format!("{path}/dead-letters"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let letters = app.admin_json(&format!("{path}/dead-letters")).await;
     assert!(letters["items"][0]["last_error"]
         .as_str()
         .unwrap_or_default()
