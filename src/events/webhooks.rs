@@ -23,7 +23,7 @@ const SECRET_LEN_MAX: usize = 256;
 /// Most dead letters one replay puts back (one commit); call again for more.
 pub const REPLAY_BATCH_MAX: usize = 1000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
     /// `wh_<32 hex>`, random.
     pub id: String,
@@ -33,6 +33,19 @@ pub struct Webhook {
     /// The kinds delivered; `None` is every kind, including ones added later.
     pub events: Option<Vec<EventKind>>,
     pub created_at: Millis,
+}
+
+/// Never shows the secret, so a webhook can be logged.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("events", &self.events)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl Webhook {
@@ -381,5 +394,9 @@ mod tests {
         assert!(hook.wants(EventKind::StockSoldOut));
         assert!(!hook.wants(EventKind::OrderPaid));
         assert!(hook.id.starts_with("wh_") && hook.id.len() == 35);
+        assert!(
+            !format!("{hook:?}").contains("\"s\""),
+            "the secret is not shown"
+        );
     }
 }
