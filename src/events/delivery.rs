@@ -11,16 +11,12 @@
 //! the change that recorded the event: nothing unacknowledged goes out.
 
 use super::schedule::Schedule;
-use super::signature::{self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, TIMESTAMP_HEADER};
+use super::sender::{self, Connections};
 use super::{Event, EventSettings, Webhook, Webhooks};
-use crate::clock::{rfc3339, Millis};
+use crate::clock::Millis;
 use crate::store::{keys, StoreError, WriteGroup};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// An event on its way to one webhook (or, stored as a dead letter, one
 /// that ran out of tries).
@@ -47,6 +43,7 @@ const STORE_RETRY_MS: Millis = 1_000;
 /// Runs the worker until the task is aborted (at shutdown).
 pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     let mut schedule = Schedule::default();
+    let mut connections = Connections::new(settings.webhook_in_flight_max);
     if let Err(e) = schedule.reload(webhooks.store()) {
         tracing::error!(error = %e, "reading pending webhook deliveries");
     }
@@ -78,7 +75,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
                 }
             }
         }
-        if let Err(e) = send_due(&webhooks, &settings, &mut schedule).await {
+        if let Err(e) = send_due(&webhooks, &settings, &mut schedule, &mut connections).await {
             tracing::warn!(error = %e, "recording webhook delivery results; retrying shortly");
         }
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
@@ -154,6 +151,7 @@ async fn send_due(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &mut Schedule,
+    connections: &mut Connections,
 ) -> Result<(), StoreError> {
     let mut group = WriteGroup::new();
     let tries = due_tries(webhooks, settings, schedule, &mut group);
@@ -161,16 +159,21 @@ async fn send_due(
         return Ok(());
     }
     let timeout = Duration::from_millis(settings.webhook_timeout_ms);
-    let sends = tries
-        .iter()
-        .map(|t| send(&t.hook, &t.delivery.event, webhooks.now(), timeout));
+    let sends = tries.iter().map(|t| {
+        let open = connections.take(&t.hook.id);
+        sender::send(&t.hook, &t.delivery.event, webhooks.now(), timeout, open)
+    });
     let outcomes = futures_util::future::join_all(sends).await;
     let mut retry = Vec::new();
     let mut sent = Vec::new();
-    for (t, outcome) in tries.into_iter().zip(outcomes) {
+    for (t, (outcome, open)) in tries.into_iter().zip(outcomes) {
         let (hook, seq) = (t.hook.id.clone(), t.delivery.event.seq);
+        if let Some(open) = open {
+            connections.put_back(&hook, open);
+        }
         // Removed while this round was out: its keys are already gone.
         if webhooks.get(&hook).is_none() {
+            connections.forget(&hook);
             continue;
         }
         sent.push((hook.clone(), seq));
@@ -268,70 +271,4 @@ fn record(
     };
     metrics::counter!("surge_webhook_deliveries_total", "outcome" => outcome_label).increment(1);
     Ok(None)
-}
-
-/// The JSON body of an event as a webhook receives it.
-fn payload(event: &Event) -> Vec<u8> {
-    let data: serde_json::Value =
-        serde_json::from_str(&event.data).unwrap_or(serde_json::Value::Null);
-    let body = serde_json::json!({
-        "id": event.id,
-        "type": event.kind.as_str(),
-        "sequence": event.seq,
-        "created_at": rfc3339(event.at),
-        "data": data,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
-}
-
-/// One try: POST the signed event; `Ok` only on a 2xx within `timeout`.
-async fn send(hook: &Webhook, event: &Event, now: Millis, timeout: Duration) -> Result<(), String> {
-    let body = payload(event);
-    let timestamp = now / 1000;
-    let signature = signature::sign(&hook.secret, timestamp, &body);
-    let uri: hyper::Uri = hook.url.parse().map_err(|e| format!("bad url: {e}"))?;
-    // `[::1]` is how a URL writes an IPv6 address; a socket wants `::1`.
-    let host = uri
-        .host()
-        .ok_or("the url has no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let authority = uri
-        .authority()
-        .map_or(host.clone(), |a| a.as_str().to_owned());
-    let request = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::USER_AGENT, "surge-webhooks/1")
-        .header(EVENT_ID_HEADER, &event.id)
-        .header(EVENT_TYPE_HEADER, event.kind.as_str())
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(signature::SIGNATURE_HEADER, signature)
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("building the request: {e}"))?;
-    let exchange = async {
-        let stream = TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("connecting: {e}"))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let res = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("sending: {e}"))?;
-        match res.status() {
-            s if s.is_success() => Ok(()),
-            s => Err(format!("answered {}", s.as_u16())),
-        }
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
 }

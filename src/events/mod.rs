@@ -10,6 +10,7 @@
 pub mod delivery;
 mod outbox;
 mod schedule;
+mod sender;
 mod settings;
 pub mod signature;
 mod webhooks;

@@ -1,6 +1,6 @@
-//! A webhook receiver for tests: a plain HTTP/1.1 listener on a free port
-//! that records every request, answers 500 to the first `fail_first` ones
-//! (or to all while `failing`), then 200.
+//! A webhook receiver for tests: a plain HTTP/1.1 keep-alive listener on a
+//! free port that records every request, answers 500 to the first
+//! `fail_first` ones (or to all while `failing`), then 200.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,6 +13,8 @@ use tokio::sync::Mutex;
 /// One request as received; `accepted` is whether it was answered 200.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// Which connection it came on (numbered in accept order).
+    pub connection: usize,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
     pub accepted: bool,
@@ -51,9 +53,11 @@ impl Receiver {
         };
         let serving = receiver.clone();
         tokio::spawn(async move {
+            let mut accepted = 0;
             while let Ok((stream, _)) = listener.accept().await {
+                accepted += 1;
                 let serving = serving.clone();
-                tokio::spawn(async move { serving.answer(stream).await });
+                tokio::spawn(async move { serving.answer(stream, accepted).await });
             }
         });
         receiver
@@ -91,16 +95,31 @@ impl Receiver {
         }
     }
 
-    async fn answer(&self, mut stream: TcpStream) {
-        let Some((headers, body)) = read_request(&mut stream).await else {
-            return;
-        };
+    /// Answers requests on one keep-alive connection until the peer closes.
+    async fn answer(&self, mut stream: TcpStream, connection: usize) {
+        let mut buf = Vec::new();
+        while let Some((headers, body)) = read_request(&mut stream, &mut buf).await {
+            if !self.reply(&mut stream, connection, headers, body).await {
+                return;
+            }
+        }
+    }
+
+    /// Records one request and answers it; false if the answer failed.
+    async fn reply(
+        &self,
+        stream: &mut TcpStream,
+        connection: usize,
+        headers: HashMap<String, String>,
+        body: Vec<u8>,
+    ) -> bool {
         let fail = self.failing.load(Ordering::SeqCst)
             || self
                 .fail_first
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
         self.requests.lock().await.push(Received {
+            connection,
             headers,
             body,
             accepted: !fail,
@@ -110,15 +129,17 @@ impl Receiver {
         } else {
             "200 OK"
         };
-        let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        let _ = stream.write_all(reply.as_bytes()).await;
-        let _ = stream.shutdown().await;
+        let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+        stream.write_all(reply.as_bytes()).await.is_ok()
     }
 }
 
 /// Reads one request: lower-cased headers and a `content-length` body.
-async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>, Vec<u8>)> {
-    let mut buf = Vec::new();
+/// `buf` carries bytes already read past the previous request.
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(HashMap<String, String>, Vec<u8>)> {
     let mut chunk = [0u8; 4096];
     let head_end = loop {
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -135,10 +156,11 @@ async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let length: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
+    while buf.len() < head_end + 4 + length {
         let n = stream.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
-        body.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(&chunk[..n]);
     }
+    let body = buf[head_end + 4..head_end + 4 + length].to_vec();
+    buf.drain(..head_end + 4 + length);
     Some((headers, body))
 }

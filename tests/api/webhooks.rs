@@ -109,6 +109,13 @@ async fn deliveries_are_signed_retried_and_arrive_once_the_endpoint_recovers() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let all = receiver.requests().await;
     assert_eq!(all.len(), 5, "{all:?}");
+    // Retries reuse the keep-alive connections of the first tries.
+    let connections: HashSet<usize> = all.iter().map(|r| r.connection).collect();
+    assert!(
+        connections.len() <= 2,
+        "{} connections for 5 requests",
+        connections.len()
+    );
     let listed = app.admin_json("/v1/admin/webhooks").await;
     let item = &listed["items"][0];
     assert_eq!(item["id"], hook.as_str());
