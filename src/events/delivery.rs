@@ -35,6 +35,8 @@ pub struct Delivery {
 /// Longest the worker sleeps with nothing due, so a missed wake-up costs at
 /// most this.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
+/// Outbox batches moved before each round of sends.
+const FAN_OUT_BATCHES_PER_ROUND: usize = 4;
 /// How long deliveries wait after their outcome could not be recorded (or
 /// their record read), in ms: the store is busy or failing, and sending
 /// again at once would only repeat the same tries.
@@ -47,10 +49,14 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     if let Err(e) = schedule.reload(webhooks.store()) {
         tracing::error!(error = %e, "reading pending webhook deliveries");
     }
+    // Whether the outbox still held events after the last round.
+    let mut more = false;
     loop {
-        let wait = schedule.next_due().map_or(IDLE_WAIT, |due| {
-            Duration::from_millis(due.saturating_sub(webhooks.now())).min(IDLE_WAIT)
-        });
+        let wait = match schedule.next_due() {
+            _ if more => Duration::ZERO,
+            Some(due) => Duration::from_millis(due.saturating_sub(webhooks.now())).min(IDLE_WAIT),
+            None => IDLE_WAIT,
+        };
         tokio::select! {
             () = webhooks.outbox().poked() => {}
             () = webhooks.rescan_requested() => {
@@ -65,14 +71,16 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         if webhooks.store().failed() {
             continue;
         }
-        loop {
+        // A few batches, then a round of sends: under a steady stream of
+        // events the outbox is never empty, and sending must not starve.
+        more = false;
+        for _ in 0..FAN_OUT_BATCHES_PER_ROUND {
             match fan_out(&webhooks, &settings, &mut schedule).await {
-                Ok(true) => continue,
-                Ok(false) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "moving events to webhook deliveries");
-                    break;
-                }
+                Ok(full) => more = full,
+                Err(e) => tracing::warn!(error = %e, "moving events to webhook deliveries"),
+            }
+            if !more {
+                break;
             }
         }
         if let Err(e) = send_due(&webhooks, &settings, &mut schedule, &mut connections).await {

@@ -40,7 +40,7 @@ impl Default for EventSettings {
             webhook_attempts_max: 8,
             webhook_backoff_base_ms: 1_000,
             webhook_backoff_max_ms: 600_000,
-            webhook_in_flight_max: 16,
+            webhook_in_flight_max: 64,
             webhook_pending_max: 100_000,
             outbox_batch_max: 512,
             stream_clients_max: 1_000,
