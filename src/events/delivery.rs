@@ -69,6 +69,9 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         // A failed store takes no writes until restart; sending now would
         // only repeat deliveries whose outcome cannot be recorded.
         if webhooks.store().failed() {
+            // Due deliveries stay due: pause here, or the loop would spin.
+            more = false;
+            tokio::time::sleep(IDLE_WAIT).await;
             continue;
         }
         // A few batches, then a round of sends: under a steady stream of
@@ -77,7 +80,11 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         for _ in 0..FAN_OUT_BATCHES_PER_ROUND {
             match fan_out(&webhooks, &settings, &mut schedule).await {
                 Ok(full) => more = full,
-                Err(e) => tracing::warn!(error = %e, "moving events to webhook deliveries"),
+                Err(e) => {
+                    // Wait for the next wake-up rather than retry at once.
+                    tracing::warn!(error = %e, "moving events to webhook deliveries");
+                    more = false;
+                }
             }
             if !more {
                 break;
@@ -86,6 +93,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         if let Err(e) = send_due(&webhooks, &settings, &mut schedule, &mut connections).await {
             tracing::warn!(error = %e, "recording webhook delivery results; retrying shortly");
         }
+        connections.prune(|id| webhooks.get(id).is_some());
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
     }
 }

@@ -1,7 +1,7 @@
 //! Sending one event to one webhook: the signed JSON request over a
-//! keep-alive HTTP/1.1 connection. Connections are kept per webhook between
-//! rounds (up to the in-flight limit), so a busy endpoint costs one request,
-//! not one TCP handshake, per delivery.
+//! keep-alive HTTP/1.1 connection. A few idle connections are kept per
+//! webhook between rounds, so a busy endpoint costs one request, not one TCP
+//! handshake, per delivery.
 
 use super::signature::{self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, TIMESTAMP_HEADER};
 use super::{Event, Webhook};
@@ -21,6 +21,10 @@ pub type Connection = SendRequest<Full<Bytes>>;
 /// larger one closes it.
 const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
+/// Most idle connections kept per webhook: enough for steady traffic, few
+/// enough that many webhooks cannot exhaust file descriptors.
+const IDLE_PER_WEBHOOK_MAX: usize = 8;
+
 /// Idle connections by webhook id.
 pub struct Connections {
     idle: HashMap<String, Vec<Connection>>,
@@ -28,11 +32,20 @@ pub struct Connections {
 }
 
 impl Connections {
-    pub fn new(per_webhook_max: usize) -> Self {
+    pub fn new(in_flight_max: usize) -> Self {
         Self {
             idle: HashMap::new(),
-            per_webhook_max,
+            per_webhook_max: in_flight_max.min(IDLE_PER_WEBHOOK_MAX),
         }
+    }
+
+    /// Drops the connections of removed webhooks and those the endpoint
+    /// closed while they were idle.
+    pub fn prune(&mut self, registered: impl Fn(&str) -> bool) {
+        self.idle.retain(|webhook, idle| {
+            idle.retain(|c| !c.is_closed());
+            registered(webhook) && !idle.is_empty()
+        });
     }
 
     pub fn take(&mut self, webhook: &str) -> Option<Connection> {
@@ -42,8 +55,11 @@ impl Connections {
     /// Keeps `connection` for the next delivery to `webhook`, if it is open
     /// and the webhook has room.
     pub fn put_back(&mut self, webhook: &str, connection: Connection) {
+        if connection.is_closed() {
+            return;
+        }
         let idle = self.idle.entry(webhook.to_owned()).or_default();
-        if !connection.is_closed() && idle.len() < self.per_webhook_max {
+        if idle.len() < self.per_webhook_max {
             idle.push(connection);
         }
     }
@@ -70,11 +86,15 @@ pub async fn send(
             None => None,
         };
         let (connection, res) = match reusable {
-            Some(mut c) => match c.send_request(request(hook, event, now)?).await {
+            Some(mut c) => match c.try_send_request(request(hook, event, now)?).await {
                 Ok(res) => (c, res),
-                // The endpoint closed the idle connection as we sent on it:
-                // not the endpoint failing, so try once more on a new one.
-                Err(_) => fresh(hook, event, now).await?,
+                // The idle connection closed before the request was written:
+                // nothing was sent, so try once more on a new one. An error
+                // after writing fails the try (the endpoint may have acted).
+                Err(mut e) => match e.take_message() {
+                    Some(_) => fresh(hook, event, now).await?,
+                    None => return Err(format!("sending: {}", e.into_error())),
+                },
             },
             None => fresh(hook, event, now).await?,
         };
