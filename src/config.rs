@@ -254,8 +254,8 @@ impl Settings {
                 self.server.connections_per_worker_max >= 1,
             ),
             (
-                "server.writes_in_flight_max must be at least 1",
-                self.server.writes_in_flight_max >= 1,
+                "server.writes_in_flight_max must be between 1 and 1000000",
+                (1..=1_000_000).contains(&self.server.writes_in_flight_max),
             ),
             (
                 "store.commit_batch_max must be at least 1",
@@ -360,6 +360,12 @@ mod tests {
         let mut s = Settings::default();
         s.catalog.page_limit_default = 500;
         assert!(s.validate().unwrap_err().contains("page_limit_default"));
+        let mut s = Settings::default();
+        s.server.writes_in_flight_max = usize::MAX;
+        assert!(s.validate().unwrap_err().contains("writes_in_flight_max"));
+        let mut s = Settings::default();
+        s.events.stream_clients_max = usize::MAX;
+        assert!(s.validate().unwrap_err().contains("stream_clients_max"));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         if let Err(e) = send_due(&webhooks, &settings, &mut schedule, &mut connections).await {
             tracing::warn!(error = %e, "recording webhook delivery results; retrying shortly");
         }
-        connections.prune(|id| webhooks.get(id).is_some());
+        connections.prune(|id| webhooks.is_registered(id));
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
     }
 }
@@ -117,9 +117,14 @@ async fn fan_out(
     let now = webhooks.now();
     let mut group = WriteGroup::new();
     let mut added: Vec<(String, u64)> = Vec::new();
+    // Each webhook's backlog, counting what this batch adds.
+    let mut queued: Vec<usize> = hooks.iter().map(|h| schedule.pending_of(&h.id)).collect();
     for event in &events {
         group.remove(keys::numbered(keys::OUTBOX, event.seq));
-        for hook in hooks.iter().filter(|h| h.wants(event.kind)) {
+        for (hook, queued) in hooks.iter().zip(queued.iter_mut()) {
+            if !hook.wants(event.kind) {
+                continue;
+            }
             let mut delivery = Delivery {
                 webhook: hook.id.clone(),
                 event: event.clone(),
@@ -127,9 +132,8 @@ async fn fan_out(
                 next_at: now,
                 last_error: None,
             };
-            let queued =
-                schedule.pending_of(&hook.id) + added.iter().filter(|(h, _)| *h == hook.id).count();
-            let prefix = if queued < settings.webhook_pending_max {
+            let prefix = if *queued < settings.webhook_pending_max {
+                *queued += 1;
                 added.push((hook.id.clone(), event.seq));
                 keys::DELIVERY
             } else {
@@ -188,7 +192,7 @@ async fn send_due(
             connections.put_back(&hook, open);
         }
         // Removed while this round was out: its keys are already gone.
-        if webhooks.get(&hook).is_none() {
+        if !webhooks.is_registered(&hook) {
             connections.forget(&hook);
             continue;
         }

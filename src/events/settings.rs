@@ -79,6 +79,10 @@ impl EventSettings {
                 self.outbox_batch_max >= 1,
             ),
             (
+                "events.stream_clients_max must be at most 1000000",
+                self.stream_clients_max <= 1_000_000,
+            ),
+            (
                 "events.stream_keepalive_secs must be at least 1",
                 self.stream_keepalive_secs >= 1,
             ),

@@ -126,6 +126,11 @@ impl Webhooks {
         self.inner.hooks.read().iter().find(|h| h.id == id).cloned()
     }
 
+    /// Whether `id` is registered (without copying it out).
+    pub fn is_registered(&self, id: &str) -> bool {
+        self.inner.hooks.read().iter().any(|h| h.id == id)
+    }
+
     pub(super) fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -174,7 +179,7 @@ impl Webhooks {
     /// Removes an endpoint with its pending deliveries and dead letters.
     pub async fn remove(&self, id: &str) -> Result<(), WebhookError> {
         let _changing = self.inner.changing.lock().await;
-        if self.get(id).is_none() {
+        if !self.is_registered(id) {
             return Err(WebhookError::NotFound(id.to_owned()));
         }
         let store = &self.inner.store;
@@ -207,7 +212,7 @@ impl Webhooks {
 
     /// Up to `limit` dead letters of webhook `id`, oldest event first.
     pub fn dead_letters(&self, id: &str, limit: usize) -> Result<Vec<Delivery>, WebhookError> {
-        if self.get(id).is_none() {
+        if !self.is_registered(id) {
             return Err(WebhookError::NotFound(id.to_owned()));
         }
         let prefix = keys::of_webhook(keys::DEAD_LETTER, id);
@@ -252,7 +257,7 @@ impl Webhooks {
             webhook: id.to_owned(),
             event: event.to_owned(),
         };
-        if self.get(id).is_none() {
+        if !self.is_registered(id) {
             return Err(WebhookError::NotFound(id.to_owned()));
         }
         let seq = super::outbox::event_seq(event).ok_or_else(missing)?;

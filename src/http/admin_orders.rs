@@ -59,13 +59,7 @@ pub async fn list_orders(
             )])
         })?),
     };
-    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "limit",
-            format!("limit must be between 1 and {PAGE_MAX}"),
-        )]));
-    }
+    let limit = super::edge::page_limit(query.limit, PAGE_DEFAULT, PAGE_MAX)?;
     // One more than asked tells whether another page exists.
     let mut orders = state
         .orders

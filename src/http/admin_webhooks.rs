@@ -5,7 +5,6 @@ use super::auth::Admin;
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::clock::rfc3339;
-use crate::domain::FieldError;
 use crate::events::{Delivery, EventKind, Webhook, WebhookError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -111,6 +110,15 @@ pub struct Replayed {
     pub remaining: usize,
 }
 
+impl From<(usize, usize)> for Replayed {
+    fn from((replayed, remaining): (usize, usize)) -> Self {
+        Self {
+            replayed,
+            remaining,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
@@ -208,13 +216,7 @@ pub async fn dead_letters(
     id: web::Path<String>,
     query: web::Query<DeadLetterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(DEAD_LETTERS_DEFAULT);
-    if !(1..=DEAD_LETTERS_MAX).contains(&limit) {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "limit",
-            format!("limit must be between 1 and {DEAD_LETTERS_MAX}"),
-        )]));
-    }
+    let limit = super::edge::page_limit(query.limit, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX)?;
     let letters = state.webhooks.dead_letters(&id, limit)?;
     Ok(no_store().json(DeadLetterList {
         items: letters.iter().map(DeadLetterView::new).collect(),
@@ -230,11 +232,8 @@ pub async fn replay_all(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (replayed, remaining) = state.webhooks.replay(&id, None).await?;
-    Ok(no_store().json(Replayed {
-        replayed,
-        remaining,
-    }))
+    let replay = state.webhooks.replay(&id, None).await?;
+    Ok(no_store().json(Replayed::from(replay)))
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks/{id}/dead-letters/{event_id}/replay", tag = "admin",
@@ -248,11 +247,8 @@ pub async fn replay_one(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, event) = path.into_inner();
-    let (replayed, remaining) = state.webhooks.replay(&id, Some(&event)).await?;
-    Ok(no_store().json(Replayed {
-        replayed,
-        remaining,
-    }))
+    let replay = state.webhooks.replay(&id, Some(&event)).await?;
+    Ok(no_store().json(Replayed::from(replay)))
 }
 
 fn no_store() -> actix_web::HttpResponseBuilder {

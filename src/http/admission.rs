@@ -16,39 +16,27 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, ResponseError};
 use futures_util::StreamExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Storefront writes in flight, against their limit.
+/// Storefront writes in flight, against their limit: one semaphore permit
+/// per admitted write, given back when its response is done.
 pub struct Admission {
-    in_flight: Arc<AtomicUsize>,
-    max: usize,
+    permits: Arc<Semaphore>,
     /// Most body bytes read from a refused request to keep its connection.
     body_limit_bytes: usize,
-}
-
-/// One admitted write; its place is given back when the response is done.
-struct Permit(Arc<AtomicUsize>);
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Admission {
     pub fn new(max: usize, body_limit_bytes: usize) -> Self {
         Self {
-            in_flight: Arc::default(),
-            max,
+            permits: Arc::new(Semaphore::new(max)),
             body_limit_bytes,
         }
     }
 
-    fn admit(&self) -> Option<Permit> {
-        let taken = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let permit = Permit(self.in_flight.clone());
-        (taken < self.max).then_some(permit)
+    fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
     }
 }
 
@@ -78,9 +66,12 @@ pub async fn admit_writes(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    // Reads (most requests) pass without touching the shared state.
+    let state = is_storefront_write(&req)
+        .then(|| req.app_data::<web::Data<AppState>>().cloned())
+        .flatten();
     let permit = match state {
-        Some(state) if is_storefront_write(&req) => match state.admission.admit() {
+        Some(state) => match state.admission.admit() {
             Some(permit) => Some(permit),
             None => {
                 metrics::counter!("surge_http_shed_total").increment(1);
@@ -95,7 +86,7 @@ pub async fn admit_writes(
                 return Ok(res.map_into_right_body());
             }
         },
-        _ => None,
+        None => None,
     };
     let res = next.call(req).await?;
     drop(permit);

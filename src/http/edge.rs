@@ -54,6 +54,18 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// A list's `limit` query parameter: `default` when absent, else 1 to `max`.
+pub fn page_limit(raw: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = raw.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(vec![crate::domain::FieldError::new(
+            "limit",
+            format!("limit must be between 1 and {max}"),
+        )]));
+    }
+    Ok(limit)
+}
+
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
         ApiError::bad_request("invalid-path", format!("invalid path: {err}")).into()

@@ -14,10 +14,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 use utoipa::IntoParams;
 
 /// Most SKUs one stream may filter on.
@@ -25,8 +24,8 @@ const FILTER_SKUS_MAX: usize = 100;
 
 /// The streams' shared limits and their shutdown signal.
 pub struct Streams {
-    clients: Arc<AtomicUsize>,
-    clients_max: usize,
+    /// One permit per open stream, given back when it is dropped.
+    clients: Arc<Semaphore>,
     keepalive: Duration,
     closing: watch::Sender<bool>,
 }
@@ -34,8 +33,7 @@ pub struct Streams {
 impl Streams {
     pub fn new(clients_max: usize, keepalive_secs: u64) -> Self {
         Self {
-            clients: Arc::default(),
-            clients_max,
+            clients: Arc::new(Semaphore::new(clients_max)),
             keepalive: Duration::from_secs(keepalive_secs),
             closing: watch::Sender::new(false),
         }
@@ -46,20 +44,12 @@ impl Streams {
         self.closing.send_replace(true);
     }
 
-    /// A slot for one more client, or `None` at the limit.
-    fn admit(&self) -> Option<Slot> {
-        let taken = self.clients.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(self.clients.clone());
-        (taken < self.clients_max && !*self.closing.borrow()).then_some(slot)
-    }
-}
-
-/// One client's place; given back when its stream is dropped.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+    /// A place for one more client, or `None` at the limit.
+    fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        if *self.closing.borrow() {
+            return None;
+        }
+        self.clients.clone().try_acquire_owned().ok()
     }
 }
 
@@ -79,7 +69,7 @@ struct Client {
     first: VecDeque<Bytes>,
     keepalive: tokio::time::Interval,
     closing: watch::Receiver<bool>,
-    _slot: Slot,
+    _slot: OwnedSemaphorePermit,
 }
 
 #[utoipa::path(get, path = "/v1/events/stream", tag = "catalog", params(StreamQuery),
