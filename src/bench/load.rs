@@ -59,6 +59,11 @@ impl Live {
     }
 }
 
+/// A latency histogram in µs, from 1 µs to a minute, 3 significant digits.
+fn histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+}
+
 /// Results of one connection, merged into the run's.
 pub struct Stats {
     /// Latency in microseconds.
@@ -90,7 +95,6 @@ pub struct Second {
 
 impl Stats {
     fn new() -> anyhow::Result<Self> {
-        let histogram = || Histogram::new_with_bounds(1, 60_000_000, 3);
         Ok(Self {
             latency: histogram()?,
             accepted: histogram()?,
@@ -106,13 +110,11 @@ impl Stats {
     /// Records one answer's latency: overall, by step, by outcome.
     fn record(&mut self, step: Step, status: u16, us: u64) -> anyhow::Result<()> {
         self.latency.saturating_record(us);
-        match self.steps.get_mut(step.name()) {
-            Some(h) => h.saturating_record(us),
-            None => {
-                let mut h = Histogram::new_with_bounds(1, 60_000_000, 3)?;
-                h.saturating_record(us);
-                self.steps.insert(step.name(), h);
-            }
+        if !self.steps.contains_key(step.name()) {
+            self.steps.insert(step.name(), histogram()?);
+        }
+        if let Some(h) = self.steps.get_mut(step.name()) {
+            h.saturating_record(us);
         }
         match status {
             200..=299 => self.accepted.saturating_record(us),

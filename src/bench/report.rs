@@ -39,7 +39,7 @@ const PERCENTILES: &[f64] = &[
     0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
 ];
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Latency {
     pub p50: f64,
     pub p90: f64,
@@ -115,13 +115,7 @@ impl Report {
             requests,
             throughput_per_sec: requests as f64 / elapsed.as_secs_f64().max(1e-9),
             errors: stats.errors,
-            latency_ms: Latency::of(&stats.latency).unwrap_or(Latency {
-                p50: 0.0,
-                p90: 0.0,
-                p99: 0.0,
-                p99_9: 0.0,
-                max: 0.0,
-            }),
+            latency_ms: Latency::of(&stats.latency).unwrap_or_default(),
             accepted_latency_ms: Latency::of(&stats.accepted),
             refused_latency_ms: Latency::of(&stats.refused),
             steps: stats
