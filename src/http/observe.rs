@@ -17,7 +17,7 @@ use tracing::Instrument;
 /// labelled metric up in the registry builds and hashes its key every time,
 /// a visible share of a cheap read; a handle is an atomic to bump.
 struct Handles {
-    routes: DashMap<(Method, String), (Counter, Histogram)>,
+    routes: DashMap<(&'static str, String), (Counter, Histogram)>,
     statuses: DashMap<u16, Counter>,
 }
 
@@ -29,13 +29,28 @@ fn handles() -> &'static Handles {
     })
 }
 
+/// The method as a label: any method outside the standard ones is `OTHER`,
+/// so a client inventing methods cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let span = tracing::debug_span!("request", method = %method, path = %req.path());
+    let method = method_label(req.method());
+    let span = tracing::debug_span!("request", method, path = %req.path());
     let res = next.call(req).instrument(span).await?;
     let route = res
         .request()
@@ -51,7 +66,7 @@ pub async fn record_request(
             route.1.record(elapsed);
         }
         None => {
-            let labels = [("method", key.0.to_string()), ("route", key.1.clone())];
+            let labels = [("method", key.0.to_owned()), ("route", key.1.clone())];
             let requests = metrics::counter!("surge_http_requests_total", &labels);
             let duration = metrics::histogram!("surge_http_request_duration_seconds", &labels);
             requests.increment(1);

@@ -24,6 +24,10 @@ async fn metrics_are_prometheus_text_with_request_counts_per_route_pattern() {
     app.created(&product_body("metered", &["MET-1"])).await;
     assert_eq!(app.get("/v1/products/metered").await.status(), 200);
     assert_eq!(app.get("/v1/skus/MET-1").await.status(), 200);
+    // Invented methods must not become labels either.
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let odd = app.request(brew, "/v1/skus/MET-1").send().await.unwrap();
+    assert!(odd.status().is_client_error(), "{}", odd.status());
 
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), 200);
@@ -47,6 +51,10 @@ async fn metrics_are_prometheus_text_with_request_counts_per_route_pattern() {
     assert!(
         !text.contains("route=\"/v1/products/metered\""),
         "raw paths must not become labels"
+    );
+    assert!(
+        !text.contains("BREW") && text.contains("method=\"OTHER\""),
+        "{text}"
     );
     assert!(
         text.contains("surge_http_request_duration_seconds_bucket{"),
