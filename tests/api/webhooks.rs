@@ -234,6 +234,12 @@ async fn registrations_are_validated_limited_listed_and_removable() {
     let problem = assert_problem(register(&app, &third).await, 409).await;
     assert_eq!(problem["max"], 2);
 
+    for bad in ["limit=0", "limit=1001", "limit=x", "page=2"] {
+        let path = format!("/v1/admin/webhooks/{second}/dead-letters?{bad}");
+        assert_problem(app.admin(Method::GET, &path).send().await.unwrap(), 400).await;
+    }
+    let unknown = app.admin(Method::GET, "/v1/admin/webhooks/wh_nope/dead-letters");
+    assert_problem(unknown.send().await.unwrap(), 404).await;
     let one = app
         .admin_json(&format!("/v1/admin/webhooks/{second}"))
         .await;
