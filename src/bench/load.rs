@@ -4,10 +4,11 @@
 //! was sent, so a stalled server cannot hide its queueing (no coordinated
 //! omission).
 
-use super::client::Connection;
+use super::client::{Call, Connection};
 use super::scenario::{Plan, Scenario};
 use super::shopper::{Shopper, Step};
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,9 @@ pub struct Load {
     pub requests: Option<u64>,
     /// Open loop at this many requests per second in total.
     pub rate: Option<f64>,
+    /// Load before `duration` that is not measured (its purchases still
+    /// count as created).
+    pub warmup: Duration,
     /// Flash sale: stop `AFTER_SOLD_OUT` after the first sold-out answer.
     pub until_sold_out: bool,
 }
@@ -64,7 +68,10 @@ fn histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
     Histogram::new_with_bounds(1, 60_000_000, 3)
 }
 
-/// Results of one connection, merged into the run's.
+/// Results of one load thread (all its connections record into one, as wrk
+/// does: an HDR histogram is ~140 KB, and one set per connection is half a
+/// gigabyte at a thousand connections whose first touch of fresh pages stalls
+/// the client for hundreds of ms), merged into the run's.
 pub struct Stats {
     /// Latency in microseconds.
     pub latency: Histogram<u64>,
@@ -184,17 +191,23 @@ pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<
                     .enable_all()
                     .build()?;
                 runtime.block_on(async move {
+                    // Shared by this thread's connections only: the lock
+                    // is never contended on a single-threaded runtime.
+                    let stats = Arc::new(Mutex::new(Stats::new()?));
                     let tasks: Vec<_> = (t..load.connections)
                         .step_by(threads)
                         .map(|conn| {
-                            tokio::spawn(connection(load.clone(), plan.clone(), live.clone(), conn))
+                            let (load, plan) = (load.clone(), plan.clone());
+                            let (live, stats) = (live.clone(), stats.clone());
+                            tokio::spawn(connection(load, plan, live, stats, conn))
                         })
                         .collect();
-                    let mut stats = Stats::new()?;
                     for task in tasks {
-                        stats.merge(task.await??)?;
+                        task.await??;
                     }
-                    Ok(stats)
+                    let stats = Arc::try_unwrap(stats)
+                        .map_err(|_| anyhow::anyhow!("a connection outlived the load"))?;
+                    Ok(stats.into_inner())
                 })
             })
         })
@@ -206,7 +219,9 @@ pub fn run(load: Arc<Load>, plan: Arc<Plan>, live: Arc<Live>) -> anyhow::Result<
             .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
         total.merge(stats)?;
     }
-    let elapsed = live.started.get().map_or(Duration::ZERO, Instant::elapsed);
+    let elapsed = live.started.get().map_or(Duration::ZERO, |at| {
+        at.elapsed().saturating_sub(load.warmup)
+    });
     Ok((total, elapsed))
 }
 
@@ -214,12 +229,13 @@ async fn connection(
     load: Arc<Load>,
     plan: Arc<Plan>,
     live: Arc<Live>,
+    stats: Arc<Mutex<Stats>>,
     conn: usize,
-) -> anyhow::Result<Stats> {
-    let mut stats = Stats::new()?;
-    let opened = Connection::open(load.addr).await;
+) -> anyhow::Result<()> {
+    let opened = warmed(load.addr).await;
     // Counted even when it failed, so the others do not wait for it.
     let started = live.start_together(load.connections).await;
+    let measured_from = started + load.warmup;
     let mut client = opened?;
     let mut shopper = Shopper::new(plan.scenario == Scenario::Mixed && plan.mix.pay > 0);
     let interval = load
@@ -243,11 +259,15 @@ async fn connection(
             None => Instant::now(),
         };
         let (call, step) = plan.call(conn, seq, &shopper);
+        let measured = scheduled >= measured_from;
         let mut us = 0;
         match client.send(&call).await {
             Ok((status, body)) => {
                 us = scheduled.elapsed().as_micros().max(1) as u64;
-                stats.record(step, status.as_u16(), us)?;
+                let mut stats = stats.lock();
+                if measured {
+                    stats.record(step, status.as_u16(), us)?;
+                }
                 if let Some(sku) = shopper.observe(step, status.as_u16(), &body) {
                     *stats.created.entry(sku).or_default() += 1;
                 }
@@ -256,19 +276,22 @@ async fn connection(
                 }
             }
             Err(_) => {
-                stats.errors += 1;
+                stats.lock().errors += u64::from(measured);
                 live.errors.fetch_add(1, Ordering::Relaxed);
                 client = reconnect(load.addr).await?;
             }
         }
         live.done.fetch_add(1, Ordering::Relaxed);
-        stats.count_in_second(started.elapsed().as_secs() as usize, us);
+        if measured {
+            let second = measured_from.elapsed().as_secs() as usize;
+            stats.lock().count_in_second(second, us);
+        }
     }
-    Ok(stats)
+    Ok(())
 }
 
 fn keep_going(load: &Load, live: &Live, started: Instant) -> bool {
-    if started.elapsed() >= load.duration {
+    if started.elapsed() >= load.warmup + load.duration {
         return false;
     }
     if load.until_sold_out
@@ -283,6 +306,17 @@ fn keep_going(load: &Load, live: &Live, started: Instant) -> bool {
         Some(max) => live.issued.fetch_add(1, Ordering::Relaxed) < max,
         None => true,
     }
+}
+
+/// A connection the server has taken up: connecting completes in the
+/// kernel's listen queue, before the server has accepted the socket, so the
+/// first request of a thousand fresh connections would time the server's
+/// accept loop (hundreds of ms) rather than the scenario. One health check
+/// per connection, before the clock starts, leaves that out.
+async fn warmed(addr: SocketAddr) -> anyhow::Result<Connection> {
+    let mut client = Connection::open(addr).await?;
+    client.send(&Call::get("/healthz")).await?;
+    Ok(client)
 }
 
 /// A new connection after an error, retried briefly (the server may be busy).

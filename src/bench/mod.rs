@@ -47,6 +47,13 @@ pub struct BenchArgs {
     /// Stop after this many requests in total.
     #[arg(long)]
     pub requests: Option<u64>,
+    /// Run the load this long before measuring, e.g. 1s: a freshly started
+    /// server's first fraction of a second is not its steady state. Units
+    /// bought meanwhile still count in the invariant check. Only with
+    /// --duration (a run bounded by requests or sold-out stock has no
+    /// steady state to wait for).
+    #[arg(long, value_parser = parse_duration, requires = "duration")]
+    pub warmup: Option<Duration>,
     /// Open loop: this many requests per second in total (latency from when each was due).
     #[arg(long)]
     pub rate: Option<f64>,
@@ -121,6 +128,7 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
         duration: args.duration.unwrap_or(default),
         requests: args.requests,
         rate: args.rate,
+        warmup: args.warmup.unwrap_or_default(),
         until_sold_out,
     });
     let live = Arc::new(Live::default());
@@ -131,10 +139,13 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     };
     progress.abort();
     let (stats, elapsed) = result?;
-    let mode = match args.rate {
+    let mut mode = match args.rate {
         Some(rate) => format!("open loop at {rate}/s"),
         None => "closed loop".to_owned(),
     };
+    if let Some(warmup) = args.warmup.filter(|w| !w.is_zero()) {
+        mode.push_str(&format!(", after {:.1} s unmeasured", warmup.as_secs_f64()));
+    }
     let mut report = Report::new(&plan, target, mode, args.connections, &stats, elapsed);
     report.invariants = report::check(&plan, target, &stats).await?;
     Ok(report)
