@@ -39,6 +39,11 @@ pub struct ServerSettings {
     /// handled at once; beyond it they get 503 with Retry-After at once, so
     /// accepted writes keep a bounded latency under overload.
     pub writes_in_flight_max: usize,
+    /// The latency that at most a tenth of one-step writes may take: while
+    /// more do, the limit on writes in flight shrinks below
+    /// `writes_in_flight_max` (and grows back when they are fast again).
+    /// 0 keeps the limit fixed.
+    pub write_latency_target_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +55,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 10,
             connections_per_worker_max: 25_000,
             writes_in_flight_max: 512,
+            write_latency_target_ms: 20,
         }
     }
 }
@@ -256,6 +262,10 @@ impl Settings {
             (
                 "server.writes_in_flight_max must be between 1 and 1000000",
                 (1..=1_000_000).contains(&self.server.writes_in_flight_max),
+            ),
+            (
+                "server.write_latency_target_ms must be at most 60000",
+                self.server.write_latency_target_ms <= 60_000,
             ),
             (
                 "store.commit_batch_max must be at least 1",

@@ -229,6 +229,8 @@ fn app_state(
         ),
         admission: Admission::new(
             settings.server.writes_in_flight_max,
+            (settings.server.write_latency_target_ms > 0)
+                .then(|| Duration::from_millis(settings.server.write_latency_target_ms)),
             settings.server.body_limit_bytes,
         ),
         carts: parts.carts,

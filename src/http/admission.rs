@@ -1,14 +1,15 @@
 //! Admission control for storefront writes. Every accepted write waits its
 //! turn at a SKU actor and the committer, so past the node's capacity more
 //! concurrent writes only add queueing delay to all of them. A bounded
-//! number are admitted at once; the rest get an immediate 503 with
-//! `Retry-After`, which keeps the latency of accepted writes bounded when a
-//! sale sends more than the node can take (Little's law: in flight =
-//! throughput × latency). Reads and admin calls are never shed: reads are
-//! served from snapshots and atomics, and an operator must be able to act
-//! during the storm.
+//! number are admitted at once (the bound adapts to their latency: see
+//! `write_limit`); the rest get an immediate 503 with `Retry-After`, which
+//! keeps the latency of accepted writes bounded when a sale sends more than
+//! the node can take. Reads and admin calls are never shed: reads are served
+//! from snapshots and atomics, and an operator must be able to act during
+//! the storm.
 
 use super::problem::ApiError;
+use super::write_limit::{WriteLimit, WritePermit};
 use super::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,28 +17,37 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, ResponseError};
 use futures_util::StreamExt;
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::time::Duration;
 
-/// Storefront writes in flight, against their limit: one semaphore permit
-/// per admitted write, given back when its response is done.
+/// Storefront writes in flight, against their limit: one permit per
+/// admitted write, given back when its response is done.
 pub struct Admission {
-    permits: Arc<Semaphore>,
+    limit: WriteLimit,
     /// Most body bytes read from a refused request to keep its connection.
     body_limit_bytes: usize,
 }
 
 impl Admission {
-    pub fn new(max: usize, body_limit_bytes: usize) -> Self {
+    /// At most `max` writes at once, fewer while more than a tenth of them
+    /// take longer than `latency_target` (`None`: always `max`).
+    pub fn new(max: usize, latency_target: Option<Duration>, body_limit_bytes: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max)),
+            limit: WriteLimit::new(max, latency_target),
             body_limit_bytes,
         }
     }
 
-    fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.permits.clone().try_acquire_owned().ok()
+    fn admit(&self, req: &ServiceRequest) -> Option<WritePermit> {
+        self.limit.try_admit(is_one_step(req.path()))
     }
+}
+
+/// Whether a write's latency is that of the write path's queue. Checkout and
+/// payment are sagas of several commits around gateway calls: their latency
+/// is mostly the gateway's and their own rounds, and would read as
+/// congestion when there is none.
+fn is_one_step(path: &str) -> bool {
+    !(path.ends_with("/checkout") || path.ends_with("/pay"))
 }
 
 /// Reads and drops a refused request's body (up to `limit` bytes), so the
@@ -71,7 +81,7 @@ pub async fn admit_writes(
         .then(|| req.app_data::<web::Data<AppState>>().cloned())
         .flatten();
     let permit = match state {
-        Some(state) => match state.admission.admit() {
+        Some(state) => match state.admission.admit(&req) {
             Some(permit) => Some(permit),
             None => {
                 metrics::counter!("surge_http_shed_total").increment(1);

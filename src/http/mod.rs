@@ -23,6 +23,7 @@ mod problem;
 mod purchase;
 mod stream;
 mod views;
+mod write_limit;
 
 pub use admission::Admission;
 pub use auth::AdminToken;
