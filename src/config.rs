@@ -55,7 +55,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 10,
             connections_per_worker_max: 25_000,
             writes_in_flight_max: 512,
-            write_latency_target_ms: 20,
+            write_latency_target_ms: 30,
         }
     }
 }
@@ -373,6 +373,12 @@ mod tests {
         let mut s = Settings::default();
         s.server.writes_in_flight_max = usize::MAX;
         assert!(s.validate().unwrap_err().contains("writes_in_flight_max"));
+        let mut s = Settings::default();
+        s.server.write_latency_target_ms = 3_600_000;
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .contains("write_latency_target_ms"));
         let mut s = Settings::default();
         s.events.stream_clients_max = usize::MAX;
         assert!(s.validate().unwrap_err().contains("stream_clients_max"));

@@ -138,6 +138,36 @@ fn an_open_loop_paces_requests_at_the_given_rate() {
     assert!(report["mode"].as_str().unwrap().starts_with("open loop"));
 }
 
+#[test]
+fn warm_up_load_is_not_measured_but_its_purchases_are_checked() {
+    let (ok, stdout, report) = bench(&[
+        "spread",
+        "--skus",
+        "10",
+        "--rate",
+        "200",
+        "--warmup",
+        "1s",
+        "--duration",
+        "1s",
+        "--connections",
+        "4",
+    ]);
+    assert!(ok, "{stdout}");
+    let measured = report["requests"].as_u64().unwrap();
+    let orders = report["invariants"]["orders"].as_u64().unwrap();
+    assert!(
+        (150..=230).contains(&measured),
+        "about 200 measured requests in the 1 s after warm-up, got {measured}"
+    );
+    assert!(
+        orders >= measured + 150,
+        "the warm-up's purchases ({orders} orders in all) are checked too"
+    );
+    assert_eq!(report["invariants"]["violations"], serde_json::json!([]));
+    assert!(report["mode"].as_str().unwrap().contains("unmeasured"));
+}
+
 #[tokio::test]
 async fn a_running_server_is_measured_with_its_admin_token() {
     let app = spawn_app().await;
