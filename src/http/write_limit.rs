@@ -78,6 +78,7 @@ impl WriteLimit {
     /// 90th percentile of write latency under `target` (`None`: fixed).
     pub fn new(ceiling: usize, target: Option<Duration>) -> Self {
         let ceiling = ceiling.max(1);
+        metrics::gauge!("surge_http_write_limit").set(ceiling as f64);
         Self {
             inner: Arc::new(Inner {
                 ceiling,
