@@ -1,6 +1,7 @@
 //! The outbox: events stored under `outbox/<seq>` (big-endian, so a scan
 //! reads them in sequence order). Writers add an event to the write group of
-//! their change; the delivery worker reads, fans out and removes them.
+//! their change; the delivery worker reads them, sends them to every
+//! subscribed webhook, and removes them with the outcomes.
 //!
 //! An event no webhook subscribes to is not written at all: delivery starts
 //! at registration, so nobody could ever read it, and a flash sale should not

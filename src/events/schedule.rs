@@ -2,7 +2,7 @@
 //! delivery worker alone. The stored deliveries are the truth; this is
 //! their index by due time (rebuilt from them at start and after a replay),
 //! with at most one entry per delivery and a count per webhook so the
-//! fan-out can keep each webhook's backlog bounded.
+//! delivery worker can keep each webhook's backlog bounded.
 
 use super::Delivery;
 use crate::clock::Millis;
