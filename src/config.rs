@@ -55,7 +55,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 10,
             connections_per_worker_max: 25_000,
             writes_in_flight_max: 512,
-            write_latency_target_ms: 30,
+            write_latency_target_ms: 0,
         }
     }
 }
