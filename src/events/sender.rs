@@ -1,7 +1,7 @@
 //! Sending one event to one webhook: the signed JSON request over a
-//! keep-alive HTTP/1.1 connection. A few idle connections are kept per
-//! webhook between rounds, so a busy endpoint costs one request, not one TCP
-//! handshake, per delivery.
+//! keep-alive HTTP/1.1 connection. Idle connections are kept between rounds,
+//! so a busy endpoint costs one request, not one TCP handshake, per
+//! delivery.
 
 use super::signature::{self, EVENT_ID_HEADER, EVENT_TYPE_HEADER, TIMESTAMP_HEADER};
 use super::{Event, Webhook};
@@ -21,22 +21,26 @@ pub type Connection = SendRequest<Full<Bytes>>;
 /// larger one closes it.
 const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
-/// Most idle connections kept per webhook: enough for steady traffic, few
-/// enough that many webhooks cannot exhaust file descriptors.
-const IDLE_PER_WEBHOOK_MAX: usize = 8;
-
-/// Idle connections by webhook id.
+/// Idle connections by webhook id, at most the in-flight limit in all: a
+/// round uses no more connections than it sends deliveries, so that many
+/// can all be reused (with 8 per webhook, a busy one opened 56 new
+/// connections per round of 64), and however many webhooks are registered
+/// they hold no more descriptors than one round's worth.
 pub struct Connections {
     idle: HashMap<String, Vec<Connection>>,
-    per_webhook_max: usize,
+    max: usize,
 }
 
 impl Connections {
     pub fn new(in_flight_max: usize) -> Self {
         Self {
             idle: HashMap::new(),
-            per_webhook_max: in_flight_max.min(IDLE_PER_WEBHOOK_MAX),
+            max: in_flight_max,
         }
+    }
+
+    fn idle_count(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
     }
 
     /// Drops the connections of removed webhooks and those the endpoint
@@ -53,15 +57,15 @@ impl Connections {
     }
 
     /// Keeps `connection` for the next delivery to `webhook`, if it is open
-    /// and the webhook has room.
+    /// and the pool has room.
     pub fn put_back(&mut self, webhook: &str, connection: Connection) {
-        if connection.is_closed() {
+        if connection.is_closed() || self.idle_count() >= self.max {
             return;
         }
-        let idle = self.idle.entry(webhook.to_owned()).or_default();
-        if idle.len() < self.per_webhook_max {
-            idle.push(connection);
-        }
+        self.idle
+            .entry(webhook.to_owned())
+            .or_default()
+            .push(connection);
     }
 
     /// Drops the connections of a removed webhook.
