@@ -11,9 +11,12 @@
 //! leaves the outbox in the same commit that records the outcomes of its
 //! first tries, so a `kill -9` at any point re-sends at worst (at least once;
 //! receivers deduplicate by event id) and never loses an event. Nothing is
-//! sent before the change that recorded it is durable: a round first waits
-//! for an empty commit, which completes only after every group queued
-//! before it has been flushed.
+//! sent before the change that recorded it is durable: a scan of the outbox
+//! sees a change once applied, which is before its flush, so the events a
+//! round sends were read before some commit that has since completed (which
+//! happens only after every group queued before it has been flushed): either
+//! the previous round's, whose outcomes were committed after it looked ahead
+//! for the next events, or an empty one.
 
 use super::schedule::Schedule;
 use super::sender::{self, Connections};
@@ -54,6 +57,8 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     }
     // Whether the outbox still held events after the last round.
     let mut more = false;
+    // Events read before the last round's commit, so known to be durable.
+    let mut ahead = Vec::new();
     loop {
         let wait = match schedule.next_due() {
             _ if more => Duration::ZERO,
@@ -77,7 +82,14 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
             tokio::time::sleep(IDLE_WAIT).await;
             continue;
         }
-        more = match send_round(&webhooks, &settings, &mut schedule, &mut connections).await {
+        let round = send_round(
+            &webhooks,
+            &settings,
+            &mut schedule,
+            &mut connections,
+            &mut ahead,
+        );
+        more = match round.await {
             Ok(more) => more,
             Err(e) => {
                 // Wait for the next wake-up rather than retry at once.
@@ -103,19 +115,39 @@ struct Try {
 /// events up to the in-flight limit, all at once; then their outcomes, and
 /// the removal of the events from the outbox, in one commit. A slow endpoint
 /// holds the worker for at most `webhook_timeout_ms`; deliveries to other
-/// endpoints in the same round are sent alongside it. Returns whether more
-/// may be waiting in the outbox.
+/// endpoints in the same round are sent alongside it. `ahead` holds events
+/// known to be durable (read before the last round's commit) and gets the
+/// next round's. Returns whether more may be waiting in the outbox.
 async fn send_round(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &mut Schedule,
     connections: &mut Connections,
+    ahead: &mut Vec<Event>,
 ) -> Result<bool, StoreError> {
+    let store = webhooks.store();
+    let page = settings
+        .webhook_in_flight_max
+        .min(settings.outbox_batch_max);
     let mut group = WriteGroup::new();
     let mut tries = due_tries(webhooks, settings, schedule, &mut group);
     let room = settings.webhook_in_flight_max.saturating_sub(tries.len());
-    let more = room == 0
-        || fresh_tries(webhooks, settings, schedule, room, &mut group, &mut tries).await?;
+    let mut taken = Vec::new();
+    let more = room == 0 || {
+        let mut events = std::mem::take(ahead);
+        if events.is_empty() {
+            events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
+            if !events.is_empty() {
+                // Read before this empty commit, so durable once it is.
+                store.commit(WriteGroup::new()).await?;
+            }
+        }
+        let fit = first_tries(
+            webhooks, settings, schedule, room, &events, &mut group, &mut tries,
+        )?;
+        taken.extend(events[..fit].iter().map(|e| e.seq));
+        events.len() >= page || fit < events.len()
+    };
     if tries.is_empty() && group.is_empty() {
         return Ok(more);
     }
@@ -144,7 +176,19 @@ async fn send_round(
             retry.push((next_at, hook, seq));
         }
     }
-    if let Err(e) = webhooks.store().commit(group).await {
+    // The next round's events, read now so that this commit proves them
+    // durable (it completes only after every group applied before it).
+    // Not finding them only costs the next round an empty commit.
+    let next = if more {
+        store
+            .scan_page(keys::OUTBOX, None, page, |e: &Event| {
+                !taken.contains(&e.seq)
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = store.commit(group).await {
         // Nothing of this round is recorded: try all of it again later (first
         // tries are still in the outbox, whose removal was in this group).
         let later = webhooks.now() + STORE_RETRY_MS;
@@ -156,36 +200,34 @@ async fn send_round(
     for (next_at, hook, seq) in retry {
         schedule.insert(next_at, hook, seq);
     }
+    *ahead = next;
     Ok(more)
 }
 
-/// First tries of the oldest events in the outbox, at most `room` of them
+/// First tries of the leading `events` (durable ones), at most `room` tries
 /// (at least one event's worth), added to `tries`; the events' removal goes
 /// in `group`. A webhook whose backlog is full gets the event as a dead
 /// letter at once (kept, replayable) rather than growing without bound.
-/// Returns whether more events may be waiting.
-async fn fresh_tries(
+/// Returns how many events it took.
+fn first_tries(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &Schedule,
     room: usize,
+    events: &[Event],
     group: &mut WriteGroup,
     tries: &mut Vec<Try>,
-) -> Result<bool, StoreError> {
-    let store = webhooks.store();
-    let page = room.min(settings.outbox_batch_max);
-    let events: Vec<Event> = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
+) -> Result<usize, StoreError> {
     if events.is_empty() {
-        return Ok(false);
+        return Ok(0);
     }
-    // A scan sees a batch once applied, which is before its flush.
-    store.commit(WriteGroup::new()).await?;
+    let store = webhooks.store();
     let hooks = webhooks.list();
     let now = webhooks.now();
     // Each webhook's backlog, counting this round's first tries.
     let mut queued: Vec<usize> = hooks.iter().map(|h| schedule.pending_of(&h.id)).collect();
     let (mut taken, mut pairs, mut last) = (0, 0, 0);
-    for event in &events {
+    for event in events {
         let wanted = hooks.iter().filter(|h| h.wants(event.kind)).count();
         if taken > 0 && pairs + wanted > room {
             break;
@@ -224,7 +266,7 @@ async fn fresh_tries(
     // out of order: the mark only ever moves up, so no number is reused.
     let mark = store.get::<u64>(keys::OUTBOX_SEQ)?.unwrap_or(0).max(last);
     group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
-    Ok(events.len() >= page || taken < events.len())
+    Ok(taken)
 }
 
 /// Takes the due deliveries off the schedule and reads them; ones whose
