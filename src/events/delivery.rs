@@ -43,10 +43,36 @@ pub struct Delivery {
 /// Longest the worker sleeps with nothing due, so a missed wake-up costs at
 /// most this.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
-/// How long deliveries wait after their outcome could not be recorded (or
-/// their record read), in ms: the store is busy or failing, and sending
-/// again at once would only repeat the same tries.
+/// How long deliveries (and new events) wait after their outcome could not
+/// be recorded (or their record read), in ms: the store is busy or failing,
+/// and sending again at once would only repeat the same tries.
 const STORE_RETRY_MS: Millis = 1_000;
+
+/// What the worker carries between rounds about the outbox.
+#[derive(Default)]
+struct Intake {
+    /// Events read before the last round's commit, so known to be durable.
+    ahead: Vec<Event>,
+    /// New events wait until then after a failed round, so that a store
+    /// that is busy (or an unreadable event) is not retried at once.
+    not_before: Millis,
+}
+
+/// First tries and queued deliveries of new events, for one round.
+#[derive(Default)]
+struct Fresh {
+    tries: Vec<Try>,
+    /// The events' removal from the outbox, dead letters and queued
+    /// deliveries.
+    group: WriteGroup,
+    /// Deliveries stored behind their webhook's backlog: scheduled once the
+    /// round's commit lands.
+    queued: Vec<(String, u64)>,
+    /// Sequence numbers of the events taken.
+    taken: Vec<u64>,
+    /// Whether more events may be waiting.
+    more: bool,
+}
 
 /// Runs the worker until the task is aborted (at shutdown).
 pub async fn run(webhooks: Webhooks, settings: EventSettings) {
@@ -57,8 +83,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     }
     // Whether the outbox still held events after the last round.
     let mut more = false;
-    // Events read before the last round's commit, so known to be durable.
-    let mut ahead = Vec::new();
+    let mut intake = Intake::default();
     loop {
         let wait = match schedule.next_due() {
             _ if more => Duration::ZERO,
@@ -87,7 +112,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
             &settings,
             &mut schedule,
             &mut connections,
-            &mut ahead,
+            &mut intake,
         );
         more = match round.await {
             Ok(more) => more,
@@ -111,45 +136,44 @@ struct Try {
     stored: bool,
 }
 
-/// One round of sends: the deliveries due again, then first tries of fresh
+/// One round of sends: the deliveries due again, then first tries of new
 /// events up to the in-flight limit, all at once; then their outcomes, and
 /// the removal of the events from the outbox, in one commit. A slow endpoint
 /// holds the worker for at most `webhook_timeout_ms`; deliveries to other
-/// endpoints in the same round are sent alongside it. `ahead` holds events
-/// known to be durable (read before the last round's commit) and gets the
-/// next round's. Returns whether more may be waiting in the outbox.
+/// endpoints in the same round are sent alongside it. Returns whether more
+/// may be waiting in the outbox.
 async fn send_round(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &mut Schedule,
     connections: &mut Connections,
-    ahead: &mut Vec<Event>,
+    intake: &mut Intake,
 ) -> Result<bool, StoreError> {
     let store = webhooks.store();
-    let page = settings
-        .webhook_in_flight_max
-        .min(settings.outbox_batch_max);
+    let now = webhooks.now();
     let mut group = WriteGroup::new();
-    let mut tries = due_tries(webhooks, settings, schedule, &mut group);
-    let room = settings.webhook_in_flight_max.saturating_sub(tries.len());
-    let mut taken = Vec::new();
-    let more = room == 0 || {
-        let mut events = std::mem::take(ahead);
-        if events.is_empty() {
-            events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
-            if !events.is_empty() {
-                // Read before this empty commit, so durable once it is.
-                store.commit(WriteGroup::new()).await?;
+    // Retries leave a quarter of the round to new events, so one endpoint's
+    // backlog cannot hold back everyone's new events.
+    let in_flight = settings.webhook_in_flight_max;
+    let mut tries = due_tries(webhooks, schedule, in_flight - in_flight / 4, &mut group);
+    let room = in_flight.saturating_sub(tries.len());
+    let fresh = if now < intake.not_before {
+        Fresh::default()
+    } else {
+        match fresh_round(webhooks, settings, schedule, room, intake, &tries).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // The retries above still go out: they must not wait on this.
+                tracing::warn!(error = %e, "reading new events for webhooks; retrying shortly");
+                intake.not_before = now + STORE_RETRY_MS;
+                Fresh::default()
             }
         }
-        let fit = first_tries(
-            webhooks, settings, schedule, room, &events, &mut group, &mut tries,
-        )?;
-        taken.extend(events[..fit].iter().map(|e| e.seq));
-        events.len() >= page || fit < events.len()
     };
+    group.append(fresh.group);
+    tries.extend(fresh.tries);
     if tries.is_empty() && group.is_empty() {
-        return Ok(more);
+        return Ok(fresh.more);
     }
     let timeout = Duration::from_millis(settings.webhook_timeout_ms);
     let sends = tries.iter().map(|t| {
@@ -179,62 +203,104 @@ async fn send_round(
     // The next round's events, read now so that this commit proves them
     // durable (it completes only after every group applied before it).
     // Not finding them only costs the next round an empty commit.
-    let next = if more {
+    let next = if fresh.more {
         store
-            .scan_page(keys::OUTBOX, None, page, |e: &Event| {
-                !taken.contains(&e.seq)
-            })
+            .scan_page(
+                keys::OUTBOX,
+                None,
+                settings.outbox_batch_max,
+                |e: &Event| !fresh.taken.contains(&e.seq),
+            )
             .unwrap_or_default()
     } else {
         Vec::new()
     };
     if let Err(e) = store.commit(group).await {
-        // Nothing of this round is recorded: try all of it again later (first
-        // tries are still in the outbox, whose removal was in this group).
+        // Nothing of this round is recorded: try all of it again later (new
+        // events are still in the outbox, whose removal was in this group).
         let later = webhooks.now() + STORE_RETRY_MS;
         for (hook, seq) in sent {
             schedule.insert(later, hook, seq);
         }
+        intake.not_before = later;
         return Err(e);
     }
     for (next_at, hook, seq) in retry {
         schedule.insert(next_at, hook, seq);
     }
-    *ahead = next;
-    Ok(more)
+    for (hook, seq) in fresh.queued {
+        schedule.insert(now, hook, seq);
+    }
+    intake.ahead = next;
+    Ok(fresh.more)
 }
 
-/// First tries of the leading `events` (durable ones), at most `room` tries
-/// (at least one event's worth), added to `tries`; the events' removal goes
-/// in `group`. A webhook whose backlog is full gets the event as a dead
-/// letter at once (kept, replayable) rather than growing without bound.
-/// Returns how many events it took.
-fn first_tries(
+/// New events from the outbox for this round: the ones read ahead by the
+/// last round, else a page read now and proven durable by an empty commit.
+/// `retries` are the round's stored tries, which still count in their
+/// webhooks' backlogs.
+async fn fresh_round(
+    webhooks: &Webhooks,
+    settings: &EventSettings,
+    schedule: &Schedule,
+    room: usize,
+    intake: &mut Intake,
+    retries: &[Try],
+) -> Result<Fresh, StoreError> {
+    let store = webhooks.store();
+    let page = settings.outbox_batch_max;
+    let mut events = std::mem::take(&mut intake.ahead);
+    if events.is_empty() {
+        events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
+        if events.is_empty() {
+            return Ok(Fresh::default());
+        }
+        // Read before this empty commit, so durable once it is.
+        store.commit(WriteGroup::new()).await?;
+    }
+    let mut fresh = Fresh::default();
+    let taken = take_events(
+        webhooks, settings, schedule, room, &events, retries, &mut fresh,
+    )?;
+    fresh.taken = events[..taken].iter().map(|e| e.seq).collect();
+    fresh.more = events.len() >= page || taken < events.len();
+    Ok(fresh)
+}
+
+/// Takes the leading `events` (durable ones) out of the outbox into `fresh`.
+/// A webhook without a backlog gets a first try now, at most `room` tries
+/// in all; one with a backlog (it failed lately) gets the event stored
+/// behind it, in order, so a failing endpoint neither takes the round's
+/// room nor escapes its cap: past `webhook_pending_max` an event becomes a
+/// dead letter at once (kept, replayable). Returns how many events it took.
+fn take_events(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &Schedule,
     room: usize,
     events: &[Event],
-    group: &mut WriteGroup,
-    tries: &mut Vec<Try>,
+    retries: &[Try],
+    fresh: &mut Fresh,
 ) -> Result<usize, StoreError> {
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let store = webhooks.store();
     let hooks = webhooks.list();
     let now = webhooks.now();
-    // Each webhook's backlog, counting this round's first tries.
-    let mut queued: Vec<usize> = hooks.iter().map(|h| schedule.pending_of(&h.id)).collect();
-    let (mut taken, mut pairs, mut last) = (0, 0, 0);
+    // Each webhook's backlog: stored deliveries, the ones in this round
+    // included, then what this round adds.
+    let mut queued: Vec<usize> = hooks
+        .iter()
+        .map(|h| schedule.pending_of(&h.id) + retries.iter().filter(|t| t.hook.id == h.id).count())
+        .collect();
+    let backed_up: Vec<bool> = queued.iter().map(|&n| n > 0).collect();
+    let (mut taken, mut sends, mut last) = (0, 0, 0);
     for event in events {
-        let wanted = hooks.iter().filter(|h| h.wants(event.kind)).count();
-        if taken > 0 && pairs + wanted > room {
+        let wanted = |(h, backed): (&Webhook, &bool)| h.wants(event.kind) && !*backed;
+        let now_sends = hooks.iter().zip(&backed_up).filter(|&p| wanted(p)).count();
+        if sends + now_sends > room && (taken > 0 || room == 0) {
             break;
         }
-        (taken, pairs, last) = (taken + 1, pairs + wanted, last.max(event.seq));
-        group.remove(keys::numbered(keys::OUTBOX, event.seq));
-        for (hook, queued) in hooks.iter().zip(queued.iter_mut()) {
+        (taken, sends, last) = (taken + 1, sends + now_sends, last.max(event.seq));
+        fresh.group.remove(keys::numbered(keys::OUTBOX, event.seq));
+        for ((hook, &backed), queued) in hooks.iter().zip(&backed_up).zip(queued.iter_mut()) {
             if !hook.wants(event.kind) {
                 continue;
             }
@@ -245,41 +311,53 @@ fn first_tries(
                 next_at: now,
                 last_error: None,
             };
-            if *queued < settings.webhook_pending_max {
-                *queued += 1;
-                tries.push(Try {
-                    key: keys::webhook_event(keys::DELIVERY, &hook.id, event.seq),
-                    hook: hook.clone(),
-                    delivery,
-                    stored: false,
-                });
-            } else {
+            let key = keys::webhook_event(keys::DELIVERY, &hook.id, event.seq);
+            if *queued >= settings.webhook_pending_max {
                 metrics::counter!("surge_webhook_deliveries_total", "outcome" => "backlog_full")
                     .increment(1);
                 delivery.last_error = Some("the webhook's backlog was full".into());
                 let dead = keys::webhook_event(keys::DEAD_LETTER, &hook.id, event.seq);
-                group.put(dead, &delivery)?;
+                fresh.group.put(dead, &delivery)?;
+                continue;
+            }
+            *queued += 1;
+            if backed {
+                fresh.group.put(key, &delivery)?;
+                fresh.queued.push((hook.id.clone(), event.seq));
+            } else {
+                fresh.tries.push(Try {
+                    key,
+                    hook: hook.clone(),
+                    delivery,
+                    stored: false,
+                });
             }
         }
     }
     // Sequence numbers are handed out before their commits, which may land
     // out of order: the mark only ever moves up, so no number is reused.
-    let mark = store.get::<u64>(keys::OUTBOX_SEQ)?.unwrap_or(0).max(last);
-    group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
+    if taken > 0 {
+        let mark = webhooks
+            .store()
+            .get::<u64>(keys::OUTBOX_SEQ)?
+            .unwrap_or(0)
+            .max(last);
+        fresh.group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
+    }
     Ok(taken)
 }
 
-/// Takes the due deliveries off the schedule and reads them; ones whose
+/// Takes up to `max` due deliveries off the schedule and reads them; ones whose
 /// webhook is gone are removed in `group`.
 fn due_tries(
     webhooks: &Webhooks,
-    settings: &EventSettings,
     schedule: &mut Schedule,
+    max: usize,
     group: &mut WriteGroup,
 ) -> Vec<Try> {
     let now = webhooks.now();
     let mut tries = Vec::new();
-    for (hook_id, seq) in schedule.take_due(now, settings.webhook_in_flight_max) {
+    for (hook_id, seq) in schedule.take_due(now, max) {
         let key = keys::webhook_event(keys::DELIVERY, &hook_id, seq);
         let delivery = match webhooks.store().get::<Delivery>(&key) {
             Ok(Some(delivery)) => delivery,
@@ -352,4 +430,166 @@ fn record(
     };
     metrics::counter!("surge_webhook_deliveries_total", "outcome" => outcome_label).increment(1);
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::events::{EventKind, Outbox};
+    use crate::store::{CommitterSettings, Durability, Store};
+    use std::sync::Arc;
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        webhooks: Webhooks,
+        settings: EventSettings,
+        hook: Webhook,
+        schedule: Schedule,
+        connections: Connections,
+        intake: Intake,
+    }
+
+    /// A store with one webhook at an address nobody listens on, so every
+    /// try fails (and is rescheduled a minute later).
+    async fn world(pending_max: usize) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = CommitterSettings {
+            durability: Durability::Strict,
+            commit_window_us: 100,
+            commit_batch_max: 1024,
+            commit_queue_max: 64,
+        };
+        let store = Store::open(dir.path(), committer).unwrap();
+        let outbox = Outbox::load(&store).unwrap();
+        let webhooks = Webhooks::load(store.clone(), outbox, Arc::new(SystemClock), 8).unwrap();
+        let hook = webhooks
+            .register("http://127.0.0.1:1/x", "s", None)
+            .await
+            .unwrap();
+        let settings = EventSettings {
+            webhook_pending_max: pending_max,
+            webhook_backoff_base_ms: 60_000,
+            webhook_backoff_max_ms: 60_000,
+            webhook_timeout_ms: 1_000,
+            ..EventSettings::default()
+        };
+        let connections = Connections::new(settings.webhook_in_flight_max);
+        World {
+            _dir: dir,
+            store,
+            webhooks,
+            settings,
+            hook,
+            schedule: Schedule::default(),
+            connections,
+            intake: Intake::default(),
+        }
+    }
+
+    impl World {
+        /// A stored delivery of event `seq`, due now.
+        async fn due_retry(&mut self, seq: u64) {
+            let delivery = Delivery {
+                webhook: self.hook.id.clone(),
+                event: Event {
+                    id: format!("evt_{seq:016x}"),
+                    seq,
+                    kind: EventKind::OrderCreated,
+                    at: 0,
+                    data: "{}".into(),
+                },
+                attempts: 1,
+                next_at: 0,
+                last_error: None,
+            };
+            let mut g = WriteGroup::new();
+            let key = keys::webhook_event(keys::DELIVERY, &self.hook.id, seq);
+            g.put(key, &delivery).unwrap();
+            self.store.commit(g).await.unwrap();
+            self.schedule.insert(0, self.hook.id.clone(), seq);
+        }
+
+        async fn round(&mut self) -> Result<bool, StoreError> {
+            let (webhooks, settings) = (&self.webhooks, &self.settings);
+            send_round(
+                webhooks,
+                settings,
+                &mut self.schedule,
+                &mut self.connections,
+                &mut self.intake,
+            )
+            .await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_outbox_does_not_strand_the_retries_that_are_due() {
+        let mut w = world(100).await;
+        w.due_retry(1000).await;
+        let mut g = WriteGroup::new();
+        g.put(keys::numbered(keys::OUTBOX, 99), &0u8).unwrap();
+        w.store.commit(g).await.unwrap();
+        w.round().await.unwrap();
+        assert_eq!(w.schedule.len(), 1, "the retry was tried and rescheduled");
+        let key = keys::webhook_event(keys::DELIVERY, &w.hook.id, 1000);
+        let stored: Delivery = w.store.get(&key).unwrap().unwrap();
+        assert_eq!(stored.attempts, 2);
+        assert!(
+            w.intake.not_before > 0,
+            "new events wait before the next read"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_backlog_cap_counts_the_retries_of_the_round() {
+        let mut w = world(1).await;
+        w.due_retry(1000).await;
+        let mut g = WriteGroup::new();
+        let outbox = w.webhooks.outbox().clone();
+        outbox
+            .record(&mut g, EventKind::OrderCreated, &"x", 0)
+            .unwrap();
+        w.store.commit(g).await.unwrap();
+        w.round().await.unwrap();
+        let (pending, dead) = w.webhooks.backlog(&w.hook.id).unwrap();
+        assert_eq!((pending, dead), (1, 1), "the new event is a dead letter");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_with_a_backlog_gets_new_events_stored_behind_it() {
+        let mut w = world(100).await;
+        w.due_retry(1000).await;
+        // The retry is not due again for a minute; new events queue behind it.
+        w.round().await.unwrap();
+        let mut g = WriteGroup::new();
+        let outbox = w.webhooks.outbox().clone();
+        outbox
+            .record(&mut g, EventKind::OrderCreated, &"x", 0)
+            .unwrap();
+        w.store.commit(g).await.unwrap();
+        w.round().await.unwrap();
+        let (pending, dead) = w.webhooks.backlog(&w.hook.id).unwrap();
+        assert_eq!((pending, dead), (2, 0));
+        assert_eq!(w.schedule.len(), 2, "the stored event is scheduled");
+        let prefix = keys::of_webhook(keys::DELIVERY, &w.hook.id);
+        let fresh: Vec<Delivery> = w
+            .store
+            .scan(&prefix)
+            .unwrap()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let new = fresh.iter().find(|d| d.event.seq != 1000).unwrap();
+        assert_eq!(new.attempts, 0, "queued behind the backlog, not tried");
+        let left: Vec<Event> = w
+            .store
+            .scan(keys::OUTBOX)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        assert!(left.is_empty(), "the event left the outbox");
+    }
 }

@@ -1,9 +1,8 @@
 //! Business events. Every event (an order created, paid, cancelled; stock
 //! changed; a reservation expired) is written to the durable [`Outbox`] in
 //! the same write group as the change that caused it, so an event exists if
-//! and only if its change does. The [`delivery`] worker then moves each
-//! event to the [`Webhooks`] that want it and sends it, signed, at least
-//! once. Public stock changes also go to the in-memory feed of
+//! and only if its change does. The [`delivery`] worker then sends each
+//! event, signed, at least once to the [`Webhooks`] that want it. Public stock changes also go to the in-memory feed of
 //! [`Availability`](crate::inventory::Availability::subscribe) behind the
 //! live event stream.
 

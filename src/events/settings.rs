@@ -23,7 +23,8 @@ pub struct EventSettings {
     /// straight to its dead letters (kept, replayable) instead of growing
     /// the backlog of an endpoint that is down.
     pub webhook_pending_max: usize,
-    /// Most events moved from the outbox to deliveries in one step.
+    /// Most events taken from the outbox in one delivery round (first tries
+    /// are further bounded by `webhook_in_flight_max`).
     pub outbox_batch_max: usize,
     /// Most clients of the live event stream at once; beyond it, 503.
     pub stream_clients_max: usize,

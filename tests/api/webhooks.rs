@@ -314,7 +314,9 @@ async fn pending_deliveries_survive_kill_9_and_arrive_after_restart() {
         let order: Value = res.json().await.unwrap();
         orders.insert(order["order_id"].as_str().unwrap().to_owned());
     }
-    // Wait for a failed try: the deliveries are then stored, backing off.
+    // Wait for a failed try. At the kill, an event is either a stored
+    // delivery backing off or (its first try's outcome not yet committed)
+    // still in the outbox: both must be delivered after the restart.
     while receiver.requests().await.is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
