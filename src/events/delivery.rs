@@ -511,6 +511,16 @@ mod tests {
             self.schedule.insert(0, self.hook.id.clone(), seq);
         }
 
+        /// An `order.created` event, committed to the outbox.
+        async fn new_event(&self) {
+            let mut g = WriteGroup::new();
+            let outbox = self.webhooks.outbox();
+            outbox
+                .record(&mut g, EventKind::OrderCreated, &"x", 0)
+                .unwrap();
+            self.store.commit(g).await.unwrap();
+        }
+
         async fn round(&mut self) -> Result<bool, StoreError> {
             let (webhooks, settings) = (&self.webhooks, &self.settings);
             send_round(
@@ -546,12 +556,7 @@ mod tests {
     async fn the_backlog_cap_counts_the_retries_of_the_round() {
         let mut w = world(1).await;
         w.due_retry(1000).await;
-        let mut g = WriteGroup::new();
-        let outbox = w.webhooks.outbox().clone();
-        outbox
-            .record(&mut g, EventKind::OrderCreated, &"x", 0)
-            .unwrap();
-        w.store.commit(g).await.unwrap();
+        w.new_event().await;
         w.round().await.unwrap();
         let (pending, dead) = w.webhooks.backlog(&w.hook.id).unwrap();
         assert_eq!((pending, dead), (1, 1), "the new event is a dead letter");
@@ -563,12 +568,7 @@ mod tests {
         w.due_retry(1000).await;
         // The retry is not due again for a minute; new events queue behind it.
         w.round().await.unwrap();
-        let mut g = WriteGroup::new();
-        let outbox = w.webhooks.outbox().clone();
-        outbox
-            .record(&mut g, EventKind::OrderCreated, &"x", 0)
-            .unwrap();
-        w.store.commit(g).await.unwrap();
+        w.new_event().await;
         w.round().await.unwrap();
         let (pending, dead) = w.webhooks.backlog(&w.hook.id).unwrap();
         assert_eq!((pending, dead), (2, 0));
