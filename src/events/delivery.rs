@@ -152,15 +152,22 @@ async fn send_round(
     let store = webhooks.store();
     let now = webhooks.now();
     let mut group = WriteGroup::new();
+    let in_flight = settings.webhook_in_flight_max;
+    // A round reads about as many events as it can send; while some webhook
+    // has a backlog, whole batches, so that its new events are stored (and
+    // meet its cap) as fast as they come.
+    let page = match schedule.len() {
+        0 => in_flight.min(settings.outbox_batch_max),
+        _ => settings.outbox_batch_max,
+    };
     // Retries leave a quarter of the round to new events, so one endpoint's
     // backlog cannot hold back everyone's new events.
-    let in_flight = settings.webhook_in_flight_max;
     let mut tries = due_tries(webhooks, schedule, in_flight - in_flight / 4, &mut group);
     let room = in_flight.saturating_sub(tries.len());
     let fresh = if now < intake.not_before {
         Fresh::default()
     } else {
-        match fresh_round(webhooks, settings, schedule, room, intake, &tries).await {
+        match fresh_round(webhooks, settings, schedule, (page, room), intake, &tries).await {
             Ok(fresh) => fresh,
             Err(e) => {
                 // The retries above still go out: they must not wait on this.
@@ -205,12 +212,9 @@ async fn send_round(
     // Not finding them only costs the next round an empty commit.
     let next = if fresh.more {
         store
-            .scan_page(
-                keys::OUTBOX,
-                None,
-                settings.outbox_batch_max,
-                |e: &Event| !fresh.taken.contains(&e.seq),
-            )
+            .scan_page(keys::OUTBOX, None, page, |e: &Event| {
+                !fresh.taken.contains(&e.seq)
+            })
             .unwrap_or_default()
     } else {
         Vec::new()
@@ -236,19 +240,18 @@ async fn send_round(
 }
 
 /// New events from the outbox for this round: the ones read ahead by the
-/// last round, else a page read now and proven durable by an empty commit.
-/// `retries` are the round's stored tries, which still count in their
-/// webhooks' backlogs.
+/// last round, else up to `page` read now and proven durable by an empty
+/// commit; at most `room` first tries. `retries` are the round's stored
+/// tries, which still count in their webhooks' backlogs.
 async fn fresh_round(
     webhooks: &Webhooks,
     settings: &EventSettings,
     schedule: &Schedule,
-    room: usize,
+    (page, room): (usize, usize),
     intake: &mut Intake,
     retries: &[Try],
 ) -> Result<Fresh, StoreError> {
     let store = webhooks.store();
-    let page = settings.outbox_batch_max;
     let mut events = std::mem::take(&mut intake.ahead);
     if events.is_empty() {
         events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
