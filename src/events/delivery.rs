@@ -7,9 +7,12 @@
 //! An event's first try is sent straight from the outbox: most endpoints
 //! answer the first time, and writing a delivery record only to remove it
 //! again cost two of the four store writes per event (under a sale, a
-//! subscribed per-purchase event cost ~40 % of the purchase rate). The event
-//! leaves the outbox in the same commit that records the outcomes of its
-//! first tries, so a `kill -9` at any point re-sends at worst (at least once;
+//! subscribed per-purchase event cost ~40 % of the purchase rate). A webhook
+//! that has failed lately (it has stored deliveries) gets new events stored
+//! as deliveries instead, sent with its retries: so a failing endpoint takes
+//! a bounded share of each round and meets its backlog cap. The event leaves
+//! the outbox in the same commit that records the outcomes of its first
+//! tries, so a `kill -9` at any point re-sends at worst (at least once;
 //! receivers deduplicate by event id) and never loses an event. Nothing is
 //! sent before the change that recorded it is durable: a scan of the outbox
 //! sees a change once applied, which is before its flush, so the events a
@@ -24,6 +27,7 @@ use super::{Event, EventSettings, Webhook, Webhooks};
 use crate::clock::Millis;
 use crate::store::{keys, StoreError, WriteGroup};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// An event on its way to one webhook (or, stored as a dead letter, one
@@ -53,6 +57,8 @@ const STORE_RETRY_MS: Millis = 1_000;
 struct Intake {
     /// Events read before the last round's commit, so known to be durable.
     ahead: Vec<Event>,
+    /// Whether that read filled its page (more may wait behind it).
+    ahead_more: bool,
     /// New events wait until then after a failed round, so that a store
     /// that is busy (or an unreadable event) is not retried at once.
     not_before: Millis,
@@ -65,11 +71,14 @@ struct Fresh {
     /// The events' removal from the outbox, dead letters and queued
     /// deliveries.
     group: WriteGroup,
-    /// Deliveries stored behind their webhook's backlog: scheduled once the
+    /// Deliveries stored with their webhook's backlog: scheduled once the
     /// round's commit lands.
     queued: Vec<(String, u64)>,
+    /// Keys written for each webhook (dead letters, stored deliveries),
+    /// undone if it is removed before the round commits.
+    written: Vec<(String, Vec<u8>)>,
     /// Sequence numbers of the events taken.
-    taken: Vec<u64>,
+    taken: HashSet<u64>,
     /// Whether more events may be waiting.
     more: bool,
 }
@@ -136,9 +145,10 @@ struct Try {
     stored: bool,
 }
 
-/// One round of sends: the deliveries due again, then first tries of new
-/// events up to the in-flight limit, all at once; then their outcomes, and
-/// the removal of the events from the outbox, in one commit. A slow endpoint
+/// One round of sends: the deliveries due again, then new events (first
+/// tries up to the in-flight limit, or stored with their webhook's backlog),
+/// all at once; then their outcomes, and the removal of the events from the
+/// outbox, in one commit. A slow endpoint
 /// holds the worker for at most `webhook_timeout_ms`; deliveries to other
 /// endpoints in the same round are sent alongside it. Returns whether more
 /// may be waiting in the outbox.
@@ -160,9 +170,11 @@ async fn send_round(
         0 => in_flight.min(settings.outbox_batch_max),
         _ => settings.outbox_batch_max,
     };
-    // Retries leave a quarter of the round to new events, so one endpoint's
-    // backlog cannot hold back everyone's new events.
-    let mut tries = due_tries(webhooks, schedule, in_flight - in_flight / 4, &mut group);
+    // Retries leave a quarter of the round (at least one try) to new events,
+    // so one endpoint's backlog cannot hold back everyone's new events; with
+    // a limit of 1, retries and new events share the one try.
+    let reserve = (in_flight / 4).max(1).min(in_flight - 1);
+    let mut tries = due_tries(webhooks, schedule, in_flight - reserve, &mut group);
     let room = in_flight.saturating_sub(tries.len());
     let fresh = if now < intake.not_before {
         Fresh::default()
@@ -179,6 +191,7 @@ async fn send_round(
     };
     group.append(fresh.group);
     tries.extend(fresh.tries);
+    let mut written = fresh.written;
     if tries.is_empty() && group.is_empty() {
         return Ok(fresh.more);
     }
@@ -190,21 +203,22 @@ async fn send_round(
     let outcomes = futures_util::future::join_all(sends).await;
     let mut retry = Vec::new();
     let mut sent = Vec::new();
+    let mut recorded = Ok(());
     for (t, (outcome, open)) in tries.into_iter().zip(outcomes) {
         let (hook, seq) = (t.hook.id.clone(), t.delivery.event.seq);
         if let Some(open) = open {
             connections.put_back(&hook, open);
         }
-        // Removed while this round was out: its keys are already gone.
-        if !webhooks.is_registered(&hook) {
-            connections.forget(&hook);
-            continue;
-        }
         if t.stored {
             sent.push((hook.clone(), seq));
         }
-        if let Some(next_at) = record(webhooks, settings, &mut group, t, outcome)? {
-            retry.push((next_at, hook, seq));
+        written.push((hook.clone(), t.key.clone()));
+        let dead = keys::webhook_event(keys::DEAD_LETTER, &hook, seq);
+        written.push((hook.clone(), dead));
+        match record(webhooks, settings, &mut group, t, outcome) {
+            Ok(Some(next_at)) => retry.push((next_at, hook, seq)),
+            Ok(None) => {}
+            Err(e) => recorded = Err(e),
         }
     }
     // The next round's events, read now so that this commit proves them
@@ -219,7 +233,26 @@ async fn send_round(
     } else {
         Vec::new()
     };
-    if let Err(e) = store.commit(group).await {
+    // A webhook removed while this round was out must not keep what the
+    // round wrote for it: removals wait while the round checks and commits.
+    let changes = webhooks.hold_changes().await;
+    let mut removed = HashSet::new();
+    for (hook, key) in written {
+        if !webhooks.is_registered(&hook) {
+            group.remove(key);
+            removed.insert(hook);
+        }
+    }
+    let committed = match recorded {
+        Ok(()) => store.commit(group).await,
+        Err(e) => Err(e),
+    };
+    drop(changes);
+    for hook in &removed {
+        connections.forget(hook);
+    }
+    retry.retain(|(_, hook, _)| !removed.contains(hook));
+    if let Err(e) = committed {
         // Nothing of this round is recorded: try all of it again later (new
         // events are still in the outbox, whose removal was in this group).
         let later = webhooks.now() + STORE_RETRY_MS;
@@ -233,8 +266,11 @@ async fn send_round(
         schedule.insert(next_at, hook, seq);
     }
     for (hook, seq) in fresh.queued {
-        schedule.insert(now, hook, seq);
+        if !removed.contains(&hook) {
+            schedule.insert(now, hook, seq);
+        }
     }
+    intake.ahead_more = next.len() >= page;
     intake.ahead = next;
     Ok(fresh.more)
 }
@@ -253,11 +289,13 @@ async fn fresh_round(
 ) -> Result<Fresh, StoreError> {
     let store = webhooks.store();
     let mut events = std::mem::take(&mut intake.ahead);
+    let mut full = intake.ahead_more;
     if events.is_empty() {
         events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
         if events.is_empty() {
             return Ok(Fresh::default());
         }
+        full = events.len() >= page;
         // Read before this empty commit, so durable once it is.
         store.commit(WriteGroup::new()).await?;
     }
@@ -266,16 +304,18 @@ async fn fresh_round(
         webhooks, settings, schedule, room, &events, retries, &mut fresh,
     )?;
     fresh.taken = events[..taken].iter().map(|e| e.seq).collect();
-    fresh.more = events.len() >= page || taken < events.len();
+    fresh.more = full || taken < events.len();
     Ok(fresh)
 }
 
 /// Takes the leading `events` (durable ones) out of the outbox into `fresh`.
 /// A webhook without a backlog gets a first try now, at most `room` tries
-/// in all; one with a backlog (it failed lately) gets the event stored
-/// behind it, in order, so a failing endpoint neither takes the round's
-/// room nor escapes its cap: past `webhook_pending_max` an event becomes a
-/// dead letter at once (kept, replayable). Returns how many events it took.
+/// in all (but always the first event's, so a round may exceed `room` by
+/// that event's webhooks); one with a backlog (it failed lately) gets the
+/// event stored as a delivery due now, sent with its retries, so a failing
+/// endpoint neither takes the round's room nor escapes its cap: past
+/// `webhook_pending_max` an event becomes a dead letter at once (kept,
+/// replayable). Returns how many events it took.
 fn take_events(
     webhooks: &Webhooks,
     settings: &EventSettings,
@@ -320,12 +360,14 @@ fn take_events(
                     .increment(1);
                 delivery.last_error = Some("the webhook's backlog was full".into());
                 let dead = keys::webhook_event(keys::DEAD_LETTER, &hook.id, event.seq);
-                fresh.group.put(dead, &delivery)?;
+                fresh.group.put(dead.clone(), &delivery)?;
+                fresh.written.push((hook.id.clone(), dead));
                 continue;
             }
             *queued += 1;
             if backed {
-                fresh.group.put(key, &delivery)?;
+                fresh.group.put(key.clone(), &delivery)?;
+                fresh.written.push((hook.id.clone(), key));
                 fresh.queued.push((hook.id.clone(), event.seq));
             } else {
                 fresh.tries.push(Try {
@@ -457,6 +499,10 @@ mod tests {
     /// A store with one webhook at an address nobody listens on, so every
     /// try fails (and is rescheduled a minute later).
     async fn world(pending_max: usize) -> World {
+        world_at("http://127.0.0.1:1/x", pending_max).await
+    }
+
+    async fn world_at(url: &str, pending_max: usize) -> World {
         let dir = tempfile::tempdir().unwrap();
         let committer = CommitterSettings {
             durability: Durability::Strict,
@@ -467,10 +513,7 @@ mod tests {
         let store = Store::open(dir.path(), committer).unwrap();
         let outbox = Outbox::load(&store).unwrap();
         let webhooks = Webhooks::load(store.clone(), outbox, Arc::new(SystemClock), 8).unwrap();
-        let hook = webhooks
-            .register("http://127.0.0.1:1/x", "s", None)
-            .await
-            .unwrap();
+        let hook = webhooks.register(url, "s", None).await.unwrap();
         let settings = EventSettings {
             webhook_pending_max: pending_max,
             webhook_backoff_base_ms: 60_000,
@@ -594,5 +637,64 @@ mod tests {
             .map(|(_, e)| e)
             .collect();
         assert!(left.is_empty(), "the event left the outbox");
+    }
+
+    /// An endpoint that accepts connections and never answers.
+    async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_webhook_removed_during_a_round_keeps_nothing_the_round_wrote() {
+        let (url, _endpoint) = silent_endpoint().await;
+        let mut w = world_at(&url, 1).await;
+        // A retry that will hang until the timeout, and a new event that
+        // meets the full backlog: a dead letter written by the round.
+        w.due_retry(1000).await;
+        w.new_event().await;
+        let webhooks = w.webhooks.clone();
+        let id = w.hook.id.clone();
+        let remover = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            webhooks.remove(&id).await.unwrap();
+        });
+        w.round().await.unwrap();
+        remover.await.unwrap();
+        for prefix in [keys::DELIVERY, keys::DEAD_LETTER] {
+            let mut left = 0;
+            let of_hook = keys::of_webhook(prefix, &w.hook.id);
+            w.store.for_each_key(&of_hook, |_| left += 1).unwrap();
+            assert_eq!(
+                left,
+                0,
+                "keys left under {}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
+        assert_eq!(w.schedule.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn with_an_in_flight_limit_of_two_due_retries_leave_room_for_new_events() {
+        let mut w = world(100).await;
+        w.settings.webhook_in_flight_max = 2;
+        for seq in 1000..1006 {
+            w.due_retry(seq).await;
+        }
+        w.new_event().await;
+        w.round().await.unwrap();
+        let left: Vec<(Vec<u8>, Event)> = w.store.scan(keys::OUTBOX).unwrap();
+        assert!(
+            left.is_empty(),
+            "the new event was taken in the first round"
+        );
     }
 }

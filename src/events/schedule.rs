@@ -20,11 +20,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// Rebuilds the schedule from the stored deliveries.
+    /// On an error the schedule is left as it was.
     pub fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
-        *self = Self::default();
+        let mut fresh = Self::default();
         for (_, d) in store.scan::<Delivery>(keys::DELIVERY)? {
-            self.insert(d.next_at, d.webhook, d.event.seq);
+            fresh.insert(d.next_at, d.webhook, d.event.seq);
         }
+        *self = fresh;
         Ok(())
     }
 

@@ -176,6 +176,13 @@ impl Webhooks {
         Ok(hook)
     }
 
+    /// Holds off registrations, removals and replays: the delivery worker
+    /// checks which webhooks still exist and commits what it wrote for them
+    /// under it, so a removal cannot leave their keys behind.
+    pub(super) async fn hold_changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.changing.lock().await
+    }
+
     /// Removes an endpoint with its pending deliveries and dead letters.
     pub async fn remove(&self, id: &str) -> Result<(), WebhookError> {
         let _changing = self.inner.changing.lock().await;
