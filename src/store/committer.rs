@@ -4,6 +4,12 @@
 //! flushes once, and only then completes every waiter. Many writers thus share
 //! one fsync, and a hot key written a thousand times in a window is written
 //! once (sled's `Batch` keeps the last write per key).
+//!
+//! Batches are applied and flushed strictly one after another, so a group
+//! completes only after every batch applied before it was queued has been
+//! flushed. Callers rely on it: an empty group is a durability barrier for
+//! everything already visible in the store (webhook delivery sends events it
+//! read before such a commit).
 
 use super::{codec, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -301,6 +307,32 @@ mod tests {
         let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
         assert_eq!(db.len(), 51);
+        committer.stop();
+    }
+
+    #[tokio::test]
+    async fn an_empty_group_completes_only_after_every_group_queued_before_it() {
+        use futures_util::FutureExt;
+        let (_dir, db) = open();
+        let committer = Committer::start(db.clone(), settings(4096)).unwrap();
+        let mut tickets = Vec::new();
+        for i in 0..2000u32 {
+            let mut g = WriteGroup::new();
+            g.put(format!("k{i}").into_bytes(), &i).unwrap();
+            tickets.push(committer.submit(g).unwrap());
+        }
+        committer
+            .submit(WriteGroup::new())
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        for t in tickets {
+            // Unconstrained: tokio's co-operative budget would make a ready
+            // receiver answer Pending after a hundred or so polls.
+            let done = tokio::task::unconstrained(t.wait()).now_or_never();
+            assert_eq!(done, Some(Ok(())), "an earlier group was still pending");
+        }
         committer.stop();
     }
 
