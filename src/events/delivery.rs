@@ -148,10 +148,9 @@ struct Try {
 /// One round of sends: the deliveries due again, then new events (first
 /// tries up to the in-flight limit, or stored with their webhook's backlog),
 /// all at once; then their outcomes, and the removal of the events from the
-/// outbox, in one commit. A slow endpoint
-/// holds the worker for at most `webhook_timeout_ms`; deliveries to other
-/// endpoints in the same round are sent alongside it. Returns whether more
-/// may be waiting in the outbox.
+/// outbox, in one commit. A slow endpoint holds the worker for at most
+/// `webhook_timeout_ms`; deliveries to other endpoints in the same round are
+/// sent alongside it. Returns whether more may be waiting in the outbox.
 async fn send_round(
     webhooks: &Webhooks,
     settings: &EventSettings,
