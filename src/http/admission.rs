@@ -47,7 +47,18 @@ impl Admission {
 /// is mostly the gateway's and their own rounds, and would read as
 /// congestion when there is none.
 fn is_one_step(path: &str) -> bool {
-    !(path.ends_with("/checkout") || path.ends_with("/pay"))
+    let mut segments = path.trim_start_matches('/').split('/');
+    let saga = match (
+        segments.next(),
+        segments.next(),
+        segments.nth(1),
+        segments.next(),
+    ) {
+        (Some("v1"), Some("carts"), Some("checkout"), None) => true,
+        (Some("v1"), Some("orders"), Some("pay"), None) => true,
+        _ => false,
+    };
+    !saga
 }
 
 /// Reads and drops a refused request's body (up to `limit` bytes), so the
@@ -101,4 +112,19 @@ pub async fn admit_writes(
     let res = next.call(req).await?;
     drop(permit);
     Ok(res.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_one_step;
+
+    #[test]
+    fn only_checkout_and_pay_are_sagas_whatever_the_ids_are_called() {
+        assert!(!is_one_step("/v1/carts/c1/checkout"));
+        assert!(!is_one_step("/v1/orders/o1/pay"));
+        assert!(is_one_step("/v1/skus/pay/purchase"));
+        assert!(is_one_step("/v1/carts/c1/lines/checkout"));
+        assert!(is_one_step("/v1/carts/c1/lines/pay"));
+        assert!(is_one_step("/v1/carts"));
+    }
 }

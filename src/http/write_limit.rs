@@ -66,11 +66,12 @@ struct Window {
 }
 
 /// One admitted write; dropping it frees its place. Sampled writes report
-/// their latency to the limit when dropped.
+/// their latency to an adapting limit when dropped.
 pub struct WritePermit {
     inner: Arc<Inner>,
-    admitted: Instant,
-    sampled: bool,
+    /// When it was admitted, if its latency is sampled (never with a fixed
+    /// limit: the clock is not read for nothing on every write).
+    admitted: Option<Instant>,
 }
 
 impl WriteLimit {
@@ -114,10 +115,10 @@ impl WriteLimit {
             inner.refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        let adapting = inner.target.is_some();
         Some(WritePermit {
             inner: inner.clone(),
-            admitted: Instant::now(),
-            sampled,
+            admitted: (sampled && adapting).then(Instant::now),
         })
     }
 }
@@ -125,8 +126,11 @@ impl WriteLimit {
 impl Drop for WritePermit {
     fn drop(&mut self) {
         self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.inner.target.is_none() {
+            return;
+        }
         let now = Instant::now();
-        let latency = self.sampled.then(|| now.duration_since(self.admitted));
+        let latency = self.admitted.map(|at| now.duration_since(at));
         self.inner.record(latency, now);
     }
 }
