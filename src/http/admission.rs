@@ -48,17 +48,17 @@ impl Admission {
 /// congestion when there is none.
 fn is_one_step(path: &str) -> bool {
     let mut segments = path.trim_start_matches('/').split('/');
-    let saga = match (
+    let route = (
         segments.next(),
         segments.next(),
         segments.nth(1),
         segments.next(),
-    ) {
-        (Some("v1"), Some("carts"), Some("checkout"), None) => true,
-        (Some("v1"), Some("orders"), Some("pay"), None) => true,
-        _ => false,
-    };
-    !saga
+    );
+    !matches!(
+        route,
+        (Some("v1"), Some("carts"), Some("checkout"), None)
+            | (Some("v1"), Some("orders"), Some("pay"), None)
+    )
 }
 
 /// Reads and drops a refused request's body (up to `limit` bytes), so the
