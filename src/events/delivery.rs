@@ -190,7 +190,7 @@ async fn send_round(
     };
     group.append(fresh.group);
     tries.extend(fresh.tries);
-    let mut written = fresh.written;
+    let written = fresh.written;
     if tries.is_empty() && group.is_empty() {
         return Ok(fresh.more);
     }
@@ -202,6 +202,8 @@ async fn send_round(
     let outcomes = futures_util::future::join_all(sends).await;
     let mut retry = Vec::new();
     let mut sent = Vec::new();
+    // Every try's outcome writes its delivery key or its dead letter.
+    let mut tried = Vec::new();
     let mut recorded = Ok(());
     for (t, (outcome, open)) in tries.into_iter().zip(outcomes) {
         let (hook, seq) = (t.hook.id.clone(), t.delivery.event.seq);
@@ -211,9 +213,7 @@ async fn send_round(
         if t.stored {
             sent.push((hook.clone(), seq));
         }
-        written.push((hook.clone(), t.key.clone()));
-        let dead = keys::webhook_event(keys::DEAD_LETTER, &hook, seq);
-        written.push((hook.clone(), dead));
+        tried.push((hook.clone(), seq));
         match record(webhooks, settings, &mut group, t, outcome) {
             Ok(Some(next_at)) => retry.push((next_at, hook, seq)),
             Ok(None) => {}
@@ -236,10 +236,23 @@ async fn send_round(
     // round wrote for it: removals wait while the round checks and commits.
     let changes = webhooks.hold_changes().await;
     let mut removed = HashSet::new();
+    let mut gone = |hook: &String| {
+        let gone = !webhooks.is_registered(hook);
+        if gone {
+            removed.insert(hook.clone());
+        }
+        gone
+    };
     for (hook, key) in written {
-        if !webhooks.is_registered(&hook) {
+        if gone(&hook) {
             group.remove(key);
-            removed.insert(hook);
+        }
+    }
+    for (hook, seq) in tried {
+        if gone(&hook) {
+            for prefix in [keys::DELIVERY, keys::DEAD_LETTER] {
+                group.remove(keys::webhook_event(prefix, &hook, seq));
+            }
         }
     }
     let committed = match recorded {
