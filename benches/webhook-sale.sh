@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-./target/release/surge}
-DIR=$(mktemp -d /tmp/surge-webhook-sale.XXXXXX)
-SURGE_ADMIN_TOKEN=bench SURGE_CATALOG__SEED_FILE="" SURGE_LOG__FILTER=warn \
-  "$BIN" serve --bind 127.0.0.1:8080 --data-dir "$DIR" >"$DIR.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR" "$DIR.log"' EXIT
-until curl -sf localhost:8080/readyz >/dev/null; do sleep 0.1; done
+PID=$(SURGE_BIN=$BIN benches/wrk/setup.sh 1)
+trap 'kill $PID 2>/dev/null' EXIT
 curl -sf -o /dev/null -X POST localhost:8080/v1/admin/webhooks \
   -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
   -d '{"url":"http://127.0.0.1:8081/hook","secret":"0123456789abcdef0123456789abcdef","events":["order.created"]}'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a release surge on a fresh store and creates the SKUs the wrk
 # scripts buy: HOT-1 (one hot SKU) and SPREAD-0..SPREAD-(N-1).
-# Usage: benches/wrk/setup.sh [spread_skus=10000] [stock=100000000]
+# Usage: [SURGE_BIN=path] benches/wrk/setup.sh [spread_skus=10000] [stock=100000000]
 # Prints the server's PID; stop it with `kill <pid>`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,7 +9,7 @@ SKUS=${1:-10000}
 STOCK=${2:-100000000}
 DIR=$(mktemp -d /tmp/surge-bench.XXXXXX)
 export SURGE_ADMIN_TOKEN=bench SURGE_CATALOG__SEED_FILE="" SURGE_LOG__FILTER=warn
-./target/release/surge serve --bind 127.0.0.1:8080 --data-dir "$DIR" >"$DIR.log" 2>&1 &
+"${SURGE_BIN:-./target/release/surge}" serve --bind 127.0.0.1:8080 --data-dir "$DIR" >"$DIR.log" 2>&1 &
 PID=$!
 until curl -sf localhost:8080/readyz >/dev/null; do sleep 0.1; done
 post() { curl -sf -o /dev/null -X POST localhost:8080/v1/admin/products \
