@@ -224,11 +224,8 @@ async fn send_round(
     // durable (it completes only after every group applied before it).
     // Not finding them only costs the next round an empty commit.
     let next = if fresh.more {
-        store
-            .scan_page(keys::OUTBOX, None, page, |e: &Event| {
-                !fresh.taken.contains(&e.seq)
-            })
-            .unwrap_or_default()
+        let not_taken = |e: &Event| !fresh.taken.contains(&e.seq);
+        read_outbox(webhooks, page, not_taken, &mut group).unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -303,13 +300,15 @@ async fn fresh_round(
     let mut events = std::mem::take(&mut intake.ahead);
     let mut full = intake.ahead_more;
     if events.is_empty() {
-        events = store.scan_page(keys::OUTBOX, None, page, |_| true)?;
-        if events.is_empty() {
+        let mut set_aside = WriteGroup::new();
+        events = read_outbox(webhooks, page, |_| true, &mut set_aside)?;
+        if events.is_empty() && set_aside.is_empty() {
             return Ok(Fresh::default());
         }
-        full = events.len() >= page;
-        // Read before this empty commit, so durable once it is.
-        store.commit(WriteGroup::new()).await?;
+        full = events.len() >= page || !set_aside.is_empty();
+        // Read before this commit (empty but for what was set aside), so
+        // durable once it is.
+        store.commit(set_aside).await?;
     }
     let mut fresh = Fresh::default();
     let taken = take_events(
@@ -318,6 +317,43 @@ async fn fresh_round(
     fresh.taken = events[..taken].iter().map(|e| e.seq).collect();
     fresh.more = full || taken < events.len();
     Ok(fresh)
+}
+
+/// Reads up to `page` events that pass `keep` from the outbox. A record that
+/// cannot be decoded (damaged, or written by a newer build) would otherwise
+/// stop every event behind it for good: it is moved, bytes intact, to
+/// `quarantine/<its key>` in `group`, logged and counted, and the read goes
+/// on past it.
+fn read_outbox(
+    webhooks: &Webhooks,
+    page: usize,
+    keep: impl FnMut(&Event) -> bool,
+    group: &mut WriteGroup,
+) -> Result<Vec<Event>, StoreError> {
+    let store = webhooks.store();
+    let read = store.scan_page_salvaging(keys::OUTBOX, page, keep)?;
+    if read.unreadable.is_empty() {
+        return Ok(read.records);
+    }
+    for bad in read.unreadable {
+        tracing::error!(
+            key = %String::from_utf8_lossy(&bad.key),
+            error = %bad.error,
+            "an outbox record cannot be decoded: set aside under quarantine/, delivery goes on"
+        );
+        metrics::counter!("surge_events_quarantined_total").increment(1);
+        group.remove(bad.key.clone());
+        group.put_raw(keys::quarantined(&bad.key), bad.bytes);
+    }
+    // Its number must never be handed out again (receivers deduplicate by
+    // event id). This mark covers every number handed out so far, so it is
+    // at least any mark this round's group already holds, which it replaces.
+    let mark = store
+        .get::<u64>(keys::OUTBOX_SEQ)?
+        .unwrap_or(0)
+        .max(webhooks.outbox().last_handed_out());
+    group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
+    Ok(read.records)
 }
 
 /// Takes the leading `events` (durable ones) out of the outbox into `fresh`.
@@ -348,7 +384,7 @@ fn take_events(
     let backed_up: Vec<bool> = queued.iter().map(|&n| n > 0).collect();
     let (mut taken, mut sends, mut last) = (0, 0, 0);
     for event in events {
-        let wanted = |(h, backed): (&Webhook, &bool)| h.wants(event.kind) && !*backed;
+        let wanted = |(h, backed): (&Webhook, &bool)| h.takes(event) && !*backed;
         let now_sends = hooks.iter().zip(&backed_up).filter(|&p| wanted(p)).count();
         if sends + now_sends > room && (taken > 0 || room == 0) {
             break;
@@ -356,7 +392,7 @@ fn take_events(
         (taken, sends, last) = (taken + 1, sends + now_sends, last.max(event.seq));
         fresh.group.remove(keys::numbered(keys::OUTBOX, event.seq));
         for ((hook, &backed), queued) in hooks.iter().zip(&backed_up).zip(queued.iter_mut()) {
-            if !hook.wants(event.kind) {
+            if !hook.takes(event) {
                 continue;
             }
             let mut delivery = Delivery {
@@ -593,21 +629,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreadable_outbox_does_not_strand_the_retries_that_are_due() {
+    async fn an_unreadable_outbox_record_is_set_aside_and_the_events_behind_it_go_out() {
         let mut w = world(100).await;
         w.due_retry(1000).await;
+        w.new_event().await;
+        w.new_event().await;
+        // Damage the first event's record (seq 1): it no longer decodes.
+        let bad_key = keys::numbered(keys::OUTBOX, 1);
         let mut g = WriteGroup::new();
-        g.put(keys::numbered(keys::OUTBOX, 99), &0u8).unwrap();
+        g.put(bad_key.clone(), &0u8).unwrap();
         w.store.commit(g).await.unwrap();
         w.round().await.unwrap();
-        assert_eq!(w.schedule.len(), 1, "the retry was tried and rescheduled");
+
+        let left: Vec<(Vec<u8>, Event)> = w.store.scan(keys::OUTBOX).unwrap();
+        assert!(left.is_empty(), "the event behind it was taken");
+        let kept = w.store.get::<u8>(&keys::quarantined(&bad_key)).unwrap();
+        assert_eq!(kept, Some(0), "the damaged record is kept as it was");
+        let mark = w.store.get::<u64>(keys::OUTBOX_SEQ).unwrap();
+        assert!(mark >= Some(2), "its number is never handed out again");
         let key = keys::webhook_event(keys::DELIVERY, &w.hook.id, 1000);
         let stored: Delivery = w.store.get(&key).unwrap().unwrap();
-        assert_eq!(stored.attempts, 2);
-        assert!(
-            w.intake.not_before > 0,
-            "new events wait before the next read"
+        assert_eq!(stored.attempts, 2, "the due retry went out too");
+        assert_eq!(w.intake.not_before, 0, "nothing failed");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_gets_only_the_events_recorded_after_it_was_registered() {
+        let mut w = world(100).await;
+        w.new_event().await;
+        let late = w
+            .webhooks
+            .register("http://127.0.0.1:1/late", "s", None)
+            .await
+            .unwrap();
+        w.new_event().await;
+        w.round().await.unwrap();
+        let stored = |hook: &str| {
+            let mut n = 0;
+            let prefix = keys::of_webhook(keys::DELIVERY, hook);
+            w.store.for_each_key(&prefix, |_| n += 1).unwrap();
+            n
+        };
+        assert_eq!(
+            stored(&w.hook.id),
+            2,
+            "the first webhook got both (failed, stored)"
         );
+        assert_eq!(stored(&late.id), 1, "the late one only the event after it");
+        let reloaded = Webhooks::load(
+            w.store.clone(),
+            Outbox::load(&w.store).unwrap(),
+            Arc::new(SystemClock),
+            8,
+        )
+        .unwrap();
+        let first = reloaded.get(&late.id).map(|h| h.first_seq);
+        assert_eq!(first, Some(late.first_seq), "kept across a restart");
     }
 
     #[tokio::test]

@@ -169,6 +169,14 @@ impl Outbox {
         group.put(keys::numbered(keys::OUTBOX, seq), &event)
     }
 
+    /// The highest sequence number handed out so far (committed or not).
+    pub fn last_handed_out(&self) -> u64 {
+        self.inner
+            .next_seq
+            .load(Ordering::Relaxed)
+            .saturating_sub(1)
+    }
+
     /// Tells delivery that events may be waiting.
     pub fn poke(&self) {
         self.inner.pending.notify_one();

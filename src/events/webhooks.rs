@@ -7,7 +7,7 @@
 //! shown again after registration.
 
 use super::delivery::Delivery;
-use super::{EventKind, Outbox};
+use super::{Event, EventKind, Outbox};
 use crate::clock::{Clock, Millis};
 use crate::domain::FieldError;
 use crate::store::{keys, Store, StoreError, WriteGroup};
@@ -33,6 +33,12 @@ pub struct Webhook {
     /// The kinds delivered; `None` is every kind, including ones added later.
     pub events: Option<Vec<EventKind>>,
     pub created_at: Millis,
+    /// The first event sequence number recorded after registration: older
+    /// events, still in the outbox when the webhook was added, are not for
+    /// it. Kept under a key of its own (`hook_from/<id>`) so that records
+    /// written before this field existed still read.
+    #[serde(skip)]
+    pub first_seq: u64,
 }
 
 /// Never shows the secret, so a webhook can be logged.
@@ -53,6 +59,12 @@ impl Webhook {
         self.events
             .as_ref()
             .is_none_or(|kinds| kinds.contains(&kind))
+    }
+
+    /// Whether `event` is for this webhook: a kind it wants, recorded since
+    /// it was registered.
+    pub fn takes(&self, event: &Event) -> bool {
+        event.seq >= self.first_seq && self.wants(event.kind)
     }
 }
 
@@ -98,11 +110,15 @@ impl Webhooks {
         clock: Arc<dyn Clock>,
         webhooks_max: usize,
     ) -> Result<Self, StoreError> {
-        let hooks: Vec<Webhook> = store
+        let mut hooks: Vec<Webhook> = store
             .scan(keys::WEBHOOK)?
             .into_iter()
             .map(|(_, hook)| hook)
             .collect();
+        for hook in &mut hooks {
+            // Webhooks registered before this key existed take everything.
+            hook.first_seq = store.get(&keys::webhook_from(&hook.id))?.unwrap_or(0);
+        }
         let webhooks = Self {
             inner: Arc::new(Inner {
                 store,
@@ -166,9 +182,13 @@ impl Webhooks {
             secret: secret.to_owned(),
             events,
             created_at: self.now(),
+            // Events recorded from now on have higher numbers: the kinds
+            // this webhook adds are recorded only after `publish_wanted`.
+            first_seq: self.inner.outbox.last_handed_out() + 1,
         };
         let mut group = WriteGroup::new();
         group.put(keys::webhook(&hook.id), &hook)?;
+        group.put(keys::webhook_from(&hook.id), &hook.first_seq)?;
         self.inner.store.commit(group).await?;
         self.inner.hooks.write().push(hook.clone());
         self.publish_wanted();
@@ -192,6 +212,7 @@ impl Webhooks {
         let store = &self.inner.store;
         let mut group = WriteGroup::new();
         group.remove(keys::webhook(id));
+        group.remove(keys::webhook_from(id));
         for prefix in [keys::DELIVERY, keys::DEAD_LETTER] {
             let of_hook = keys::of_webhook(prefix, id);
             store.for_each_key(&of_hook, |rest| {
@@ -400,6 +421,7 @@ mod tests {
             secret: "s".into(),
             events: None,
             created_at: 0,
+            first_seq: 0,
         };
         assert!(EventKind::ALL.iter().all(|&k| hook.wants(k)));
         hook.events = Some(vec![EventKind::StockSoldOut]);

@@ -10,24 +10,54 @@ pub use lifecycle::{authorization, payment_ref, Cancellation, Canceller, OrderEr
 pub use model::{Order, OrderLine, OrderStatus, PaymentRef};
 pub use status::{IllegalTransition, Transition};
 
-use crate::domain::OrderId;
+use crate::domain::{CustomerId, Money, OrderId, Sku};
 use crate::store::{keys, Store, StoreError};
+use serde::Serialize;
 
 /// Reads an order.
 pub fn get(store: &Store, id: &OrderId) -> Result<Option<Order>, StoreError> {
     store.get(&keys::order(id.as_str()))
 }
 
-/// What an order event carries: enough to act on without a read back.
-pub fn event_data(order: &Order) -> serde_json::Value {
-    serde_json::json!({
-        "order_id": order.id,
-        "status": order.status,
-        "customer_id": order.customer_id,
-        "total": order.total,
-        "refunded": order.refunded(),
-        "lines": order.lines.iter().map(|l| serde_json::json!({
-            "sku": l.sku, "quantity": l.quantity, "line_total": l.line_total,
-        })).collect::<Vec<_>>(),
-    })
+/// What an order event carries: enough to act on without a read back. A
+/// borrowed view, so that nothing is built unless the outbox serializes it
+/// (it does only when a webhook wants the event).
+pub fn event_data(order: &Order) -> OrderEvent<'_> {
+    OrderEvent {
+        order_id: &order.id,
+        status: order.status,
+        customer_id: order.customer_id.as_ref(),
+        total: &order.total,
+        refunded: order.refunded(),
+        lines: EventLines(&order.lines),
+    }
+}
+
+#[derive(Serialize)]
+pub struct OrderEvent<'a> {
+    order_id: &'a OrderId,
+    status: OrderStatus,
+    customer_id: Option<&'a CustomerId>,
+    total: &'a Money,
+    refunded: i64,
+    lines: EventLines<'a>,
+}
+
+/// An order's lines as events show them: SKU, quantity and line total.
+pub struct EventLines<'a>(&'a [OrderLine]);
+
+impl Serialize for EventLines<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            sku: &'a Sku,
+            quantity: u64,
+            line_total: &'a Money,
+        }
+        serializer.collect_seq(self.0.iter().map(|l| Line {
+            sku: &l.sku,
+            quantity: l.quantity,
+            line_total: &l.line_total,
+        }))
+    }
 }

@@ -61,6 +61,12 @@ impl WriteGroup {
         Ok(())
     }
 
+    /// Writes `bytes` at `key` as they are: for moving a record that cannot
+    /// be decoded without losing it.
+    pub fn put_raw(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
+        self.ops.push((key, Some(bytes)));
+    }
+
     pub fn remove(&mut self, key: Vec<u8>) {
         self.ops.push((key, None));
     }

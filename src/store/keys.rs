@@ -21,10 +21,15 @@ pub const CART: &[u8] = b"cart/";
 pub const OUTBOX: &[u8] = b"outbox/";
 /// Registered webhook endpoints, by webhook id.
 pub const WEBHOOK: &[u8] = b"hook/";
+/// The first event sequence number of each webhook, by webhook id.
+pub const WEBHOOK_FROM: &[u8] = b"hook_from/";
 /// Events on their way to one webhook: `dlv/<webhook>/<seq>`.
 pub const DELIVERY: &[u8] = b"dlv/";
 /// Deliveries that ran out of tries: `dead/<webhook>/<seq>`.
 pub const DEAD_LETTER: &[u8] = b"dead/";
+/// Records set aside because they could not be decoded, under their
+/// original key: `quarantine/<key>`.
+pub const QUARANTINE: &[u8] = b"quarantine/";
 /// The highest event sequence number delivery has removed from the outbox.
 pub const OUTBOX_SEQ: &[u8] = b"meta/outbox_seq";
 /// The secret that turns Idempotency-Keys into order ids.
@@ -87,6 +92,14 @@ pub fn customer(sku: &str, customer: &str) -> Vec<u8> {
     let mut key = customers_of(sku);
     key.extend_from_slice(customer.as_bytes());
     key
+}
+
+pub fn webhook_from(id: &str) -> Vec<u8> {
+    join(WEBHOOK_FROM, id)
+}
+
+pub fn quarantined(key: &[u8]) -> Vec<u8> {
+    [QUARANTINE, key].concat()
 }
 
 pub fn webhook(id: &str) -> Vec<u8> {

@@ -17,6 +17,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An open store: reads go straight to sled, writes go through the committer.
+/// What [`Store::scan_page_salvaging`] read.
+pub struct Salvaged<T> {
+    pub records: Vec<T>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A stored record that could not be decoded, as it is on disk.
+pub struct Unreadable {
+    pub key: Vec<u8>,
+    pub bytes: Vec<u8>,
+    pub error: StoreError,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -90,7 +103,43 @@ impl Store {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
+        keep: impl FnMut(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        self.page(prefix, after, limit, keep, |_, _, e| Err(e))
+    }
+
+    /// Like [`scan_page`](Self::scan_page) from the first key, but a record
+    /// that cannot be decoded does not end the read: its key and bytes are
+    /// returned beside the records (and count towards `limit`), for a
+    /// caller that must not let one bad record stop everything behind it.
+    pub fn scan_page_salvaging<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+        keep: impl FnMut(&T) -> bool,
+    ) -> Result<Salvaged<T>, StoreError> {
+        let mut unreadable = Vec::new();
+        let records = self.page(prefix, None, limit, keep, |key, bytes, e| {
+            unreadable.push(Unreadable {
+                key: key.to_vec(),
+                bytes: bytes.to_vec(),
+                error: e,
+            });
+            Ok(())
+        })?;
+        Ok(Salvaged {
+            records,
+            unreadable,
+        })
+    }
+
+    fn page<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
         mut keep: impl FnMut(&T) -> bool,
+        mut unreadable: impl FnMut(&[u8], &[u8], StoreError) -> Result<(), StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let start = match after {
             Some(after) => {
@@ -101,14 +150,19 @@ impl Store {
             None => prefix.to_vec(),
         };
         let mut out = Vec::new();
+        let mut bad = 0;
         for item in self.db.range(start..) {
             let (key, bytes) = item.map_err(StoreError::from)?;
-            if !key.starts_with(prefix) || out.len() >= limit {
+            if !key.starts_with(prefix) || out.len() + bad >= limit {
                 break;
             }
-            let record: T = codec::decode(&key, &bytes)?;
-            if keep(&record) {
-                out.push(record);
+            match codec::decode::<T>(&key, &bytes) {
+                Ok(record) if keep(&record) => out.push(record),
+                Ok(_) => {}
+                Err(e) => {
+                    unreadable(&key, &bytes, e)?;
+                    bad += 1;
+                }
             }
         }
         Ok(out)
