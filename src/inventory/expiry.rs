@@ -4,7 +4,7 @@
 //! committer is full or failed), the holds are put back and the next attempt
 //! backs off, so an overloaded store is not hammered by retries.
 
-use super::persist;
+use super::hold_pages::Place;
 use super::sku::Hold;
 use super::sku_actor::SkuActor;
 use crate::clock::Millis;
@@ -55,12 +55,16 @@ impl SkuActor {
             let was = self.state.levels().available;
             let expired = self.state.expire(now);
             if !expired.is_empty() {
-                if self.commit_expiry(&expired, was, now) {
+                let places: Vec<Place> = expired
+                    .iter()
+                    .map(|h| self.pages.remove(&h.holder))
+                    .collect();
+                if self.commit_expiry(&expired, &places, was, now) {
                     self.expiry_backoff_ms = 0;
                     metrics::counter!("surge_reservations_expired_total")
                         .increment(expired.len() as u64);
                 } else {
-                    self.restore(expired);
+                    self.restore(expired, places);
                     self.back_off(now);
                 }
                 self.publish();
@@ -75,8 +79,8 @@ impl SkuActor {
     }
 
     /// Queues the expiry of `expired`; false if nothing was queued.
-    fn commit_expiry(&self, expired: &[Hold], was: u64, now: Millis) -> bool {
-        let group = match self.expiry_group(expired, was, now) {
+    fn commit_expiry(&self, expired: &[Hold], places: &[Place], was: u64, now: Millis) -> bool {
+        let group = match self.expiry_group(expired, places, was, now) {
             Ok(group) => group,
             Err(e) => {
                 tracing::error!(sku = %self.sku, error = %e, "cannot encode expired holds");
@@ -91,10 +95,12 @@ impl SkuActor {
         self.env.store.committer().submit_with(group, done).is_ok() && self.poke()
     }
 
-    /// Puts holds back after their expiry could not be queued.
-    fn restore(&mut self, holds: Vec<Hold>) {
-        for hold in holds {
+    /// Puts holds back (where they were stored) after their expiry could not
+    /// be queued.
+    fn restore(&mut self, holds: Vec<Hold>, places: Vec<Place>) {
+        for (hold, place) in holds.into_iter().zip(places) {
             let holder = hold.holder.clone();
+            self.pages.restore(holder.clone(), place);
             if let Err(e) = self.state.restore(hold) {
                 // Cannot happen: nothing ran between the expiry and this.
                 tracing::error!(sku = %self.sku, %holder, error = %e, "could not restore a hold");
@@ -105,13 +111,19 @@ impl SkuActor {
     fn expiry_group(
         &self,
         expired: &[Hold],
+        places: &[Place],
         was: u64,
         now: Millis,
     ) -> Result<WriteGroup, StoreError> {
         let mut group = self.change_group(was, now)?;
+        let placed = expired
+            .iter()
+            .map(|h| &h.holder)
+            .zip(places.iter().copied());
+        self.pages
+            .write_all(&mut group, &self.sku, &self.state, placed)?;
         let outbox = &self.env.outbox;
         for hold in expired {
-            persist::remove_hold(&mut group, &self.sku, hold);
             let data = json!({"sku": self.sku, "holder": hold.holder, "quantity": hold.quantity});
             outbox.record(&mut group, EventKind::ReservationExpired, &data, now)?;
             let key = keys::order(hold.holder.as_str());

@@ -62,9 +62,11 @@ impl SkuActor {
             return;
         }
         let hold = self.state.hold_of(&req.holder).cloned();
+        let place = self.pages.place_new(&req.holder);
         let written = hold.ok_or(StoreError::Closed).and_then(|hold| {
             let mut group = self.change_group(was, now)?;
-            persist::put_hold(&mut group, &self.sku, &hold)?;
+            self.pages
+                .write(&mut group, &self.sku, &self.state, &req.holder, place)?;
             group.append(req.attach);
             Ok((group, hold))
         });
@@ -85,10 +87,12 @@ impl SkuActor {
             Ok(hold) => hold,
             Err(e) => return drop(reply.send(Err(e.into()))),
         };
-        let written = self.change_group(was, now).map(|mut group| {
-            persist::remove_hold(&mut group, &self.sku, &hold);
+        let place = self.pages.remove(&holder);
+        let written = self.change_group(was, now).and_then(|mut group| {
+            self.pages
+                .write(&mut group, &self.sku, &self.state, &holder, place)?;
             group.append(attach);
-            (group, hold)
+            Ok((group, hold))
         });
         self.finish(written, reply);
         self.schedule(ctx);
@@ -109,8 +113,10 @@ impl SkuActor {
             Ok(hold) => hold,
             Err(e) => return drop(reply.send(Err(e.into()))),
         };
+        let place = self.pages.remove(&holder);
         let written = self.change_group(was, now).and_then(|mut group| {
-            persist::remove_hold(&mut group, &self.sku, &hold);
+            self.pages
+                .write(&mut group, &self.sku, &self.state, &holder, place)?;
             persist::put_sold(&mut group, &self.sku, &self.state, hold.customer.as_ref())?;
             group.append(attach);
             Ok((group, hold))

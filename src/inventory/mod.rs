@@ -7,6 +7,7 @@
 mod availability;
 mod error;
 mod expiry;
+mod hold_pages;
 mod holding;
 mod persist;
 mod purchase;

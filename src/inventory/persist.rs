@@ -1,10 +1,12 @@
 //! How a SKU is laid out in the store. The hot record (`inv/<sku>`) holds only
 //! counters and sale rules, so it stays a few dozen bytes however many buyers
 //! hold stock, and the committer coalesces it to one write per batch. Holds
-//! (`hold/<sku>/<holder>`) and per-customer sold counts (`cust/<sku>/<id>`)
-//! are records of their own, written only when they change.
+//! (in pages, see [`hold_pages`](super::hold_pages)) and per-customer sold
+//! counts (`cust/<sku>/<id>`) are records of their own, written only when
+//! they change.
 
 use super::error::InventoryError;
+use super::hold_pages::HoldPages;
 use super::sku::{Hold, Levels, SaleRules, SkuError, SkuState};
 use crate::domain::{CustomerId, HoldId, ProductId, Sku};
 use crate::store::{keys, Store, StoreError, WriteGroup};
@@ -37,16 +39,34 @@ impl SkuRecord {
     }
 }
 
+/// A SKU as loaded: its state and where its holds are stored.
+pub struct Loaded {
+    pub state: SkuState,
+    pub pages: HoldPages,
+}
+
 /// Loads a SKU's whole state, or `None` if the SKU was never created.
-pub fn load(store: &Store, sku: &Sku) -> Result<Option<SkuState>, InventoryError> {
+pub fn load(store: &Store, sku: &Sku) -> Result<Option<Loaded>, InventoryError> {
     let Some(record) = store.get::<SkuRecord>(&keys::inventory(sku.as_str()))? else {
         return Ok(None);
     };
-    let holds: Vec<Hold> = store
+    let mut holds: Vec<Hold> = store
         .scan::<Hold>(&keys::holds_of(sku.as_str()))?
         .into_iter()
         .map(|(_, hold)| hold)
         .collect();
+    let own: Vec<HoldId> = holds.iter().map(|h| h.holder.clone()).collect();
+    let prefix = keys::hold_pages_of(sku.as_str());
+    let mut pages = Vec::new();
+    for (key, page) in store.scan::<Vec<Hold>>(&prefix)? {
+        let number = <[u8; 8]>::try_from(&key[prefix.len()..])
+            .map_err(|_| corrupt(&key, "not a hold page number".into()))?;
+        pages.push((
+            u64::from_be_bytes(number),
+            page.iter().map(|h| h.holder.clone()).collect(),
+        ));
+        holds.extend(page);
+    }
     let prefix = keys::customers_of(sku.as_str());
     let mut sold = BTreeMap::new();
     for (key, units) in store.scan::<u64>(&prefix)? {
@@ -54,14 +74,19 @@ pub fn load(store: &Store, sku: &Sku) -> Result<Option<SkuState>, InventoryError
         let customer = CustomerId::parse(&raw).map_err(|e| corrupt(&key, e.0))?;
         sold.insert(customer, units);
     }
-    SkuState::from_parts(record.product_id, record.levels, record.sale, holds, sold)
-        .map(Some)
+    // A holder stored twice (two pages, or a page and its own key) makes
+    // `from_parts` refuse the SKU: it is never silently merged.
+    let state = SkuState::from_parts(record.product_id, record.levels, record.sale, holds, sold)
         .ok_or_else(|| {
             corrupt(
                 &keys::inventory(sku.as_str()),
                 "holds do not add up to the reserved count".into(),
             )
-        })
+        })?;
+    Ok(Some(Loaded {
+        state,
+        pages: HoldPages::loaded(own, pages),
+    }))
 }
 
 fn corrupt(key: &[u8], reason: String) -> InventoryError {
@@ -79,14 +104,6 @@ pub fn put_record(group: &mut WriteGroup, sku: &Sku, state: &SkuState) -> Result
         sale: state.sale().clone(),
     };
     group.put(keys::inventory(sku.as_str()), &record)
-}
-
-pub fn put_hold(group: &mut WriteGroup, sku: &Sku, hold: &Hold) -> Result<(), StoreError> {
-    group.put(keys::hold(sku.as_str(), hold.holder.as_str()), hold)
-}
-
-pub fn remove_hold(group: &mut WriteGroup, sku: &Sku, hold: &Hold) {
-    group.remove(keys::hold(sku.as_str(), hold.holder.as_str()));
 }
 
 /// Writes `customer`'s bought count on this SKU (removing it at zero).
@@ -116,7 +133,10 @@ pub async fn sell_offline(
     holder: &HoldId,
     attach: WriteGroup,
 ) -> Result<Option<Levels>, InventoryError> {
-    let mut state = load(store, sku)?.ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
+    let Loaded {
+        mut state,
+        mut pages,
+    } = load(store, sku)?.ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
     let hold = match state.commit_recovered(holder) {
         Ok(hold) => hold,
         Err(SkuError::UnknownHold(_)) => return Ok(None),
@@ -124,9 +144,103 @@ pub async fn sell_offline(
     };
     let mut group = WriteGroup::new();
     put_record(&mut group, sku, &state)?;
-    remove_hold(&mut group, sku, &hold);
+    let place = pages.remove(holder);
+    pages.write(&mut group, sku, &state, holder, place)?;
     put_sold(&mut group, sku, &state, hold.customer.as_ref())?;
     group.append(attach);
     store.commit(group).await?;
     Ok(Some(state.levels()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CommitterSettings, Durability};
+
+    fn store(dir: &std::path::Path) -> Store {
+        let settings = CommitterSettings {
+            durability: Durability::Strict,
+            commit_window_us: 0,
+            commit_batch_max: 1024,
+            commit_queue_max: 64,
+        };
+        Store::open(dir, settings).unwrap()
+    }
+
+    fn hold(holder: &str) -> Hold {
+        Hold {
+            holder: HoldId::parse(holder).unwrap(),
+            customer: None,
+            quantity: 1,
+            expires_at: 1_000,
+        }
+    }
+
+    /// A SKU with one hold in its own key (as releases before hold pages
+    /// wrote it) and one in a page.
+    async fn mixed_sku(store: &Store, sku: &Sku) {
+        let mut record = SkuRecord::new(ProductId::parse("p").unwrap(), 10);
+        record.levels.available = 8;
+        record.levels.reserved = 2;
+        let mut group = WriteGroup::new();
+        group.put(keys::inventory(sku.as_str()), &record).unwrap();
+        group
+            .put(keys::hold(sku.as_str(), "old"), &hold("old"))
+            .unwrap();
+        let page = vec![hold("new")];
+        group.put(keys::hold_page(sku.as_str(), 3), &page).unwrap();
+        store.commit(group).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn holds_load_from_their_own_keys_and_from_pages_and_are_removed_where_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let sku = Sku::parse("S-1").unwrap();
+        mixed_sku(&store, &sku).await;
+
+        let Loaded {
+            mut state,
+            mut pages,
+        } = load(&store, &sku).unwrap().unwrap();
+        assert_eq!(state.levels().reserved, 2);
+        let mut group = WriteGroup::new();
+        for holder in ["old", "new"] {
+            let holder = HoldId::parse(holder).unwrap();
+            state.release(&holder).unwrap();
+            let place = pages.remove(&holder);
+            pages
+                .write(&mut group, &sku, &state, &holder, place)
+                .unwrap();
+        }
+        put_record(&mut group, &sku, &state).unwrap();
+        store.commit(group).await.unwrap();
+
+        let mut left = 0;
+        for prefix in [
+            keys::holds_of(sku.as_str()),
+            keys::hold_pages_of(sku.as_str()),
+        ] {
+            store.for_each_key(&prefix, |_| left += 1).unwrap();
+        }
+        assert_eq!(left, 0, "both keys removed");
+        let reloaded = load(&store, &sku).unwrap().unwrap();
+        assert_eq!(reloaded.state.levels().available, 10);
+    }
+
+    #[tokio::test]
+    async fn a_holder_stored_twice_is_refused_not_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let sku = Sku::parse("S-1").unwrap();
+        mixed_sku(&store, &sku).await;
+        let mut group = WriteGroup::new();
+        let page = vec![hold("old")];
+        group.put(keys::hold_page(sku.as_str(), 4), &page).unwrap();
+        store.commit(group).await.unwrap();
+        assert!(matches!(
+            load(&store, &sku),
+            Err(InventoryError::Store(StoreError::Corrupt { .. }))
+        ));
+    }
 }

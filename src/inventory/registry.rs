@@ -156,11 +156,13 @@ impl Inventory {
     /// it). Returns how many were woken.
     pub fn wake_held(&self) -> Result<usize, InventoryError> {
         let mut held = std::collections::BTreeSet::new();
-        self.env.store.for_each_key(keys::HOLD, |rest| {
-            if let Some(sku) = rest.split(|&b| b == b'/').next() {
-                held.insert(sku.to_vec());
-            }
-        })?;
+        for prefix in [keys::HOLD, keys::HOLD_PAGE] {
+            self.env.store.for_each_key(prefix, |rest| {
+                if let Some(sku) = rest.split(|&b| b == b'/').next() {
+                    held.insert(sku.to_vec());
+                }
+            })?;
+        }
         for raw in &held {
             let text = String::from_utf8_lossy(raw);
             match Sku::parse(&text) {
@@ -222,7 +224,7 @@ impl Inventory {
         match self.env.registry.entry(sku.clone()) {
             dashmap::Entry::Occupied(e) => Ok(e.get().clone()),
             dashmap::Entry::Vacant(slot) => {
-                let state = persist::load(&self.env.store, sku)?
+                let loaded = persist::load(&self.env.store, sku)?
                     .ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
                 let shard = &self.shards[(self.hasher.hash_one(sku) as usize) % self.shards.len()];
                 let (env, sku, capacity) = (
@@ -232,7 +234,7 @@ impl Inventory {
                 );
                 let addr = SkuActor::start_in_arbiter(shard, move |ctx| {
                     ctx.set_mailbox_capacity(capacity);
-                    SkuActor::new(sku, state, env)
+                    SkuActor::new(sku, loaded, env)
                 });
                 metrics::counter!("surge_sku_activations_total").increment(1);
                 metrics::gauge!("surge_sku_actors_active").increment(1.0);

@@ -9,8 +9,9 @@
 //! the next message activates a fresh one from the store.
 
 use super::error::InventoryError;
+use super::hold_pages::HoldPages;
 use super::holding::TakeHold;
-use super::persist;
+use super::persist::{self, Loaded};
 use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
 use super::sku::{Hold, Levels, SaleRules, SkuState};
@@ -49,6 +50,8 @@ pub enum Command {
 pub struct SkuActor {
     pub(super) sku: Sku,
     pub(super) state: SkuState,
+    /// Where the holds of `state` are stored; changes with them.
+    pub(super) pages: HoldPages,
     pub(super) env: Arc<Env>,
     /// This SKU's published available count.
     pub(super) published: Arc<AtomicU64>,
@@ -66,12 +69,14 @@ pub struct SkuActor {
 }
 
 impl SkuActor {
-    pub fn new(sku: Sku, state: SkuState, env: Arc<Env>) -> Self {
+    pub fn new(sku: Sku, loaded: Loaded, env: Arc<Env>) -> Self {
+        let Loaded { state, pages } = loaded;
         let published = env.availability.cell(&sku);
         published.store(state.levels().available, Ordering::Release);
         Self {
             sku,
             state,
+            pages,
             env,
             published,
             in_flight: Arc::default(),
@@ -155,10 +160,10 @@ impl SkuActor {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return Err(InventoryError::Busy(self.sku.clone()));
         }
-        let state = persist::load(&self.env.store, &self.sku)?
+        let loaded = persist::load(&self.env.store, &self.sku)?
             .ok_or_else(|| InventoryError::UnknownSku(self.sku.clone()))?;
         tracing::warn!(sku = %self.sku, "reloaded from the store after a failed commit");
-        self.state = state;
+        (self.state, self.pages) = (loaded.state, loaded.pages);
         self.poisoned.store(false, Ordering::Release);
         self.publish();
         Ok(true)
@@ -178,22 +183,18 @@ impl SkuActor {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        let written = self
-            .state
-            .hold_of(&holder)
-            .cloned()
-            .ok_or(StoreError::Closed)
-            .and_then(|hold| {
-                let order = new_order(&self.sku, req, now, expires_at)?;
-                let mut group = self.change_group(was, now)?;
-                persist::put_hold(&mut group, &self.sku, &hold)?;
-                group.put(keys::order(order.id.as_str()), &order)?;
-                let event = crate::order::event_data(&order);
-                self.env
-                    .outbox
-                    .record(&mut group, EventKind::OrderCreated, &event, now)?;
-                Ok((group, order))
-            });
+        let place = self.pages.place_new(&holder);
+        let written = new_order(&self.sku, req, now, expires_at).and_then(|order| {
+            let mut group = self.change_group(was, now)?;
+            self.pages
+                .write(&mut group, &self.sku, &self.state, &holder, place)?;
+            group.put(keys::order(order.id.as_str()), &order)?;
+            let event = crate::order::event_data(&order);
+            self.env
+                .outbox
+                .record(&mut group, EventKind::OrderCreated, &event, now)?;
+            Ok((group, order))
+        });
         let submitted = match written {
             Ok((group, order)) => self.submit(group, reply, order) && self.poke(),
             Err(e) => {
@@ -204,6 +205,7 @@ impl SkuActor {
         if !submitted {
             // Nothing was queued: undo, so memory matches what clients were told.
             let _ = self.state.release(&holder);
+            self.pages.remove(&holder);
         }
         self.publish();
         self.schedule(ctx);

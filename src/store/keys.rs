@@ -5,8 +5,11 @@
 pub const PRODUCT: &[u8] = b"prod/";
 /// Per-SKU inventory records, by SKU.
 pub const INVENTORY: &[u8] = b"inv/";
-/// Stock holds, by SKU then holder: `hold/<sku>/<holder>`.
+/// Stock holds one per key, by SKU then holder: `hold/<sku>/<holder>`
+/// (written by releases before hold pages; still read).
 pub const HOLD: &[u8] = b"hold/";
+/// Pages of stock holds, by SKU then page: `hpage/<sku>/<page>`.
+pub const HOLD_PAGE: &[u8] = b"hpage/";
 /// Units sold per customer, by SKU then customer: `cust/<sku>/<customer>`.
 pub const CUSTOMER: &[u8] = b"cust/";
 /// Orders, by order id.
@@ -79,6 +82,17 @@ pub fn hold(sku: &str, holder: &str) -> Vec<u8> {
     let mut key = holds_of(sku);
     key.extend_from_slice(holder.as_bytes());
     key
+}
+
+/// The prefix of every hold page of `sku`.
+pub fn hold_pages_of(sku: &str) -> Vec<u8> {
+    let mut key = join(HOLD_PAGE, sku);
+    key.push(b'/');
+    key
+}
+
+pub fn hold_page(sku: &str, page: u64) -> Vec<u8> {
+    numbered(&hold_pages_of(sku), page)
 }
 
 /// The prefix of every per-customer count on `sku`.
