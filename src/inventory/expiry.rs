@@ -79,7 +79,7 @@ impl SkuActor {
     }
 
     /// Queues the expiry of `expired`; false if nothing was queued.
-    fn commit_expiry(&self, expired: &[Hold], places: &[Place], was: u64, now: Millis) -> bool {
+    fn commit_expiry(&mut self, expired: &[Hold], places: &[Place], was: u64, now: Millis) -> bool {
         let group = match self.expiry_group(expired, places, was, now) {
             Ok(group) => group,
             Err(e) => {
@@ -109,7 +109,7 @@ impl SkuActor {
     }
 
     fn expiry_group(
-        &self,
+        &mut self,
         expired: &[Hold],
         places: &[Place],
         was: u64,

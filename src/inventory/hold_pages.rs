@@ -12,7 +12,7 @@
 
 use super::sku::{Hold, SkuState};
 use crate::domain::{HoldId, Sku};
-use crate::store::{keys, StoreError, WriteGroup};
+use crate::store::{codec, keys, StoreError, WriteGroup};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most holds in one page: a page is encoded whole on each change of one of
@@ -31,9 +31,19 @@ pub enum Place {
 #[derive(Debug, Default)]
 pub struct HoldPages {
     place: HashMap<HoldId, Place>,
-    members: BTreeMap<u64, BTreeSet<HoldId>>,
+    pages: BTreeMap<u64, Page>,
     /// The page new holds join until it is full.
     open: u64,
+}
+
+#[derive(Debug, Default)]
+struct Page {
+    members: BTreeSet<HoldId>,
+    /// The page's holds as encoded so far (how many, and their bytes), kept
+    /// while holds only join it: a purchase then appends one hold's bytes
+    /// instead of encoding the whole page again. `None` after any other
+    /// change; the next write encodes the page afresh.
+    encoded: Option<(usize, Vec<u8>)>,
 }
 
 impl HoldPages {
@@ -53,20 +63,38 @@ impl HoldPages {
         this
     }
 
-    /// Places a new hold in the open page (opening the next one when full).
-    pub fn place_new(&mut self, holder: &HoldId) -> Place {
-        if let Some(&place) = self.place.get(holder) {
+    /// Places a hold that is new or changed: a new one joins the open page
+    /// (opening the next one when full), a known one stays where it is.
+    /// Returns the place to [`write`](Self::write).
+    pub fn put(&mut self, hold: &Hold) -> Place {
+        if let Some(&place) = self.place.get(&hold.holder) {
+            if let Place::Page(page) = place {
+                self.changed(page);
+            }
             return place;
         }
         if self
-            .members
+            .pages
             .get(&self.open)
-            .is_some_and(|m| m.len() >= PAGE_HOLDS)
+            .is_some_and(|p| p.members.len() >= PAGE_HOLDS)
         {
             self.open += 1;
         }
+        let page = self.pages.entry(self.open).or_default();
+        page.members.insert(hold.holder.clone());
+        if let Some((count, body)) = &mut page.encoded {
+            match codec::append(hold, body) {
+                Ok(()) => *count += 1,
+                Err(_) => page.encoded = None,
+            }
+        } else if page.members.len() == 1 {
+            let mut body = Vec::new();
+            if codec::append(hold, &mut body).is_ok() {
+                page.encoded = Some((1, body));
+            }
+        }
         let place = Place::Page(self.open);
-        self.restore(holder.clone(), place);
+        self.place.insert(hold.holder.clone(), place);
         place
     }
 
@@ -81,11 +109,12 @@ impl HoldPages {
     /// undone). A hold never placed is taken to have its own key.
     pub fn remove(&mut self, holder: &HoldId) -> Place {
         let place = self.place.remove(holder).unwrap_or(Place::Own);
-        if let Place::Page(page) = place {
-            if let Some(members) = self.members.get_mut(&page) {
-                members.remove(holder);
-                if members.is_empty() {
-                    self.members.remove(&page);
+        if let Place::Page(number) = place {
+            if let Some(page) = self.pages.get_mut(&number) {
+                page.members.remove(holder);
+                page.encoded = None;
+                if page.members.is_empty() {
+                    self.pages.remove(&number);
                 }
             }
         }
@@ -94,53 +123,68 @@ impl HoldPages {
 
     /// Puts a hold back where it was.
     pub fn restore(&mut self, holder: HoldId, place: Place) {
-        if let Place::Page(page) = place {
-            self.members.entry(page).or_default().insert(holder.clone());
+        if let Place::Page(number) = place {
+            let page = self.pages.entry(number).or_default();
+            page.members.insert(holder.clone());
+            page.encoded = None;
         }
         self.place.insert(holder, place);
+    }
+
+    fn changed(&mut self, number: u64) {
+        if let Some(page) = self.pages.get_mut(&number) {
+            page.encoded = None;
+        }
     }
 
     /// Adds to `group` the record(s) at `place` as `state` has them now: the
     /// hold's own key (written, or removed if the hold is gone), or the whole
     /// page (removed once empty).
     pub fn write(
-        &self,
+        &mut self,
         group: &mut WriteGroup,
         sku: &Sku,
         state: &SkuState,
         holder: &HoldId,
         place: Place,
     ) -> Result<(), StoreError> {
-        match place {
+        let number = match place {
             Place::Own => {
                 let key = keys::hold(sku.as_str(), holder.as_str());
                 match state.hold_of(holder) {
                     Some(hold) => group.put(key, hold)?,
                     None => group.remove(key),
                 }
+                return Ok(());
             }
-            Place::Page(page) => {
-                let key = keys::hold_page(sku.as_str(), page);
-                let holds: Vec<&Hold> = self
-                    .members
-                    .get(&page)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| state.hold_of(h))
-                    .collect();
-                if holds.is_empty() {
-                    group.remove(key);
-                } else {
-                    group.put(key, &holds)?;
-                }
+            Place::Page(number) => number,
+        };
+        let key = keys::hold_page(sku.as_str(), number);
+        let Some(page) = self.pages.get_mut(&number) else {
+            group.remove(key);
+            return Ok(());
+        };
+        if page.encoded.is_none() {
+            let mut body = Vec::new();
+            let mut count = 0;
+            for hold in page.members.iter().filter_map(|h| state.hold_of(h)) {
+                codec::append(hold, &mut body)?;
+                count += 1;
             }
+            page.encoded = Some((count, body));
+        }
+        match &page.encoded {
+            Some((count, body)) if *count > 0 => {
+                group.put_raw(key, codec::encode_seq(*count, body)?)
+            }
+            _ => group.remove(key),
         }
         Ok(())
     }
 
     /// [`write`](Self::write) for several holds, each page once.
     pub fn write_all<'a>(
-        &self,
+        &mut self,
         group: &mut WriteGroup,
         sku: &Sku,
         state: &SkuState,
@@ -163,33 +207,44 @@ impl HoldPages {
     /// Number of pages with holds in them.
     #[cfg(test)]
     pub fn pages(&self) -> usize {
-        self.members.len()
+        self.pages.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ProductId;
+    use crate::store::codec;
 
     fn hid(n: usize) -> HoldId {
         HoldId::parse(&format!("h{n}")).unwrap()
+    }
+
+    fn hold(n: usize) -> Hold {
+        Hold {
+            holder: hid(n),
+            customer: None,
+            quantity: 1,
+            expires_at: 1_000,
+        }
     }
 
     #[test]
     fn new_holds_fill_a_page_before_the_next_opens() {
         let mut pages = HoldPages::default();
         for n in 0..PAGE_HOLDS {
-            assert_eq!(pages.place_new(&hid(n)), Place::Page(0));
+            assert_eq!(pages.put(&hold(n)), Place::Page(0));
         }
-        assert_eq!(pages.place_new(&hid(PAGE_HOLDS)), Place::Page(1));
-        assert_eq!(pages.place_new(&hid(0)), Place::Page(0), "placed once");
+        assert_eq!(pages.put(&hold(PAGE_HOLDS)), Place::Page(1));
+        assert_eq!(pages.put(&hold(0)), Place::Page(0), "placed once");
         assert_eq!(pages.pages(), 2);
     }
 
     #[test]
     fn a_removed_hold_can_be_put_back_where_it_was() {
         let mut pages = HoldPages::default();
-        let place = pages.place_new(&hid(1));
+        let place = pages.put(&hold(1));
         assert_eq!(pages.remove(&hid(1)), place);
         assert_eq!(pages.pages(), 0, "an empty page is dropped");
         pages.restore(hid(1), place);
@@ -202,7 +257,48 @@ mod tests {
         let mut pages = HoldPages::loaded([hid(1)], vec![(4, vec![hid(2)])]);
         assert_eq!(pages.of(&hid(1)), Some(Place::Own));
         assert_eq!(pages.of(&hid(2)), Some(Place::Page(4)));
-        assert_eq!(pages.place_new(&hid(3)), Place::Page(5));
+        assert_eq!(pages.put(&hold(3)), Place::Page(5));
         assert_eq!(pages.remove(&hid(9)), Place::Own, "unknown: own key");
+    }
+
+    /// The page record `write` puts in a group, decoded.
+    fn written(pages: &mut HoldPages, state: &SkuState, place: Place) -> Option<Vec<Hold>> {
+        let sku = Sku::parse("S").unwrap();
+        let mut group = WriteGroup::new();
+        pages
+            .write(&mut group, &sku, state, &hid(0), place)
+            .unwrap();
+        let (key, value) = group.into_ops().pop().unwrap();
+        value.map(|bytes| codec::decode(&key, &bytes).unwrap())
+    }
+
+    #[test]
+    fn a_page_kept_encoded_as_holds_join_reads_back_as_the_page() {
+        let mut state = SkuState::new(ProductId::parse("p").unwrap(), 100);
+        let mut pages = HoldPages::default();
+        let mut place = Place::Own;
+        for n in 0..5 {
+            state.hold(hid(n), None, n as u64 + 1, 1_000, 0).unwrap();
+            place = pages.put(state.hold_of(&hid(n)).unwrap());
+        }
+        let appended = written(&mut pages, &state, place).unwrap();
+        let expected: Vec<Hold> = state.holds().cloned().collect();
+        assert_eq!(appended, expected);
+
+        // A resized hold is re-encoded with the page, not appended again.
+        state.resize(&hid(2), 9, 2_000, 0).unwrap();
+        pages.put(state.hold_of(&hid(2)).unwrap());
+        let resized = written(&mut pages, &state, place).unwrap();
+        assert_eq!(resized, state.holds().cloned().collect::<Vec<_>>());
+
+        for n in 0..5 {
+            state.release(&hid(n)).unwrap();
+            pages.remove(&hid(n));
+        }
+        assert_eq!(
+            written(&mut pages, &state, place),
+            None,
+            "an empty page is removed"
+        );
     }
 }

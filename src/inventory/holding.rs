@@ -62,8 +62,8 @@ impl SkuActor {
             return;
         }
         let hold = self.state.hold_of(&req.holder).cloned();
-        let place = self.pages.place_new(&req.holder);
         let written = hold.ok_or(StoreError::Closed).and_then(|hold| {
+            let place = self.pages.put(&hold);
             let mut group = self.change_group(was, now)?;
             self.pages
                 .write(&mut group, &self.sku, &self.state, &req.holder, place)?;

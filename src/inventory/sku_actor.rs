@@ -9,7 +9,7 @@
 //! the next message activates a fresh one from the store.
 
 use super::error::InventoryError;
-use super::hold_pages::HoldPages;
+use super::hold_pages::{HoldPages, Place};
 use super::holding::TakeHold;
 use super::persist::{self, Loaded};
 use super::purchase::{new_order, PurchaseRequest};
@@ -183,9 +183,12 @@ impl SkuActor {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        let place = self.pages.place_new(&holder);
-        let written = new_order(&self.sku, req, now, expires_at).and_then(|order| {
-            let mut group = self.change_group(was, now)?;
+        let place = match self.state.hold_of(&holder) {
+            Some(hold) => self.pages.put(hold),
+            None => Place::Own,
+        };
+        let written = self.change_group(was, now).and_then(|mut group| {
+            let order = new_order(&self.sku, req, now, expires_at)?;
             self.pages
                 .write(&mut group, &self.sku, &self.state, &holder, place)?;
             group.put(keys::order(order.id.as_str()), &order)?;

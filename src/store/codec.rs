@@ -18,6 +18,25 @@ pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// Appends `record`'s encoding (without the version byte) to `body`.
+/// Records appended one after another and framed by [`encode_seq`] read
+/// back as a `Vec` of them: a list that grows can be kept encoded.
+pub fn append<T: Serialize>(record: &T, body: &mut Vec<u8>) -> Result<(), StoreError> {
+    postcard::to_extend(record, std::mem::take(body))
+        .map(|extended| *body = extended)
+        .map_err(|e| StoreError::io(format!("encoding a record: {e}")))
+}
+
+/// The record of a `Vec` of `count` records whose [`append`]ed encodings
+/// are `body`: exactly what [`encode`] gives for that `Vec`.
+pub fn encode_seq(count: usize, body: &[u8]) -> Result<Vec<u8>, StoreError> {
+    // postcard writes a sequence as its length (a varint usize) and then
+    // its elements, each as it would be alone.
+    let mut out = encode(&count)?;
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
 /// Decodes a record read from `key`; any mismatch is a clear `Corrupt` error.
 pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
@@ -42,6 +61,23 @@ mod tests {
     struct Sample {
         name: String,
         count: u64,
+    }
+
+    #[test]
+    fn appended_records_framed_as_a_sequence_are_that_vec() {
+        let records: Vec<Sample> = (0..300)
+            .map(|n| Sample {
+                name: format!("r{n}"),
+                count: n * 1_000,
+            })
+            .collect();
+        let mut body = Vec::new();
+        for r in &records {
+            append(r, &mut body).unwrap();
+        }
+        let framed = encode_seq(records.len(), &body).unwrap();
+        assert_eq!(framed, encode(&records).unwrap());
+        assert_eq!(decode::<Vec<Sample>>(b"k", &framed).unwrap(), records);
     }
 
     #[test]

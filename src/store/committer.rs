@@ -80,6 +80,12 @@ impl WriteGroup {
         self.ops.len()
     }
 
+    /// The writes, in order: `None` removes the key.
+    #[cfg(test)]
+    pub fn into_ops(self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.ops
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
