@@ -3,7 +3,7 @@
 # scenario once per round, three rounds, then the overload block (adaptive
 # write limit against a fixed one, alternating), then one sell-out run.
 # Needs a release build (`cargo build --release`) and a quiet machine; takes
-# about six minutes. Prints one summary line per run.
+# about eight minutes. Prints one summary line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=$PWD/target/release/surge
@@ -29,8 +29,8 @@ for _ in 1 2 3; do
   run mixed mixed --duration 8s
 done
 for _ in 1 2 3; do
-  for target in 30 0; do
-    for rate in 9000 37000; do
+  for target in 15 30 0; do
+    for rate in 11000 44000; do
       SURGE_SERVER__WRITE_LATENCY_TARGET_MS=$target \
         run "rate $rate, latency target $target ms" flash-sale --stock 100000000 \
         --duration 8s --rate "$rate" --connections 1024

@@ -5,6 +5,7 @@
 use crate::config::{LogFormat, LogSettings};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global log subscriber. `RUST_LOG` wins over the config.
@@ -32,6 +33,24 @@ const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
 ];
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A recorder built (not installed) by the exporter keeps every histogram
+/// sample until something drains it: a scrape, or this. Without it a node
+/// nobody scrapes grows by every request's samples, without bound.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("surge-metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "no metrics upkeep thread: histogram samples wait for scrapes");
+    }
+}
+
 /// The process's Prometheus handle, installing the recorder on first use (a
 /// process has one global recorder; tests start many apps in one process).
 pub fn metrics() -> PrometheusHandle {
@@ -54,6 +73,7 @@ pub fn metrics() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder is installed; /metrics will be empty");
             }
+            start_upkeep(handle.clone());
             handle
         })
         .clone()

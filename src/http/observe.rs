@@ -74,13 +74,17 @@ pub async fn record_request(
             handles.routes.insert(key, (requests, duration));
         }
     }
-    handles
-        .statuses
-        .entry(status)
-        .or_insert_with(
-            || metrics::counter!("surge_http_responses_total", "status" => status.to_string()),
-        )
-        .increment(1);
+    // A read lock on the hot path; the write lock only for a new status.
+    match handles.statuses.get(&status) {
+        Some(counter) => counter.increment(1),
+        None => handles
+            .statuses
+            .entry(status)
+            .or_insert_with(
+                || metrics::counter!("surge_http_responses_total", "status" => status.to_string()),
+            )
+            .increment(1),
+    }
     tracing::debug!(status, elapsed_us = (elapsed * 1e6) as u64, "request done");
     Ok(res)
 }
