@@ -64,7 +64,7 @@ pub fn request_digest(parts: &[&[u8]]) -> [u8; 32] {
 #[derive(Clone)]
 pub struct Idempotency {
     secret: Arc<[u8; 32]>,
-    in_flight: Arc<DashMap<OrderId, ()>>,
+    in_flight: Arc<DashMap<String, ()>>,
     /// Every order id that may be in the store (a superset).
     known: Arc<AtomicBloomFilter>,
 }
@@ -117,6 +117,12 @@ impl Idempotency {
         OrderId::from_digest(&self.tag(scope, key))
     }
 
+    /// The id of the record a keyed admin call under `scope` leaves (its
+    /// receipt), e.g. a restock's.
+    pub fn receipt_id(&self, scope: &str, key: &IdempotencyKey) -> String {
+        format!("{scope}_{}", hex::encode(self.tag(scope, key)))
+    }
+
     /// The id of the cart a keyed create makes.
     pub fn cart_id(&self, key: &IdempotencyKey) -> CartId {
         CartId::from_digest(&self.tag("cart", key))
@@ -134,14 +140,15 @@ impl Idempotency {
         out
     }
 
-    /// Claims `id` for one request; `None` if another request holds it.
-    pub fn claim(&self, id: &OrderId) -> Option<Claim> {
-        match self.in_flight.entry(id.clone()) {
+    /// Claims `id` (an order's or a receipt's) for one request; `None` if
+    /// another request holds it.
+    pub fn claim(&self, id: &str) -> Option<Claim> {
+        match self.in_flight.entry(id.to_owned()) {
             dashmap::Entry::Occupied(_) => None,
             dashmap::Entry::Vacant(slot) => {
                 slot.insert(());
                 Some(Claim {
-                    id: id.clone(),
+                    id: id.to_owned(),
                     in_flight: self.in_flight.clone(),
                 })
             }
@@ -151,8 +158,8 @@ impl Idempotency {
 
 /// Held while a request with a key is being served; released on drop.
 pub struct Claim {
-    id: OrderId,
-    in_flight: Arc<DashMap<OrderId, ()>>,
+    id: String,
+    in_flight: Arc<DashMap<String, ()>>,
 }
 
 impl Drop for Claim {
@@ -212,10 +219,10 @@ mod tests {
     fn a_key_in_flight_cannot_be_claimed_twice() {
         let i = idem();
         let id = i.order_id("purchase", &IdempotencyKey::parse("k").unwrap());
-        let first = i.claim(&id).unwrap();
-        assert!(i.claim(&id).is_none());
+        let first = i.claim(id.as_str()).unwrap();
+        assert!(i.claim(id.as_str()).is_none());
         drop(first);
-        assert!(i.claim(&id).is_some());
+        assert!(i.claim(id.as_str()).is_some());
     }
 
     #[test]

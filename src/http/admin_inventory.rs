@@ -2,12 +2,15 @@
 //! and answers after it is durable.
 
 use super::auth::Admin;
+use super::keys;
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::{parse_rfc3339, rfc3339, Clock, Millis, SystemClock};
 use crate::domain::{FieldError, Sku};
+use crate::idempotency::request_digest;
 use crate::inventory::{Levels, SaleRules};
-use actix_web::{web, HttpResponse};
+use crate::store::{keys as store_keys, WriteGroup};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -79,12 +82,25 @@ pub async fn get_inventory(
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 
+/// What a restock sent with an Idempotency-Key leaves, committed with the
+/// stock change: a retry (a timeout, a script run twice) then adds nothing.
+#[derive(Debug, Serialize, Deserialize)]
+struct RestockReceipt {
+    request_digest: [u8; 32],
+    /// When the restock was made (for an operator reading the store).
+    at: Millis,
+}
+
 #[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
-    params(("sku" = String, Path)), security(("admin_token" = [])),
+    params(("sku" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "optional; a retry with the same key adds nothing and answers with the current levels")),
+    security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "the key is in use"),
+        (status = 422, body = Problem, description = "the key was used for another restock")))]
 pub async fn restock(
     _: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     sku: web::Path<String>,
     body: web::Json<RestockBody>,
@@ -96,7 +112,35 @@ pub async fn restock(
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    let (levels, sale) = state.inventory.restock(&sku, body.quantity).await?;
+    let Some(key) = keys::optional(&req)? else {
+        let (levels, sale) = state
+            .inventory
+            .restock(&sku, body.quantity, WriteGroup::new())
+            .await?;
+        return Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)));
+    };
+    let receipt_id = state.idempotency.receipt_id("restock", &key);
+    let Some(_claim) = state.idempotency.claim(&receipt_id) else {
+        return Err(keys::in_use());
+    };
+    let digest = request_digest(&[sku.as_str().as_bytes(), &body.quantity.to_be_bytes()]);
+    let receipt_key = store_keys::restock(&receipt_id);
+    if let Some(receipt) = state.store.get::<RestockReceipt>(&receipt_key)? {
+        if receipt.request_digest != digest {
+            return Err(keys::reused());
+        }
+        let (levels, sale) = state.inventory.inspect(&sku).await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(view(&sku, levels, &sale)));
+    }
+    let receipt = RestockReceipt {
+        request_digest: digest,
+        at: SystemClock.now_ms(),
+    };
+    let mut attach = WriteGroup::new();
+    attach.put(receipt_key, &receipt)?;
+    let (levels, sale) = state.inventory.restock(&sku, body.quantity, attach).await?;
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 

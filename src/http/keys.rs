@@ -3,6 +3,7 @@
 
 use super::problem::ApiError;
 use crate::idempotency::IdempotencyKey;
+use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 
 /// The request's key; 400 when it is missing or malformed.
@@ -29,4 +30,23 @@ pub fn optional(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     IdempotencyKey::parse(text)
         .map(Some)
         .map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
+}
+
+/// 409: a request with the same key is being served.
+pub fn in_use() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency-key-in-use",
+        "a request with this Idempotency-Key is in progress; retry shortly",
+    )
+    .with("retry_after_secs", 1)
+}
+
+/// 422: the key was used for a different request.
+pub fn reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "this Idempotency-Key was used for a different request",
+    )
 }

@@ -12,7 +12,7 @@ use crate::idempotency::request_digest;
 use crate::inventory::{PurchaseRequest, SkuError};
 use crate::order::{self, Order, OrderStatus};
 use crate::store::StoreError;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -64,13 +64,8 @@ pub async fn purchase(
         customer.as_str().as_bytes(),
         &quantity.to_be_bytes(),
     ]);
-    let Some(_claim) = state.idempotency.claim(&order_id) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-use",
-            "a request with this Idempotency-Key is in progress; retry shortly",
-        )
-        .with("retry_after_secs", 1));
+    let Some(_claim) = state.idempotency.claim(order_id.as_str()) else {
+        return Err(super::keys::in_use());
     };
     if state.idempotency.may_exist(&order_id) {
         if let Some(existing) = order::get(&state.store, &order_id)? {
@@ -119,11 +114,7 @@ fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64
 /// for a different one.
 fn replay(order: &Order, digest: &[u8; 32]) -> Result<HttpResponse, ApiError> {
     if order.request_digest != *digest {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "this Idempotency-Key was used for a different request",
-        ));
+        return Err(super::keys::reused());
     }
     let mut original = OrderView::new(order);
     original.status = OrderStatus::AwaitingPayment;

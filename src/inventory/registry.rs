@@ -132,8 +132,15 @@ impl Inventory {
         .await
     }
 
-    pub async fn restock(&self, sku: &Sku, units: u64) -> Result<Standing, InventoryError> {
-        self.call(sku, |reply| Command::Restock(units, reply)).await
+    /// Adds `units`; `attach` is committed with the change.
+    pub async fn restock(
+        &self,
+        sku: &Sku,
+        units: u64,
+        attach: WriteGroup,
+    ) -> Result<Standing, InventoryError> {
+        self.call(sku, |reply| Command::Restock(units, attach.clone(), reply))
+            .await
     }
 
     pub async fn set_stocked(&self, sku: &Sku, stocked: u64) -> Result<Standing, InventoryError> {

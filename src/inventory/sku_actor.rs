@@ -41,7 +41,7 @@ pub enum Command {
     Release(HoldId, WriteGroup, Reply<Hold>),
     Sell(HoldId, WriteGroup, Reply<Hold>),
     Unsell(Option<CustomerId>, u64, WriteGroup, Reply<Levels>),
-    Restock(u64, Reply<Standing>),
+    Restock(u64, WriteGroup, Reply<Standing>),
     SetStocked(u64, Reply<Standing>),
     SetSale(SaleRules, Reply<Standing>),
     Inspect(Reply<Standing>),
@@ -122,15 +122,15 @@ impl Handler<Command> for SkuActor {
             Command::Unsell(customer, units, attach, reply) => {
                 self.unsell(customer, units, attach, reply)
             }
-            Command::Restock(units, reply) => {
+            Command::Restock(units, attach, reply) => {
                 let before = self.state.levels().stocked;
                 let result = self.state.restock(units);
-                self.commit_levels(result, before, reply);
+                self.commit_levels(result, before, attach, reply);
             }
             Command::SetStocked(stocked, reply) => {
                 let before = self.state.levels().stocked;
                 let result = self.state.set_stocked(stocked);
-                self.commit_levels(result, before, reply);
+                self.commit_levels(result, before, WriteGroup::new(), reply);
             }
             Command::SetSale(rules, reply) => self.set_sale(rules, reply),
             Command::Inspect(reply) => self.inspect(reply),
@@ -214,11 +214,13 @@ impl SkuActor {
         self.schedule(ctx);
     }
 
-    /// Commits a counter change, or reverts it to `stocked_before`.
+    /// Commits a counter change with `attach`, or reverts it to
+    /// `stocked_before`.
     fn commit_levels(
         &mut self,
         result: Result<Levels, super::SkuError>,
         stocked_before: u64,
+        attach: WriteGroup,
         reply: Reply<Standing>,
     ) {
         let standing = match result {
@@ -229,7 +231,10 @@ impl SkuActor {
             }
         };
         let submitted = match self.record_group() {
-            Ok(group) => self.submit(group, reply, standing),
+            Ok(mut group) => {
+                group.append(attach);
+                self.submit(group, reply, standing)
+            }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
                 false
@@ -343,7 +348,7 @@ fn refuse(cmd: Command, refusal: InventoryError) {
             drop(r.send(Err(refusal)))
         }
         Command::Unsell(_, _, _, r) => drop(r.send(Err(refusal))),
-        Command::Restock(_, r)
+        Command::Restock(_, _, r)
         | Command::SetStocked(_, r)
         | Command::SetSale(_, r)
         | Command::Inspect(r) => drop(r.send(Err(refusal))),

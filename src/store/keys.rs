@@ -18,6 +18,8 @@ pub const ORDER: &[u8] = b"ord/";
 pub const CANCELLATION: &[u8] = b"cancel/";
 /// Checkouts in progress (the saga's durable state), by order id.
 pub const CHECKOUT: &[u8] = b"checkout/";
+/// Receipts of admin restocks sent with an Idempotency-Key, by receipt id.
+pub const RESTOCK: &[u8] = b"restock/";
 /// Carts, by cart id.
 pub const CART: &[u8] = b"cart/";
 /// Business events waiting for delivery, by sequence number.
@@ -61,6 +63,10 @@ pub fn cancellation(order: &str) -> Vec<u8> {
 
 pub fn checkout(order: &str) -> Vec<u8> {
     join(CHECKOUT, order)
+}
+
+pub fn restock(receipt: &str) -> Vec<u8> {
+    join(RESTOCK, receipt)
 }
 
 pub fn cart(id: &str) -> Vec<u8> {

@@ -573,3 +573,58 @@ async fn idle_sku_actors_passivate_and_wake_with_their_state() {
     );
     assert_eq!(stats().await["sku_actors_active"], 1);
 }
+
+async fn keyed_restock(app: &TestApp, sku: &str, key: &str, quantity: u64) -> reqwest::Response {
+    app.admin(Method::POST, &format!("/v1/admin/skus/{sku}/restock"))
+        .header("Idempotency-Key", key)
+        .json(&json!({"quantity": quantity}))
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_restock_retried_with_its_key_adds_nothing_also_after_a_restart() {
+    let app = spawn_app().await;
+    create_sku(&app, "RESTOCK-1", 10).await;
+    let first = keyed_restock(&app, "RESTOCK-1", "delivery-42", 5).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(crate::helpers::header(&first, "Idempotent-Replayed"), None);
+    assert_eq!(first.json::<Value>().await.unwrap()["stocked"], json!(15));
+
+    let retry = keyed_restock(&app, "RESTOCK-1", "delivery-42", 5).await;
+    assert_eq!(retry.status(), 200);
+    let replayed = crate::helpers::header(&retry, "Idempotent-Replayed");
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!(retry.json::<Value>().await.unwrap()["stocked"], json!(15));
+
+    let other = keyed_restock(&app, "RESTOCK-1", "delivery-42", 6).await;
+    assert_problem(other, 422).await;
+    assert_eq!(inventory(&app, "RESTOCK-1").await["stocked"], json!(15));
+
+    let app = app.restart().await;
+    let after = keyed_restock(&app, "RESTOCK-1", "delivery-42", 5).await;
+    assert_eq!(after.status(), 200);
+    let inv = inventory(&app, "RESTOCK-1").await;
+    assert_eq!(
+        inv["stocked"],
+        json!(15),
+        "the receipt outlived the process"
+    );
+    assert_conserved(&inv);
+    // A new key is a new delivery; no key keeps the old behaviour.
+    assert_eq!(
+        keyed_restock(&app, "RESTOCK-1", "delivery-43", 5)
+            .await
+            .status(),
+        200
+    );
+    let unkeyed = app
+        .admin(Method::POST, "/v1/admin/skus/RESTOCK-1/restock")
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unkeyed.status(), 200);
+    assert_eq!(inventory(&app, "RESTOCK-1").await["stocked"], json!(21));
+}
