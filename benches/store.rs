@@ -3,6 +3,10 @@
 //!   Committer, including its flush (fsync): the cost of group commit per
 //!   batch size. Divide by N for the cost per acknowledged write.
 //! - `codec/*`: encoding and decoding one order-sized record.
+//! - `hold_page/*`: what a purchase pays to write its SKU's open page of 16
+//!   holds (half of a full page): encoding the whole page, against appending
+//!   its one new hold to the page's kept bytes and framing them (what the
+//!   SKU actor does while holds only join the page).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
@@ -87,5 +91,34 @@ fn codec_bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, commit, codec_bench);
+fn hold_page(c: &mut Criterion) {
+    use surge::domain::{CustomerId, HoldId};
+    use surge::inventory::Hold;
+    let hold = |n: usize| Hold {
+        holder: HoldId::parse(&format!("ord_{n:032x}")).expect("holder"),
+        customer: Some(CustomerId::parse(&format!("customer-{n:06}")).expect("customer")),
+        quantity: 1,
+        expires_at: 1_795_000_000_000,
+    };
+    let page: Vec<Hold> = (0..16).map(hold).collect();
+    c.bench_function("hold_page/encode_whole_16", |b| {
+        b.iter(|| codec::encode(black_box(&page)))
+    });
+    let mut kept = Vec::new();
+    for h in &page[..15] {
+        codec::append(h, &mut kept).expect("append");
+    }
+    let joining = hold(15);
+    let base = kept.len();
+    c.bench_function("hold_page/append_one_and_frame_16", |b| {
+        b.iter(|| {
+            codec::append(black_box(&joining), &mut kept).expect("append");
+            let framed = codec::encode_seq(16, &kept);
+            kept.truncate(base);
+            framed
+        })
+    });
+}
+
+criterion_group!(benches, commit, codec_bench, hold_page);
 criterion_main!(benches);
