@@ -25,7 +25,7 @@ use super::schedule::Schedule;
 use super::sender::{self, Connections};
 use super::{Event, EventSettings, Webhook, Webhooks};
 use crate::clock::Millis;
-use crate::store::{keys, StoreError, WriteGroup};
+use crate::store::{keys, StoreError, Unreadable, WriteGroup};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -87,9 +87,7 @@ struct Fresh {
 pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     let mut schedule = Schedule::default();
     let mut connections = Connections::new(settings.webhook_in_flight_max);
-    if let Err(e) = schedule.reload(webhooks.store()) {
-        tracing::error!(error = %e, "reading pending webhook deliveries");
-    }
+    reload(&webhooks, &mut schedule).await;
     // Whether the outbox still held events after the last round.
     let mut more = false;
     let mut intake = Intake::default();
@@ -101,11 +99,7 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         };
         tokio::select! {
             () = webhooks.outbox().poked() => {}
-            () = webhooks.rescan_requested() => {
-                if let Err(e) = schedule.reload(webhooks.store()) {
-                    tracing::error!(error = %e, "re-reading webhook deliveries");
-                }
-            }
+            () = webhooks.rescan_requested() => reload(&webhooks, &mut schedule).await,
             () = tokio::time::sleep(wait) => {}
         }
         // A failed store takes no writes until restart; sending now would
@@ -319,6 +313,39 @@ async fn fresh_round(
     Ok(fresh)
 }
 
+/// Moves records that cannot be decoded (damaged, or written by a newer
+/// build), bytes intact, to `quarantine/<their key>` in `group`, logged and
+/// counted: one bad record must not stop the delivery of every other.
+fn set_aside(group: &mut WriteGroup, unreadable: Vec<Unreadable>) {
+    for bad in unreadable {
+        tracing::error!(
+            key = %String::from_utf8_lossy(&bad.key),
+            error = %bad.error,
+            "an event or delivery record cannot be decoded: set aside under quarantine/, delivery goes on"
+        );
+        metrics::counter!("surge_events_quarantined_total").increment(1);
+        group.remove(bad.key.clone());
+        group.put_raw(keys::quarantined(&bad.key), bad.bytes);
+    }
+}
+
+/// Rebuilds `schedule` from the stored deliveries, setting aside the ones
+/// that cannot be read.
+async fn reload(webhooks: &Webhooks, schedule: &mut Schedule) {
+    let store = webhooks.store();
+    match schedule.reload(store) {
+        Ok(unreadable) if unreadable.is_empty() => {}
+        Ok(unreadable) => {
+            let mut group = WriteGroup::new();
+            set_aside(&mut group, unreadable);
+            if let Err(e) = store.commit(group).await {
+                tracing::error!(error = %e, "setting aside unreadable webhook deliveries");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reading pending webhook deliveries"),
+    }
+}
+
 /// Reads up to `page` events that pass `keep` from the outbox. A record that
 /// cannot be decoded (damaged, or written by a newer build) would otherwise
 /// stop every event behind it for good: it is moved, bytes intact, to
@@ -335,16 +362,7 @@ fn read_outbox(
     if read.unreadable.is_empty() {
         return Ok(read.records);
     }
-    for bad in read.unreadable {
-        tracing::error!(
-            key = %String::from_utf8_lossy(&bad.key),
-            error = %bad.error,
-            "an outbox record cannot be decoded: set aside under quarantine/, delivery goes on"
-        );
-        metrics::counter!("surge_events_quarantined_total").increment(1);
-        group.remove(bad.key.clone());
-        group.put_raw(keys::quarantined(&bad.key), bad.bytes);
-    }
+    set_aside(group, read.unreadable);
     // Its number must never be handed out again (receivers deduplicate by
     // event id). This mark covers every number handed out so far, so it is
     // at least any mark this round's group already holds, which it replaces.
@@ -452,10 +470,14 @@ fn due_tries(
     let mut tries = Vec::new();
     for (hook_id, seq) in schedule.take_due(now, max) {
         let key = keys::webhook_event(keys::DELIVERY, &hook_id, seq);
-        let delivery = match webhooks.store().get::<Delivery>(&key) {
-            Ok(Some(delivery)) => delivery,
+        let delivery = match webhooks.store().get_salvaging::<Delivery>(&key) {
+            Ok(Some(Ok(delivery))) => delivery,
             // Gone: delivered before a reload, or its webhook was removed.
             Ok(None) => continue,
+            Ok(Some(Err(unreadable))) => {
+                set_aside(group, vec![unreadable]);
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, webhook = %hook_id, seq, "reading a webhook delivery");
                 schedule.insert(now + STORE_RETRY_MS, hook_id, seq);
@@ -651,6 +673,39 @@ mod tests {
         let stored: Delivery = w.store.get(&key).unwrap().unwrap();
         assert_eq!(stored.attempts, 2, "the due retry went out too");
         assert_eq!(w.intake.not_before, 0, "nothing failed");
+    }
+
+    #[tokio::test]
+    async fn unreadable_deliveries_are_set_aside_and_the_others_still_go_out() {
+        let mut w = world(100).await;
+        w.due_retry(1000).await;
+        // Two damaged deliveries: one found by a reload, one when it is due.
+        let hook = w.hook.id.clone();
+        let bad_key = |seq| keys::webhook_event(keys::DELIVERY, &hook, seq);
+        let mut g = WriteGroup::new();
+        g.put(bad_key(998), &0u8).unwrap();
+        g.put(bad_key(999), &0u8).unwrap();
+        w.store.commit(g).await.unwrap();
+        reload(&w.webhooks, &mut w.schedule).await;
+        assert_eq!(w.schedule.len(), 1, "the readable retry is scheduled");
+        let kept = |w: &World, seq| {
+            w.store
+                .get::<u8>(&keys::quarantined(&bad_key(seq)))
+                .unwrap()
+        };
+        assert_eq!(kept(&w, 998), Some(0));
+        assert_eq!(kept(&w, 999), Some(0));
+
+        // A delivery damaged after it was scheduled is set aside when due.
+        let mut g = WriteGroup::new();
+        g.put(bad_key(1000), &1u8).unwrap();
+        w.store.commit(g).await.unwrap();
+        w.schedule.insert(0, w.hook.id.clone(), 1000);
+        w.round().await.unwrap();
+        assert_eq!(w.schedule.len(), 0, "not retried forever");
+        assert_eq!(kept(&w, 1000), Some(1));
+        let (pending, dead) = w.webhooks.backlog(&w.hook.id).unwrap();
+        assert_eq!((pending, dead), (0, 0));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 
 use super::Delivery;
 use crate::clock::Millis;
-use crate::store::{keys, Store, StoreError};
+use crate::store::{keys, Store, StoreError, Unreadable};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Default)]
@@ -19,15 +19,18 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Rebuilds the schedule from the stored deliveries.
-    /// On an error the schedule is left as it was.
-    pub fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Rebuilds the schedule from the stored deliveries, and returns the
+    /// ones that cannot be decoded (for the caller to set aside: they must
+    /// not keep the others from being scheduled). On an error the schedule
+    /// is left as it was.
+    pub fn reload(&mut self, store: &Store) -> Result<Vec<Unreadable>, StoreError> {
+        let read = store.scan_page_salvaging::<Delivery>(keys::DELIVERY, usize::MAX, |_| true)?;
         let mut fresh = Self::default();
-        for (_, d) in store.scan::<Delivery>(keys::DELIVERY)? {
+        for d in read.records {
             fresh.insert(d.next_at, d.webhook, d.event.seq);
         }
         *self = fresh;
-        Ok(())
+        Ok(read.unreadable)
     }
 
     /// Schedules (or moves) the delivery of event `seq` to `hook` at `at`.

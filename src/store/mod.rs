@@ -76,6 +76,24 @@ impl Store {
         }
     }
 
+    /// Reads one record that may not decode: the record, or what is stored
+    /// when it cannot be decoded, so the caller can set it aside.
+    pub fn get_salvaging<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<Result<T, Unreadable>>, StoreError> {
+        let Some(bytes) = self.db.get(key).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        Ok(Some(codec::decode(key, &bytes).map_err(|error| {
+            Unreadable {
+                key: key.to_vec(),
+                bytes: bytes.to_vec(),
+                error,
+            }
+        })))
+    }
+
     /// Whether a key is present, without decoding it.
     pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
         self.db.contains_key(key).map_err(StoreError::from)
