@@ -80,7 +80,7 @@ pub fn load(store: &Store, sku: &Sku) -> Result<Option<Loaded>, InventoryError> 
         .ok_or_else(|| {
             corrupt(
                 &keys::inventory(sku.as_str()),
-                "holds do not add up to the reserved count".into(),
+                "its holds are malformed, stored twice, or do not add up to its counts".into(),
             )
         })?;
     Ok(Some(Loaded {
