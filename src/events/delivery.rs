@@ -676,6 +676,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unreadable_record_met_by_the_read_ahead_is_set_aside_in_the_round() {
+        let mut w = world(100).await;
+        // Rounds of two: the round reads events 1 and 2 and looks ahead at 3.
+        w.settings.webhook_in_flight_max = 2;
+        for _ in 0..3 {
+            w.new_event().await;
+        }
+        let bad_key = keys::numbered(keys::OUTBOX, 3);
+        let mut g = WriteGroup::new();
+        g.put(bad_key.clone(), &0u8).unwrap();
+        w.store.commit(g).await.unwrap();
+        w.round().await.unwrap();
+        let kept = w.store.get::<u8>(&keys::quarantined(&bad_key)).unwrap();
+        assert_eq!(kept, Some(0), "set aside by the round's own commit");
+        let left: Vec<(Vec<u8>, Event)> = w.store.scan(keys::OUTBOX).unwrap();
+        assert!(left.is_empty());
+        let mark = w.store.get::<u64>(keys::OUTBOX_SEQ).unwrap();
+        assert!(mark >= Some(3), "its number is never handed out again");
+    }
+
+    #[tokio::test]
     async fn unreadable_deliveries_are_set_aside_and_the_others_still_go_out() {
         let mut w = world(100).await;
         w.due_retry(1000).await;
