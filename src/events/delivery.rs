@@ -363,14 +363,7 @@ fn read_outbox(
         return Ok(read.records);
     }
     set_aside(group, read.unreadable);
-    // Its number must never be handed out again (receivers deduplicate by
-    // event id). This mark covers every number handed out so far, so it is
-    // at least any mark this round's group already holds, which it replaces.
-    let mark = store
-        .get::<u64>(keys::OUTBOX_SEQ)?
-        .unwrap_or(0)
-        .max(webhooks.outbox().last_handed_out());
-    group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
+    put_outbox_mark(webhooks, group)?;
     Ok(read.records)
 }
 
@@ -400,14 +393,14 @@ fn take_events(
         .map(|h| schedule.pending_of(&h.id) + retries.iter().filter(|t| t.hook.id == h.id).count())
         .collect();
     let backed_up: Vec<bool> = queued.iter().map(|&n| n > 0).collect();
-    let (mut taken, mut sends, mut last) = (0, 0, 0);
+    let (mut taken, mut sends) = (0, 0);
     for event in events {
         let wanted = |(h, backed): (&Webhook, &bool)| h.takes(event) && !*backed;
         let now_sends = hooks.iter().zip(&backed_up).filter(|&p| wanted(p)).count();
         if sends + now_sends > room && (taken > 0 || room == 0) {
             break;
         }
-        (taken, sends, last) = (taken + 1, sends + now_sends, last.max(event.seq));
+        (taken, sends) = (taken + 1, sends + now_sends);
         fresh.group.remove(keys::numbered(keys::OUTBOX, event.seq));
         for ((hook, &backed), queued) in hooks.iter().zip(&backed_up).zip(queued.iter_mut()) {
             if !hook.takes(event) {
@@ -445,17 +438,25 @@ fn take_events(
             }
         }
     }
-    // Sequence numbers are handed out before their commits, which may land
-    // out of order: the mark only ever moves up, so no number is reused.
     if taken > 0 {
-        let mark = webhooks
-            .store()
-            .get::<u64>(keys::OUTBOX_SEQ)?
-            .unwrap_or(0)
-            .max(last);
-        fresh.group.put(keys::OUTBOX_SEQ.to_vec(), &mark)?;
+        put_outbox_mark(webhooks, &mut fresh.group)?;
     }
     Ok(taken)
+}
+
+/// Records, with the removal of events from the outbox, that no number
+/// handed out so far may be used again after a restart (receivers
+/// deduplicate by event id). Numbers are handed out before their commits,
+/// which may land out of order, so the mark covers every number handed out,
+/// committed or not: it only ever moves up, and a later write of it in the
+/// same group is never lower than an earlier one.
+fn put_outbox_mark(webhooks: &Webhooks, group: &mut WriteGroup) -> Result<(), StoreError> {
+    let mark = webhooks
+        .store()
+        .get::<u64>(keys::OUTBOX_SEQ)?
+        .unwrap_or(0)
+        .max(webhooks.outbox().last_handed_out());
+    group.put(keys::OUTBOX_SEQ.to_vec(), &mark)
 }
 
 /// Takes up to `max` due deliveries off the schedule and reads them; ones whose

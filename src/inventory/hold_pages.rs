@@ -82,15 +82,13 @@ impl HoldPages {
         }
         let page = self.pages.entry(self.open).or_default();
         page.members.insert(hold.holder.clone());
+        if page.members.len() == 1 {
+            page.encoded = Some((0, Vec::new()));
+        }
         if let Some((count, body)) = &mut page.encoded {
             match codec::append(hold, body) {
                 Ok(()) => *count += 1,
                 Err(_) => page.encoded = None,
-            }
-        } else if page.members.len() == 1 {
-            let mut body = Vec::new();
-            if codec::append(hold, &mut body).is_ok() {
-                page.encoded = Some((1, body));
             }
         }
         let place = Place::Page(self.open);

@@ -600,6 +600,8 @@ async fn a_restock_retried_with_its_key_adds_nothing_also_after_a_restart() {
 
     let other = keyed_restock(&app, "RESTOCK-1", "delivery-42", 6).await;
     assert_problem(other, 422).await;
+    let malformed = keyed_restock(&app, "RESTOCK-1", "not a key", 5).await;
+    assert_problem(malformed, 400).await;
     assert_eq!(inventory(&app, "RESTOCK-1").await["stocked"], json!(15));
 
     let app = app.restart().await;
