@@ -17,7 +17,6 @@ use crate::payment::Payments;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -218,6 +217,7 @@ fn app_state(
     web::Data::new(AppState {
         catalog: parts.catalog,
         catalog_settings: settings.catalog.clone(),
+        reads: http::Reads::new(settings.catalog.cache_max_age_secs),
         inventory: parts.inventory,
         inventory_settings: settings.inventory.clone(),
         idempotency: parts.idempotency,
@@ -331,9 +331,7 @@ fn serve(
     let mut server = HttpServer::new(move || {
         let (state, token) = (state.clone(), token.clone());
         App::new()
-            .wrap(http::problem_bodies())
-            .wrap(from_fn(http::admit_writes))
-            .wrap(from_fn(http::record_request))
+            .wrap(http::Front)
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
             .configure(http::routes)
     })

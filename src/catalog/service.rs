@@ -71,7 +71,7 @@ impl Catalog {
     ) -> Result<Vec<Arc<Product>>, CatalogError> {
         let _writer = self.writer.lock().await;
         let current = self.snapshot();
-        let mut next = (*current).clone();
+        let mut next = current.successor();
         let mut group = extra;
         let mut created = Vec::new();
         let mut stock = Vec::new();

@@ -41,9 +41,16 @@ pub struct Snapshot {
     variants: HashMap<Sku, (ProductId, usize)>,
     /// Every SKU ever created, and the product that owns it forever.
     owners: HashMap<Sku, ProductId>,
+    /// Counts the snapshots published since the start: equal generations,
+    /// equal catalogs (what renderings of reads are checked against).
+    generation: u64,
 }
 
 impl Snapshot {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn product(&self, id: &ProductId) -> Option<&Entry> {
         self.products.get(id)
     }
@@ -86,9 +93,17 @@ impl Snapshot {
     /// This snapshot with `product` put in (added or replaced), and it
     /// recorded as the owner of the newly created `new_skus`.
     pub fn with(&self, product: Product, new_skus: &[Sku]) -> Snapshot {
-        let mut next = self.clone();
+        let mut next = self.successor();
         next.insert(product, new_skus);
         next
+    }
+
+    /// A copy to build the next published snapshot in.
+    pub fn successor(&self) -> Snapshot {
+        Snapshot {
+            generation: self.generation + 1,
+            ..self.clone()
+        }
     }
 
     /// Adds or replaces a product in place (used while loading).

@@ -3,7 +3,7 @@
 
 use super::auth::Admin;
 use super::caching::if_match_accepts;
-use super::catalog::{parse_product_id, product_body};
+use super::catalog::{parse_product_id, product_reply, render_product};
 use super::problem::{ApiError, Problem};
 use super::views::ProductView;
 use super::AppState;
@@ -25,12 +25,10 @@ pub async fn create_product(
     let product = state.catalog.create(new).await?;
     let snapshot = state.catalog.snapshot();
     let entry = crate::catalog::live(&snapshot, &product.id)?;
-    let (body, etag) = product_body(&state, entry);
-    Ok(HttpResponse::Created()
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::LOCATION, format!("/v1/products/{}", product.id)))
-        .content_type("application/json")
-        .body(body))
+    let rendering = render_product(&state, &snapshot, entry);
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/v1/products/{}", product.id)));
+    Ok(product_reply(res, &rendering))
 }
 
 #[utoipa::path(put, path = "/v1/admin/products/{id}", tag = "admin", request_body = ProductInput,
@@ -61,11 +59,8 @@ pub async fn replace_product(
         .await?;
     let snapshot = state.catalog.snapshot();
     let entry = crate::catalog::live(&snapshot, &id)?;
-    let (body, etag) = product_body(&state, entry);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
-        .content_type("application/json")
-        .body(body))
+    let rendering = render_product(&state, &snapshot, entry);
+    Ok(product_reply(HttpResponse::Ok(), &rendering))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin",

@@ -11,11 +11,9 @@
 use super::problem::ApiError;
 use super::write_limit::{WriteLimit, WritePermit};
 use super::AppState;
-use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::StreamExt;
 use std::time::Duration;
 
@@ -77,41 +75,32 @@ async fn drain_body(req: &mut ServiceRequest, limit: usize) {
 }
 
 /// Whether a request is a storefront write (shed under overload).
-fn is_storefront_write(req: &ServiceRequest) -> bool {
+pub fn is_storefront_write(req: &ServiceRequest) -> bool {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.path();
     !safe && path.starts_with("/v1/") && !path.starts_with("/v1/admin/")
 }
 
-pub async fn admit_writes(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    // Reads (most requests) pass without touching the shared state.
-    let state = is_storefront_write(&req)
-        .then(|| req.app_data::<web::Data<AppState>>().cloned())
-        .flatten();
-    let permit = match state {
-        Some(state) => match state.admission.admit(&req) {
-            Some(permit) => Some(permit),
-            None => {
-                metrics::counter!("surge_http_shed_total").increment(1);
-                let mut req = req;
-                drain_body(&mut req, state.admission.body_limit_bytes).await;
-                let problem = ApiError::unavailable(
-                    "overloaded",
-                    "the server is taking all the writes it can; retry shortly",
-                    1,
-                );
-                let res = req.into_response(problem.error_response());
-                return Ok(res.map_into_right_body());
-            }
-        },
-        None => None,
+/// Admits a storefront write or answers it at once: `Err` is the 503 for
+/// a request refused because the node is at its limit (its body read and
+/// dropped first). Other requests pass without touching shared state.
+pub async fn admit(
+    mut req: ServiceRequest,
+) -> Result<(ServiceRequest, Option<WritePermit>), ServiceResponse> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok((req, None));
     };
-    let res = next.call(req).await?;
-    drop(permit);
-    Ok(res.map_into_left_body())
+    if let Some(permit) = state.admission.admit(&req) {
+        return Ok((req, Some(permit)));
+    }
+    metrics::counter!("surge_http_shed_total").increment(1);
+    drain_body(&mut req, state.admission.body_limit_bytes).await;
+    let problem = ApiError::unavailable(
+        "overloaded",
+        "the server is taking all the writes it can; retry shortly",
+        1,
+    );
+    Err(req.into_response(problem.error_response()))
 }
 
 #[cfg(test)]

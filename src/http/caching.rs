@@ -7,7 +7,7 @@
 //! so an admin edit during a busy sale is not refused because stock moved.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -59,31 +59,10 @@ pub fn json_bytes<T: Serialize>(body: &T) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_default()
 }
 
-/// 304 when `If-None-Match` names `etag`, else 200 with the JSON `body`;
-/// both with `ETag` and `Cache-Control`.
-pub fn cached(req: &HttpRequest, etag: String, max_age_secs: u64, body: Vec<u8>) -> HttpResponse {
-    let fresh = tags(req, header::IF_NONE_MATCH)
-        .is_some_and(|tags| tags.iter().any(|t| *t == etag || t == "*"));
-    let cache_control = if max_age_secs == 0 {
-        "public, no-cache".to_owned()
-    } else {
-        format!("public, max-age={max_age_secs}")
-    };
-    let mut res = if fresh {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    res.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache_control));
-    if fresh {
-        res.finish()
-    } else {
-        res.content_type("application/json").body(body)
-    }
-}
-
-/// A cached reply whose ETag is the digest of the body itself.
-pub fn cached_by_body(req: &HttpRequest, max_age_secs: u64, body: Vec<u8>) -> HttpResponse {
-    cached(req, etag_of(&body), max_age_secs, body)
+/// Whether `If-None-Match` names `etag` (or is `*`).
+pub fn none_match(req: &HttpRequest, etag: &HeaderValue) -> bool {
+    tags(req, header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.iter()
+            .any(|t| t.as_bytes() == etag.as_bytes() || t == "*")
+    })
 }

@@ -1,14 +1,17 @@
 //! Public catalog reads, served from the snapshot and published availability
 //! without touching the store or any actor.
 
-use super::caching::{cached, cached_by_body, json_bytes, product_etag};
+use super::caching::{json_bytes, product_etag};
 use super::problem::{ApiError, Problem};
+use super::rendered::{PageKey, Rendering, Shown};
 use super::views::{decode_cursor, encode_cursor, ProductPage, ProductView, SkuView};
 use super::AppState;
-use crate::catalog::{CatalogError, SkuStatus};
+use crate::catalog::{CatalogError, Entry, SkuStatus, Snapshot};
 use crate::domain::{ProductId, Sku};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
+use std::sync::Arc;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,22 +53,30 @@ pub async fn list_products(
             ApiError::bad_request("invalid-cursor", "cursor is not one this server gave out")
         })?),
     };
+    let key = PageKey {
+        category: query.category.clone(),
+        after,
+        limit,
+    };
     let snapshot = state.catalog.snapshot();
-    let page = snapshot.page(query.category.as_deref(), after.as_ref(), limit);
-    let availability = state.catalog.availability();
+    let reads = &state.reads;
+    if let Some(rendering) = reads.pages.current(&key, snapshot.generation()) {
+        return Ok(reads.reply(&req, &rendering));
+    }
+    let page = snapshot.page(key.category.as_deref(), key.after.as_ref(), limit);
+    let mut shown = Shown::new(state.catalog.availability());
     let body = ProductPage {
         items: page
             .items
             .iter()
-            .map(|p| ProductView::new(p, availability))
+            .map(|p| ProductView::new(p, &mut shown))
             .collect(),
         next_cursor: page.next_after.as_ref().map(encode_cursor),
     };
-    Ok(cached_by_body(
-        &req,
-        settings.cache_max_age_secs,
-        json_bytes(&body),
-    ))
+    let body = json_bytes(&body);
+    let rendering = Arc::new(Rendering::by_body(snapshot.generation(), shown, body));
+    reads.pages.keep(key, Arc::clone(&rendering));
+    Ok(reads.reply(&req, &rendering))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
@@ -79,14 +90,14 @@ pub async fn get_product(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_product_id(&id)?;
     let snapshot = state.catalog.snapshot();
+    let reads = &state.reads;
+    if let Some(rendering) = reads.products.current(&id, snapshot.generation()) {
+        return Ok(reads.reply(&req, &rendering));
+    }
     let entry = crate::catalog::live(&snapshot, &id)?;
-    let (body, etag) = product_body(&state, entry);
-    Ok(cached(
-        &req,
-        etag,
-        state.catalog_settings.cache_max_age_secs,
-        body,
-    ))
+    let rendering = Arc::new(render_product(&state, &snapshot, entry));
+    reads.products.keep(id, Arc::clone(&rendering));
+    Ok(reads.reply(&req, &rendering))
 }
 
 #[utoipa::path(get, path = "/v1/skus/{sku}", tag = "catalog",
@@ -100,29 +111,43 @@ pub async fn get_sku(
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let snapshot = state.catalog.snapshot();
-    let view = match snapshot.sku(&sku) {
-        Some(SkuStatus::Listed(p, v)) => SkuView::new(p, v, state.catalog.availability()),
+    let reads = &state.reads;
+    if let Some(rendering) = reads.skus.current(&sku, snapshot.generation()) {
+        return Ok(reads.reply(&req, &rendering));
+    }
+    let rendering = match snapshot.sku(&sku) {
+        Some(SkuStatus::Listed(p, v)) => {
+            let mut shown = Shown::new(state.catalog.availability());
+            let body = json_bytes(&SkuView::new(p, v, &mut shown));
+            Rendering::by_body(snapshot.generation(), shown, body)
+        }
         Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku).into()),
         None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
     };
-    Ok(cached_by_body(
-        &req,
-        state.catalog_settings.cache_max_age_secs,
-        json_bytes(&view),
-    ))
+    let rendering = Arc::new(rendering);
+    reads.skus.keep(sku, Arc::clone(&rendering));
+    Ok(reads.reply(&req, &rendering))
 }
 
 pub fn parse_product_id(raw: &str) -> Result<ProductId, ApiError> {
     ProductId::parse(raw).map_err(|e| ApiError::bad_request("invalid-path", e.0))
 }
 
-/// A product's JSON and its two-part ETag.
-pub fn product_body(state: &AppState, entry: &crate::catalog::Entry) -> (Vec<u8>, String) {
-    let availability = state.catalog.availability();
-    let view = ProductView::new(&entry.product, availability);
-    let etag = product_etag(
-        &entry.definition_tag,
-        view.variants.iter().map(|v| v.available),
-    );
-    (json_bytes(&view), etag)
+/// A product's JSON and its two-part ETag, as it stands in `snapshot` and
+/// the current availability.
+pub fn render_product(state: &AppState, snapshot: &Snapshot, entry: &Entry) -> Rendering {
+    let mut shown = Shown::new(state.catalog.availability());
+    let view = ProductView::new(&entry.product, &mut shown);
+    let etag = product_etag(&entry.definition_tag, shown.values());
+    Rendering::new(snapshot.generation(), shown, json_bytes(&view), etag)
+}
+
+/// `res` with a rendered product as its body and ETag (admin writes answer
+/// with the product as it now stands).
+pub fn product_reply(mut res: HttpResponseBuilder, rendering: &Rendering) -> HttpResponse {
+    if let Some(etag) = rendering.etag() {
+        res.insert_header((header::ETAG, etag.clone()));
+    }
+    res.content_type("application/json")
+        .body(rendering.body().clone())
 }

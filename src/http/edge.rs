@@ -4,11 +4,10 @@
 //! other empty error response (unknown route, wrong method, …) a problem body.
 
 use super::problem::{title, ApiError, Problem, PROBLEM_JSON};
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// JSON bodies: limited in size, `application/json` required, unknown fields
@@ -81,46 +80,45 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))
 }
 
-/// Gives any 4xx/5xx response that is not already a problem a problem body,
-/// keeping its status and headers (`Allow`, `Retry-After`, …).
-pub fn problem_bodies<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let is_problem = res
-            .headers()
+/// Gives a 4xx/5xx response that is not already a problem a problem body,
+/// keeping its status and headers (`Allow`, `Retry-After`, …). Anything
+/// else passes as it is.
+pub fn with_problem_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> ServiceResponse<EitherBody<B>> {
+    let status = res.status();
+    let is_problem = || {
+        res.headers()
             .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-        if is_problem {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
+    };
+    if !(status.is_client_error() || status.is_server_error()) || is_problem() {
+        return res.map_into_left_body();
+    }
+    let (req, old) = res.into_parts();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{} is not allowed on {}", req.method(), req.path())
         }
-        let (req, old) = res.into_parts();
-        let status = old.status();
-        let detail = match status {
-            StatusCode::METHOD_NOT_ALLOWED => {
-                format!("{} is not allowed on {}", req.method(), req.path())
-            }
-            StatusCode::NOT_FOUND => format!("no route for {} {}", req.method(), req.path()),
-            _ => title(status),
-        };
-        let problem = Problem {
-            kind: format!("https://surge.dev/problems/{}", slug(status)),
-            title: title(status),
-            status: status.as_u16(),
-            detail,
-            errors: Vec::new(),
-            extensions: serde_json::Map::new(),
-        };
-        let mut new = HttpResponse::build(status);
-        for (name, value) in old.headers() {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                new.append_header((name.clone(), value.clone()));
-            }
+        StatusCode::NOT_FOUND => format!("no route for {} {}", req.method(), req.path()),
+        _ => title(status),
+    };
+    let problem = Problem {
+        kind: format!("https://surge.dev/problems/{}", slug(status)),
+        title: title(status),
+        status: status.as_u16(),
+        detail,
+        errors: Vec::new(),
+        extensions: serde_json::Map::new(),
+    };
+    let mut new = HttpResponse::build(status);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.append_header((name.clone(), value.clone()));
         }
-        let new: HttpResponse<BoxBody> = new.content_type(PROBLEM_JSON).json(problem);
-        let res = ServiceResponse::new(req, new)
-            .map_into_boxed_body()
-            .map_into_right_body();
-        Ok(ErrorHandlerResponse::Response(res))
-    })
+    }
+    let new: HttpResponse<BoxBody> = new.content_type(PROBLEM_JSON).json(problem);
+    ServiceResponse::new(req, new).map_into_right_body()
 }
 
 /// A problem code for a bare status.

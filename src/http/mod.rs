@@ -13,6 +13,7 @@ mod carts;
 mod catalog;
 mod commerce_errors;
 mod edge;
+mod front;
 mod inventory_errors;
 mod keys;
 mod observe;
@@ -21,6 +22,7 @@ mod ops;
 mod orders;
 mod problem;
 mod purchase;
+mod rendered;
 mod stream;
 mod views;
 mod write_limit;
@@ -29,6 +31,7 @@ pub use admission::Admission;
 pub use auth::AdminToken;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
+pub use rendered::Reads;
 pub use stream::Streams;
 
 use crate::cart::Carts;
@@ -50,6 +53,8 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub catalog_settings: CatalogSettings,
+    /// Catalog reads as last rendered.
+    pub reads: Reads,
     pub inventory: Inventory,
     pub inventory_settings: InventorySettings,
     pub idempotency: Idempotency,
@@ -153,6 +158,4 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(edge::not_found));
 }
 
-pub use admission::admit_writes;
-pub use edge::problem_bodies;
-pub use observe::record_request;
+pub use front::Front;

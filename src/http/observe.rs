@@ -2,16 +2,11 @@
 //! labelled by route pattern (never the raw path, which would make label
 //! cardinality unbounded).
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::Error;
 use dashmap::DashMap;
 use metrics::{Counter, Histogram};
 use std::sync::OnceLock;
-use std::time::Instant;
-use tracing::Instrument;
+use std::time::Duration;
 
 /// Metric handles by (method, route pattern) and by status. Looking a
 /// labelled metric up in the registry builds and hashes its key every time,
@@ -31,7 +26,7 @@ fn handles() -> &'static Handles {
 
 /// The method as a label: any method outside the standard ones is `OTHER`,
 /// so a client inventing methods cannot grow the label set.
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -44,20 +39,11 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-pub async fn record_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let span = tracing::debug_span!("request", method, path = %req.path());
-    let res = next.call(req).instrument(span).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let status = res.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64();
+/// Counts a finished request and its duration under its route pattern and
+/// status.
+pub fn record(method: &'static str, route: Option<String>, status: u16, elapsed: Duration) {
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let elapsed = elapsed.as_secs_f64();
     let handles = handles();
     let key = (method, route);
     match handles.routes.get(&key) {
@@ -86,5 +72,4 @@ pub async fn record_request(
             .increment(1),
     }
     tracing::debug!(status, elapsed_us = (elapsed * 1e6) as u64, "request done");
-    Ok(res)
 }

@@ -1,8 +1,8 @@
 //! What clients read: the JSON shapes of catalog resources.
 
+use super::rendered::Shown;
 use crate::catalog::{Product, Variant};
 use crate::domain::{Money, ProductId};
-use crate::inventory::Availability;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -43,7 +43,7 @@ pub struct ProductPage {
 }
 
 impl ProductView {
-    pub fn new(p: &Product, availability: &Availability) -> Self {
+    pub fn new(p: &Product, shown: &mut Shown<'_>) -> Self {
         Self {
             id: p.id.to_string(),
             title: p.title.as_str().to_owned(),
@@ -57,31 +57,31 @@ impl ProductView {
             variants: p
                 .variants
                 .iter()
-                .map(|v| VariantView::new(v, availability))
+                .map(|v| VariantView::new(v, shown))
                 .collect(),
         }
     }
 }
 
 impl VariantView {
-    fn new(v: &Variant, availability: &Availability) -> Self {
+    fn new(v: &Variant, shown: &mut Shown<'_>) -> Self {
         Self {
             sku: v.sku.to_string(),
             title: v.title.as_str().to_owned(),
             price: v.price,
-            available: availability.get(&v.sku).unwrap_or(0),
+            available: shown.available(&v.sku),
         }
     }
 }
 
 impl SkuView {
-    pub fn new(p: &Product, v: &Variant, availability: &Availability) -> Self {
+    pub fn new(p: &Product, v: &Variant, shown: &mut Shown<'_>) -> Self {
         Self {
             sku: v.sku.to_string(),
             product_id: p.id.to_string(),
             title: v.title.as_str().to_owned(),
             price: v.price,
-            available: availability.get(&v.sku).unwrap_or(0),
+            available: shown.available(&v.sku),
         }
     }
 }

@@ -314,3 +314,87 @@ async fn sku_and_list_reads_have_an_etag_and_a_matching_if_none_match_gets_304()
     assert_eq!(res.status(), 200, "a stale ETag must not get 304");
     assert_ne!(header(&res, "etag").unwrap(), before);
 }
+
+/// Reads are answered from their last rendering while nothing they show has
+/// changed; every read below follows one already answered (and kept), so
+/// each checks that a change reaches all three kinds of read at once.
+#[tokio::test]
+async fn every_kind_of_read_shows_a_purchase_a_restock_and_an_edit_at_once() {
+    let app = spawn_app().await;
+    app.created(&product_body("tee", &["TEE-S", "TEE-M"])).await;
+    let reads = ["/v1/skus/TEE-S", "/v1/products/tee", "/v1/products"];
+    let sku_available = |v: &Value, path: &str| match path {
+        "/v1/skus/TEE-S" => v["available"].clone(),
+        "/v1/products/tee" => v["variants"][0]["available"].clone(),
+        _ => v["items"][0]["variants"][0]["available"].clone(),
+    };
+    let read_all = || async {
+        let mut seen = Vec::new();
+        for path in reads {
+            let res = app.get(path).await;
+            let etag = header(&res, "etag").unwrap_or_else(|| panic!("{path}: ETag"));
+            seen.push((path, etag, json_body(res, 200).await));
+        }
+        seen
+    };
+    let before = read_all().await;
+    assert_eq!(read_all().await, before, "nothing changed, nothing differs");
+    for (path, _, body) in &before {
+        assert_eq!(sku_available(body, path), 10, "{path}");
+    }
+
+    let res = app
+        .request(Method::POST, "/v1/skus/TEE-S/purchase")
+        .header("Idempotency-Key", "tee-1")
+        .json(&json!({"customer_id": "c1", "quantity": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let bought = read_all().await;
+    for ((path, old_etag, _), (_, etag, body)) in before.iter().zip(&bought) {
+        assert_eq!(sku_available(body, path), 7, "{path}");
+        assert_ne!(etag, old_etag, "{path}");
+        let res = app
+            .request(Method::GET, path)
+            .header("If-None-Match", old_etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}: a stale ETag must not get 304");
+    }
+
+    let res = app
+        .admin(Method::POST, "/v1/admin/skus/TEE-S/restock")
+        .json(&json!({"quantity": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for (path, _, body) in read_all().await {
+        assert_eq!(sku_available(&body, path), 12, "{path}");
+    }
+
+    let mut edited = product_body("tee", &["TEE-S", "TEE-M"]);
+    for v in edited["variants"].as_array_mut().unwrap() {
+        v.as_object_mut().unwrap().remove("stock"); // a replace keeps stock
+    }
+    edited["variants"][0]["title"] = json!("Small, renamed");
+    let res = app
+        .admin(Method::PUT, "/v1/admin/products/tee")
+        .json(&edited)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let after = read_all().await;
+    assert_eq!(after[0].2["title"], "Small, renamed");
+    assert_eq!(after[1].2["variants"][0]["title"], "Small, renamed");
+    assert_eq!(
+        after[2].2["items"][0]["variants"][0]["title"],
+        "Small, renamed"
+    );
+    for (path, _, body) in &after {
+        assert_eq!(sku_available(body, path), 12, "{path}: stock is kept");
+    }
+}

@@ -1,0 +1,256 @@
+//! Rendered catalog reads, answered again while nothing they show changed.
+//!
+//! A catalog read's JSON and ETag depend on two things only: the catalog
+//! snapshot and the published availability of the SKUs it shows. A
+//! rendering remembers both, as the snapshot's generation and, per SKU, the
+//! counter it read and the value it showed. The next read of the same
+//! resource checks them (one compare, one atomic load per SKU) and, if all
+//! still hold, answers the same bytes: no view is built, nothing is
+//! serialized or digested. A browsing storefront reads the same few
+//! resources over and over; this is most of a read's work (BENCHMARKS.md).
+
+use super::caching::{etag_of, none_match};
+use crate::domain::{ProductId, Sku};
+use crate::inventory::Availability;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use dashmap::DashMap;
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Availability as a rendering reads it: each value it shows, and where
+/// it came from.
+pub struct Shown<'a> {
+    availability: &'a Availability,
+    seen: Vec<(Arc<AtomicU64>, u64)>,
+}
+
+impl<'a> Shown<'a> {
+    pub fn new(availability: &'a Availability) -> Self {
+        Self {
+            availability,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Units of `sku` that can be bought now (0 if it has no counter yet,
+    /// which is what its first publication will replace).
+    pub fn available(&mut self, sku: &Sku) -> u64 {
+        let cell = self.availability.cell(sku);
+        let n = cell.load(Ordering::Acquire);
+        self.seen.push((cell, n));
+        n
+    }
+
+    /// The values shown so far, in the order they were read.
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.seen.iter().map(|(_, n)| *n)
+    }
+}
+
+/// One read's answer, with what it was rendered from.
+pub struct Rendering {
+    generation: u64,
+    seen: Vec<(Arc<AtomicU64>, u64)>,
+    body: Bytes,
+    /// `None` only if the tag could not be a header value (it is built from
+    /// hex digits, so never): the answer then goes without one.
+    etag: Option<HeaderValue>,
+}
+
+impl Rendering {
+    /// `body` rendered from snapshot `generation` and what `shown` read,
+    /// tagged `etag`.
+    pub fn new(generation: u64, shown: Shown<'_>, body: Vec<u8>, etag: String) -> Self {
+        Self {
+            generation,
+            seen: shown.seen,
+            body: Bytes::from(body),
+            etag: HeaderValue::try_from(etag).ok(),
+        }
+    }
+
+    /// Tagged with the digest of the body itself.
+    pub fn by_body(generation: u64, shown: Shown<'_>, body: Vec<u8>) -> Self {
+        let etag = etag_of(&body);
+        Self::new(generation, shown, body, etag)
+    }
+
+    /// Whether rendering again from snapshot `generation` and the current
+    /// availability would give these same bytes.
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation == generation
+            && self
+                .seen
+                .iter()
+                .all(|(cell, n)| cell.load(Ordering::Acquire) == *n)
+    }
+
+    pub fn etag(&self) -> Option<&HeaderValue> {
+        self.etag.as_ref()
+    }
+
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// Renderings by resource. Bounded: past `capacity` entries it starts over
+/// (a product list can be asked for with any cursor and category).
+pub struct Renderings<K> {
+    entries: DashMap<K, Arc<Rendering>>,
+    len: AtomicUsize,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash> Renderings<K> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: DashMap::new(),
+            len: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// The rendering of `key`, if it is still what a fresh one would be.
+    pub fn current<Q>(&self, key: &Q, generation: u64) -> Option<Arc<Rendering>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let entry = self.entries.get(key)?;
+        entry.is_current(generation).then(|| Arc::clone(&entry))
+    }
+
+    /// Keeps `rendering` as `key`'s.
+    pub fn keep(&self, key: K, rendering: Arc<Rendering>) {
+        if self.len.load(Ordering::Relaxed) >= self.capacity {
+            self.entries.clear();
+            self.len.store(0, Ordering::Relaxed);
+        }
+        if self.entries.insert(key, rendering).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Which page of the product list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub category: Option<String>,
+    pub after: Option<ProductId>,
+    pub limit: usize,
+}
+
+/// The renderings of every cached catalog read, and how they are answered.
+pub struct Reads {
+    pub skus: Renderings<Sku>,
+    pub products: Renderings<ProductId>,
+    pub pages: Renderings<PageKey>,
+    cache_control: HeaderValue,
+}
+
+/// Most renderings kept per kind of read. A catalog holds at most this many
+/// SKUs in practice; pages are far fewer in use than possible.
+const RESOURCES_KEPT: usize = 100_000;
+const PAGES_KEPT: usize = 4_096;
+
+impl Reads {
+    /// `max_age_secs` is what `Cache-Control` allows a cache (0: revalidate
+    /// every time).
+    pub fn new(max_age_secs: u64) -> Self {
+        let cache_control = if max_age_secs == 0 {
+            HeaderValue::from_static("public, no-cache")
+        } else {
+            HeaderValue::try_from(format!("public, max-age={max_age_secs}"))
+                .unwrap_or(HeaderValue::from_static("public, no-cache"))
+        };
+        Self {
+            skus: Renderings::new(RESOURCES_KEPT),
+            products: Renderings::new(RESOURCES_KEPT),
+            pages: Renderings::new(PAGES_KEPT),
+            cache_control,
+        }
+    }
+
+    /// 304 when `If-None-Match` names the rendering's ETag, else 200 with
+    /// its JSON; both with `ETag` and `Cache-Control`.
+    pub fn reply(&self, req: &HttpRequest, rendering: &Rendering) -> HttpResponse {
+        let fresh = rendering.etag().is_some_and(|etag| none_match(req, etag));
+        let mut res = if fresh {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        };
+        if let Some(etag) = rendering.etag() {
+            res.insert_header((header::ETAG, etag.clone()));
+        }
+        res.insert_header((header::CACHE_CONTROL, self.cache_control.clone()));
+        if fresh {
+            res.finish()
+        } else {
+            res.content_type("application/json")
+                .body(rendering.body().clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku(s: &str) -> Sku {
+        Sku::parse(s).unwrap()
+    }
+
+    fn rendering(availability: &Availability, generation: u64, skus: &[&str]) -> Rendering {
+        let mut shown = Shown::new(availability);
+        let body: Vec<u64> = skus.iter().map(|s| shown.available(&sku(s))).collect();
+        Rendering::by_body(generation, shown, serde_json::to_vec(&body).unwrap())
+    }
+
+    #[test]
+    fn a_rendering_holds_until_a_shown_sku_moves_or_the_catalog_changes() {
+        let availability = Availability::default();
+        availability.publish(&sku("A"), 5);
+        availability.publish(&sku("B"), 7);
+        let cache: Renderings<&str> = Renderings::new(10);
+        cache.keep("page", Arc::new(rendering(&availability, 3, &["A", "B"])));
+        assert!(cache.current("page", 3).is_some());
+        assert!(cache.current("page", 4).is_none(), "another snapshot");
+        availability.publish(&sku("C"), 1);
+        assert!(cache.current("page", 3).is_some(), "C is not shown");
+        availability.publish(&sku("B"), 6);
+        assert!(cache.current("page", 3).is_none(), "B moved");
+        availability.publish(&sku("B"), 7);
+        assert!(
+            cache.current("page", 3).is_some(),
+            "the same values give the same bytes"
+        );
+    }
+
+    #[test]
+    fn an_unknown_sku_is_shown_as_zero_and_watched_from_then_on() {
+        let availability = Availability::default();
+        let r = rendering(&availability, 0, &["NEW"]);
+        assert_eq!(r.body().as_ref(), b"[0]");
+        assert!(r.is_current(0));
+        availability.publish(&sku("NEW"), 3);
+        assert!(!r.is_current(0));
+    }
+
+    #[test]
+    fn past_capacity_it_starts_over() {
+        let availability = Availability::default();
+        let cache: Renderings<u32> = Renderings::new(2);
+        for key in 0..3 {
+            cache.keep(key, Arc::new(rendering(&availability, 0, &[])));
+        }
+        assert!(cache.current(&0, 0).is_none());
+        assert!(cache.current(&2, 0).is_some());
+        assert!(cache.entries.len() <= 2);
+    }
+}
