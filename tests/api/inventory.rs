@@ -630,3 +630,54 @@ async fn a_restock_retried_with_its_key_adds_nothing_also_after_a_restart() {
     assert_eq!(unkeyed.status(), 200);
     assert_eq!(inventory(&app, "RESTOCK-1").await["stocked"], json!(21));
 }
+
+/// The same keyed restock sent many times at once (a retrying client, a
+/// double-clicked admin button): it is applied exactly once. Each copy is
+/// the original, a replay of it, or told the key is in use (409); none adds
+/// stock a second time.
+#[tokio::test]
+async fn concurrent_copies_of_one_keyed_restock_add_the_stock_once() {
+    let app = Arc::new(spawn_app().await);
+    create_sku(&app, "RESTOCK-C", 10).await;
+    // Open the connections first, so that the copies arrive together.
+    let warm = (0..16).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { app.get("/healthz").await.status() })
+    });
+    for w in warm.collect::<Vec<_>>() {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    let copies = (0..16).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let res = keyed_restock(&app, "RESTOCK-C", "pallet-7", 4).await;
+            let replayed = crate::helpers::header(&res, "Idempotent-Replayed").is_some();
+            let status = res.status().as_u16();
+            if status == 409 {
+                let problem = assert_problem(res, 409).await;
+                assert_eq!(
+                    problem["type"],
+                    "https://surge.dev/problems/idempotency-key-in-use"
+                );
+            }
+            (status, replayed)
+        })
+    });
+    let copies: Vec<_> = copies.collect();
+    let (mut originals, mut replays, mut in_use) = (0, 0, 0);
+    for copy in copies {
+        match copy.await.unwrap() {
+            (200, false) => originals += 1,
+            (200, true) => replays += 1,
+            (409, _) => in_use += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(
+        originals, 1,
+        "exactly one copy is the restock itself ({replays} replayed, {in_use} in use)"
+    );
+    let inv = inventory(&app, "RESTOCK-C").await;
+    assert_eq!(inv["stocked"], json!(14));
+    assert_conserved(&inv);
+}
