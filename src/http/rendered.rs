@@ -89,6 +89,12 @@ impl Rendering {
                 .all(|(cell, n)| cell.load(Ordering::Acquire) == *n)
     }
 
+    /// Bytes it holds, about: its body, what it watches, and its headers.
+    fn size(&self) -> usize {
+        const OVERHEAD: usize = 128;
+        self.body.len() + self.seen.len() * std::mem::size_of::<(Arc<AtomicU64>, u64)>() + OVERHEAD
+    }
+
     pub fn etag(&self) -> Option<&HeaderValue> {
         self.etag.as_ref()
     }
@@ -98,20 +104,22 @@ impl Rendering {
     }
 }
 
-/// Renderings by resource. Bounded: past `capacity` entries it starts over
-/// (a product list can be asked for with any cursor and category).
+/// Renderings by resource, bounded in memory: past `budget` bytes it
+/// starts over (a product list can be asked for with any cursor, category
+/// and limit, and a page of 100 products is large).
 pub struct Renderings<K> {
     entries: DashMap<K, Arc<Rendering>>,
-    len: AtomicUsize,
-    capacity: usize,
+    /// Bytes kept, about: what `Rendering::size` says of each entry.
+    used: AtomicUsize,
+    budget: usize,
 }
 
 impl<K: Eq + Hash> Renderings<K> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(budget: usize) -> Self {
         Self {
             entries: DashMap::new(),
-            len: AtomicUsize::new(0),
-            capacity,
+            used: AtomicUsize::new(0),
+            budget,
         }
     }
 
@@ -127,13 +135,20 @@ impl<K: Eq + Hash> Renderings<K> {
 
     /// Keeps `rendering` as `key`'s.
     pub fn keep(&self, key: K, rendering: Arc<Rendering>) {
-        if self.len.load(Ordering::Relaxed) >= self.capacity {
+        let size = rendering.size();
+        if self.used.load(Ordering::Relaxed) + size > self.budget {
             self.entries.clear();
-            self.len.store(0, Ordering::Relaxed);
+            self.used.store(0, Ordering::Relaxed);
         }
-        if self.entries.insert(key, rendering).is_none() {
-            self.len.fetch_add(1, Ordering::Relaxed);
-        }
+        // Keeps racing a clear can leave the count off; it stays an
+        // estimate, never below zero, and is reset at the next clear.
+        let old = self.entries.insert(key, rendering).map_or(0, |r| r.size());
+        self.used.fetch_add(size, Ordering::Relaxed);
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                Some(used.saturating_sub(old))
+            });
     }
 }
 
@@ -153,10 +168,12 @@ pub struct Reads {
     cache_control: HeaderValue,
 }
 
-/// Most renderings kept per kind of read. A catalog holds at most this many
-/// SKUs in practice; pages are far fewer in use than possible.
-const RESOURCES_KEPT: usize = 100_000;
-const PAGES_KEPT: usize = 4_096;
+/// Memory kept per kind of read. A rendering is about the size of its JSON,
+/// so these hold the SKU and product reads of a catalog of tens of
+/// thousands of SKUs, and the pages a storefront actually shows.
+const SKUS_BUDGET: usize = 16 << 20;
+const PRODUCTS_BUDGET: usize = 64 << 20;
+const PAGES_BUDGET: usize = 32 << 20;
 
 impl Reads {
     /// `max_age_secs` is what `Cache-Control` allows a cache (0: revalidate
@@ -169,9 +186,9 @@ impl Reads {
                 .unwrap_or(HeaderValue::from_static("public, no-cache"))
         };
         Self {
-            skus: Renderings::new(RESOURCES_KEPT),
-            products: Renderings::new(RESOURCES_KEPT),
-            pages: Renderings::new(PAGES_KEPT),
+            skus: Renderings::new(SKUS_BUDGET),
+            products: Renderings::new(PRODUCTS_BUDGET),
+            pages: Renderings::new(PAGES_BUDGET),
             cache_control,
         }
     }
@@ -243,14 +260,29 @@ mod tests {
     }
 
     #[test]
-    fn past_capacity_it_starts_over() {
+    fn past_its_budget_it_starts_over() {
         let availability = Availability::default();
-        let cache: Renderings<u32> = Renderings::new(2);
+        let one = rendering(&availability, 0, &[]).size();
+        let cache: Renderings<u32> = Renderings::new(2 * one);
         for key in 0..3 {
             cache.keep(key, Arc::new(rendering(&availability, 0, &[])));
         }
         assert!(cache.current(&0, 0).is_none());
         assert!(cache.current(&2, 0).is_some());
         assert!(cache.entries.len() <= 2);
+        assert!(cache.used.load(Ordering::Relaxed) <= 2 * one);
+    }
+
+    #[test]
+    fn keeping_a_key_again_replaces_its_share_of_the_budget() {
+        let availability = Availability::default();
+        let one = rendering(&availability, 0, &[]).size();
+        let cache: Renderings<u32> = Renderings::new(2 * one);
+        for _ in 0..10 {
+            cache.keep(7, Arc::new(rendering(&availability, 0, &[])));
+        }
+        cache.keep(8, Arc::new(rendering(&availability, 0, &[])));
+        assert!(cache.current(&7, 0).is_some(), "no clear was needed");
+        assert_eq!(cache.used.load(Ordering::Relaxed), 2 * one);
     }
 }
