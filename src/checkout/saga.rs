@@ -178,20 +178,32 @@ fn price(actor: &CartActor, req: &CheckoutRequest, now: Millis) -> Result<Order,
 }
 
 /// Makes every line's hold last the checkout out, re-taking a lapsed hold
-/// when stock allows. `first` is written with the first line's hold.
+/// when stock allows. A hold that already lasts that long is left alone:
+/// taking it again would cost a commit round and could only cut it short,
+/// and a checkout that fails puts the cart back with its lines' expiries,
+/// which the holds must still honour. `first` (the saga's first record) is
+/// written with the first hold taken, or on its own if none is.
 async fn extend_holds(actor: &CartActor, now: Millis, first: WriteGroup) -> Result<(), CartError> {
     let env = &actor.env;
-    let expires_at = now.saturating_add(env.settings.checkout_hold_secs.saturating_mul(1000));
+    let until = now.saturating_add(env.settings.checkout_hold_secs.saturating_mul(1000));
     let mut first = Some(first);
-    for line in &actor.cart.lines {
+    for line in actor
+        .cart
+        .lines
+        .iter()
+        .filter(|l| l.hold_expires_at < until)
+    {
         let take = TakeHold {
             holder: actor.cart.id.hold(),
             customer: actor.cart.customer_id.clone(),
             quantity: line.quantity,
-            expires_at,
+            expires_at: until,
             attach: first.take().unwrap_or_default(),
         };
         env.inventory.take_hold(&line.sku, take).await?;
+    }
+    if let Some(first) = first {
+        env.store.commit(first).await?;
     }
     Ok(())
 }

@@ -151,6 +151,32 @@ async fn a_declined_card_is_402_and_keeps_the_cart_and_its_stock() {
     assert_eq!(inventory(&app, "DEC-1").await["sold"], 2);
 }
 
+/// Checkout makes each hold last the checkout out; it must never cut a hold
+/// short. A declined card reopens the cart with its lines' expiries, and
+/// the stock must stay held that long (here the cart's 900 s, not the
+/// checkout's 1 s).
+#[tokio::test]
+async fn a_declined_checkout_leaves_every_hold_as_long_as_the_cart_says() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut settings = test_settings(dir.path());
+    settings.cart.reservation_ttl_secs = 900;
+    settings.cart.checkout_hold_secs = 1;
+    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    create_sku(&app, "DEC-2", 5).await;
+    let cart = filled_cart(&app, "DEC-2", 2).await;
+    assert_problem(checkout(&app, &cart, "dec-3", "tok_decline").await, 402).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let view = get_cart(&app, &cart).await;
+    assert_eq!(view["lines"][0]["status"], "held");
+    let inv = inventory(&app, "DEC-2").await;
+    assert_eq!(
+        inv["reserved"], 2,
+        "the cart says held, so the stock is: {inv}"
+    );
+    let order = json_body(checkout(&app, &cart, "dec-4", "tok_ok").await, 201).await;
+    assert_eq!(order["status"], "paid");
+}
+
 #[tokio::test]
 async fn a_gateway_timeout_is_503_with_retry_after_and_the_stock_stays_held() {
     let app = impatient_app(|_| {}).await;
