@@ -163,7 +163,8 @@ impl Default for InventorySettings {
 pub struct CartSettings {
     /// How long a cart line holds its stock, renewed by every change to it.
     pub reservation_ttl_secs: u64,
-    /// How long checkout extends every hold: longer than a payment can take.
+    /// How long every hold must still last when checkout starts (longer
+    /// than a payment can take): shorter holds are extended to it.
     pub checkout_hold_secs: u64,
     /// Most lines in one cart.
     pub lines_max: usize,
