@@ -7,7 +7,8 @@
 //! resource checks them (one compare, one atomic load per SKU) and, if all
 //! still hold, answers the same bytes: no view is built, nothing is
 //! serialized or digested. A browsing storefront reads the same few
-//! resources over and over; this is most of a read's work (BENCHMARKS.md).
+//! resources over and over, and those three were most of a read handler's
+//! cost (BENCHMARKS.md, fourth session).
 
 use super::caching::{etag_of, none_match};
 use crate::domain::{ProductId, Sku};
