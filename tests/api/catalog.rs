@@ -398,3 +398,66 @@ async fn every_kind_of_read_shows_a_purchase_a_restock_and_an_edit_at_once() {
         assert_eq!(sku_available(body, path), 12, "{path}: stock is kept");
     }
 }
+
+/// Readers polling a SKU, its product and the list while buyers empty it:
+/// with only purchases happening, every reader sees availability fall or
+/// stay, never rise (an answer kept from before a purchase is never given
+/// after one reflecting it), and the reads after the sale show what is
+/// left exactly.
+#[tokio::test]
+async fn reads_during_a_sale_never_go_back_and_end_at_what_is_left() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let mut body = product_body("sale", &["SALE-1"]);
+    body["variants"][0]["stock"] = json!(60);
+    app.created(&body).await;
+    let available = |path: &str, v: &Value| match path {
+        "/v1/skus/SALE-1" => v["available"].as_u64(),
+        "/v1/products/sale" => v["variants"][0]["available"].as_u64(),
+        _ => v["items"][0]["variants"][0]["available"].as_u64(),
+    };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = ["/v1/skus/SALE-1", "/v1/products/sale", "/v1/products"]
+        .into_iter()
+        .flat_map(|path| [path, path])
+        .map(|path| {
+            let (app, done) = (app.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut last = u64::MAX;
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    let v = json_body(app.get(path).await, 200).await;
+                    let now = available(path, &v).unwrap_or_else(|| panic!("{path}: {v}"));
+                    assert!(now <= last, "{path} went from {last} back up to {now}");
+                    last = now;
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let buyers: Vec<_> = (0..50)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.request(Method::POST, "/v1/skus/SALE-1/purchase")
+                    .header("Idempotency-Key", format!("sale-{i}"))
+                    .json(&json!({"customer_id": format!("c{i}"), "quantity": 1}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for buyer in buyers {
+        assert_eq!(buyer.await.unwrap(), 201);
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0, "every reader read");
+    }
+    for path in ["/v1/skus/SALE-1", "/v1/products/sale", "/v1/products"] {
+        let v = json_body(app.get(path).await, 200).await;
+        assert_eq!(available(path, &v), Some(10), "{path}");
+    }
+}
