@@ -11,7 +11,6 @@ use crate::domain::{ProductId, Sku};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
-use std::sync::Arc;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,22 +59,22 @@ pub async fn list_products(
     };
     let snapshot = state.catalog.snapshot();
     let reads = &state.reads;
-    if let Some(rendering) = reads.pages.current(&key, snapshot.generation()) {
-        return Ok(reads.reply(&req, &rendering));
-    }
-    let page = snapshot.page(key.category.as_deref(), key.after.as_ref(), limit);
-    let mut shown = Shown::new(state.catalog.availability());
-    let body = ProductPage {
-        items: page
-            .items
-            .iter()
-            .map(|p| ProductView::new(p, &mut shown))
-            .collect(),
-        next_cursor: page.next_after.as_ref().map(encode_cursor),
-    };
-    let body = json_bytes(&body);
-    let rendering = Arc::new(Rendering::by_body(snapshot.generation(), shown, body));
-    reads.pages.keep(key, Arc::clone(&rendering));
+    let rendering = reads
+        .pages
+        .get_or_render(key, snapshot.generation(), |key| {
+            let page = snapshot.page(key.category.as_deref(), key.after.as_ref(), limit);
+            let mut shown = Shown::new(state.catalog.availability());
+            let body = ProductPage {
+                items: page
+                    .items
+                    .iter()
+                    .map(|p| ProductView::new(p, &mut shown))
+                    .collect(),
+                next_cursor: page.next_after.as_ref().map(encode_cursor),
+            };
+            let body = json_bytes(&body);
+            Ok::<_, ApiError>(Rendering::by_body(snapshot.generation(), shown, body))
+        })?;
     Ok(reads.reply(&req, &rendering))
 }
 
@@ -91,12 +90,12 @@ pub async fn get_product(
     let id = parse_product_id(&id)?;
     let snapshot = state.catalog.snapshot();
     let reads = &state.reads;
-    if let Some(rendering) = reads.products.current(&id, snapshot.generation()) {
-        return Ok(reads.reply(&req, &rendering));
-    }
-    let entry = crate::catalog::live(&snapshot, &id)?;
-    let rendering = Arc::new(render_product(&state, &snapshot, entry));
-    reads.products.keep(id, Arc::clone(&rendering));
+    let rendering = reads
+        .products
+        .get_or_render(id, snapshot.generation(), |id| {
+            let entry = crate::catalog::live(&snapshot, id)?;
+            Ok::<_, ApiError>(render_product(&state, &snapshot, entry))
+        })?;
     Ok(reads.reply(&req, &rendering))
 }
 
@@ -112,20 +111,17 @@ pub async fn get_sku(
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let snapshot = state.catalog.snapshot();
     let reads = &state.reads;
-    if let Some(rendering) = reads.skus.current(&sku, snapshot.generation()) {
-        return Ok(reads.reply(&req, &rendering));
-    }
-    let rendering = match snapshot.sku(&sku) {
-        Some(SkuStatus::Listed(p, v)) => {
-            let mut shown = Shown::new(state.catalog.availability());
-            let body = json_bytes(&SkuView::new(p, v, &mut shown));
-            Rendering::by_body(snapshot.generation(), shown, body)
-        }
-        Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku).into()),
-        None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
-    };
-    let rendering = Arc::new(rendering);
-    reads.skus.keep(sku, Arc::clone(&rendering));
+    let rendering = reads
+        .skus
+        .get_or_render(sku, snapshot.generation(), |sku| match snapshot.sku(sku) {
+            Some(SkuStatus::Listed(p, v)) => {
+                let mut shown = Shown::new(state.catalog.availability());
+                let body = json_bytes(&SkuView::new(p, v, &mut shown));
+                Ok(Rendering::by_body(snapshot.generation(), shown, body))
+            }
+            Some(SkuStatus::Retired) => Err(ApiError::from(CatalogError::SkuRetired(sku.clone()))),
+            None => Err(CatalogError::SkuNotFound(sku.to_string()).into()),
+        })?;
     Ok(reads.reply(&req, &rendering))
 }
 

@@ -124,8 +124,25 @@ impl<K: Eq + Hash> Renderings<K> {
         }
     }
 
+    /// `key`'s rendering from snapshot `generation`: the one kept, if it is
+    /// still what a fresh one would be, else a fresh one from `render`,
+    /// kept for the next read.
+    pub fn get_or_render<E>(
+        &self,
+        key: K,
+        generation: u64,
+        render: impl FnOnce(&K) -> Result<Rendering, E>,
+    ) -> Result<Arc<Rendering>, E> {
+        if let Some(kept) = self.current(&key, generation) {
+            return Ok(kept);
+        }
+        let rendering = Arc::new(render(&key)?);
+        self.keep(key, Arc::clone(&rendering));
+        Ok(rendering)
+    }
+
     /// The rendering of `key`, if it is still what a fresh one would be.
-    pub fn current<Q>(&self, key: &Q, generation: u64) -> Option<Arc<Rendering>>
+    fn current<Q>(&self, key: &Q, generation: u64) -> Option<Arc<Rendering>>
     where
         K: Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -135,7 +152,7 @@ impl<K: Eq + Hash> Renderings<K> {
     }
 
     /// Keeps `rendering` as `key`'s.
-    pub fn keep(&self, key: K, rendering: Arc<Rendering>) {
+    fn keep(&self, key: K, rendering: Arc<Rendering>) {
         let size = rendering.size();
         if self.used.load(Ordering::Relaxed) + size > self.budget {
             self.entries.clear();
