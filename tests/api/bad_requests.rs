@@ -17,6 +17,14 @@ async fn an_unknown_route_returns_404_problem() {
         "/v1/product",
         "/v1/products/a/b",
         "/v2/products",
+        // The edges of the route scopes: a prefix alone, one segment too
+        // many, a prefix that only starts the same.
+        "/v1/skus",
+        "/v1/skus/EX-1/purchase/again",
+        "/v1/products/",
+        "/v1/productsx",
+        "/v1/carts/c1/unknown",
+        "/v1/admin",
     ] {
         let problem = assert_problem(app.get(path).await, 404).await;
         assert!(
