@@ -9,7 +9,7 @@
 //! the next message activates a fresh one from the store.
 
 use super::error::InventoryError;
-use super::hold_pages::{HoldPages, Place};
+use super::hold_pages::HoldPages;
 use super::holding::TakeHold;
 use super::persist::{self, Loaded};
 use super::purchase::{new_order, PurchaseRequest};
@@ -183,11 +183,15 @@ impl SkuActor {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        let place = match self.state.hold_of(&holder) {
-            Some(hold) => self.pages.put(hold),
-            None => Place::Own,
-        };
-        let written = self.change_group(was, now).and_then(|mut group| {
+        // The hold was just made; not finding it fails the purchase like a
+        // store error rather than committing an order without its hold.
+        let place = self
+            .state
+            .hold_of(&holder)
+            .map(|hold| self.pages.put(hold))
+            .ok_or(StoreError::Closed);
+        let written = place.and_then(|place| {
+            let mut group = self.change_group(was, now)?;
             let order = new_order(&self.sku, req, now, expires_at)?;
             self.pages
                 .write(&mut group, &self.sku, &self.state, &holder, place)?;
