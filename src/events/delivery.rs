@@ -362,8 +362,10 @@ fn read_outbox(
     if read.unreadable.is_empty() {
         return Ok(read.records);
     }
-    set_aside(group, read.unreadable);
+    // The mark first: records set aside without it could see their numbers
+    // handed out again after a restart.
     put_outbox_mark(webhooks, group)?;
+    set_aside(group, read.unreadable);
     Ok(read.records)
 }
 
