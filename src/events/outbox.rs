@@ -111,7 +111,8 @@ pub struct Outbox {
 struct Inner {
     next_seq: AtomicU64,
     wanted: RwLock<BTreeSet<EventKind>>,
-    /// Whether `wanted` is not empty: read on every poke without the lock.
+    /// Whether `wanted` is not empty: read on every change and every poke
+    /// without the lock (with no webhook, the common case, that is all).
     listened: AtomicBool,
     /// Woken after events are committed, so delivery need not poll hard.
     pending: Notify,
@@ -144,11 +145,11 @@ impl Outbox {
         *wanted = kinds.into_iter().collect();
         self.inner
             .listened
-            .store(!wanted.is_empty(), Ordering::Relaxed);
+            .store(!wanted.is_empty(), Ordering::Release);
     }
 
     pub fn wants(&self, kind: EventKind) -> bool {
-        self.inner.wanted.read().contains(&kind)
+        self.inner.listened.load(Ordering::Acquire) && self.inner.wanted.read().contains(&kind)
     }
 
     /// Adds an event to `group` if anyone wants its kind. The event exists

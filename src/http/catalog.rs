@@ -33,6 +33,7 @@ pub async fn list_products(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.catalog_settings;
+    let query = query.into_inner();
     let limit = match &query.limit {
         None => settings.page_limit_default,
         Some(raw) => raw.parse::<usize>().unwrap_or(0),
@@ -53,7 +54,7 @@ pub async fn list_products(
         })?),
     };
     let key = PageKey {
-        category: query.category.clone(),
+        category: query.category,
         after,
         limit,
     };

@@ -17,7 +17,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use dashmap::DashMap;
-use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -142,11 +141,7 @@ impl<K: Eq + Hash> Renderings<K> {
     }
 
     /// The rendering of `key`, if it is still what a fresh one would be.
-    fn current<Q>(&self, key: &Q, generation: u64) -> Option<Arc<Rendering>>
-    where
-        K: Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
+    fn current(&self, key: &K, generation: u64) -> Option<Arc<Rendering>> {
         let entry = self.entries.get(key)?;
         entry.is_current(generation).then(|| Arc::clone(&entry))
     }
@@ -161,11 +156,10 @@ impl<K: Eq + Hash> Renderings<K> {
         // Keeps racing a clear can leave the count off; it stays an
         // estimate, never below zero, and is reset at the next clear.
         let old = self.entries.insert(key, rendering).map_or(0, |r| r.size());
-        self.used.fetch_add(size, Ordering::Relaxed);
         let _ = self
             .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                Some(used.saturating_sub(old))
+                Some((used + size).saturating_sub(old))
             });
     }
 }
@@ -254,15 +248,15 @@ mod tests {
         availability.publish(&sku("B"), 7);
         let cache: Renderings<&str> = Renderings::new(10);
         cache.keep("page", Arc::new(rendering(&availability, 3, &["A", "B"])));
-        assert!(cache.current("page", 3).is_some());
-        assert!(cache.current("page", 4).is_none(), "another snapshot");
+        assert!(cache.current(&"page", 3).is_some());
+        assert!(cache.current(&"page", 4).is_none(), "another snapshot");
         availability.publish(&sku("C"), 1);
-        assert!(cache.current("page", 3).is_some(), "C is not shown");
+        assert!(cache.current(&"page", 3).is_some(), "C is not shown");
         availability.publish(&sku("B"), 6);
-        assert!(cache.current("page", 3).is_none(), "B moved");
+        assert!(cache.current(&"page", 3).is_none(), "B moved");
         availability.publish(&sku("B"), 7);
         assert!(
-            cache.current("page", 3).is_some(),
+            cache.current(&"page", 3).is_some(),
             "the same values give the same bytes"
         );
     }

@@ -33,6 +33,7 @@ pub fn encode_seq(count: usize, body: &[u8]) -> Result<Vec<u8>, StoreError> {
     // postcard writes a sequence as its length (a varint usize) and then
     // its elements, each as it would be alone.
     let mut out = encode(&count)?;
+    out.reserve_exact(body.len());
     out.extend_from_slice(body);
     Ok(out)
 }
