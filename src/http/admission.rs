@@ -83,7 +83,8 @@ pub fn is_storefront_write(req: &ServiceRequest) -> bool {
 
 /// Admits a storefront write or answers it at once: `Err` is the 503 for
 /// a request refused because the node is at its limit (its body read and
-/// dropped first). Other requests pass without touching shared state.
+/// dropped first). Only storefront writes come here
+/// ([`is_storefront_write`]); reads never touch the limit.
 pub async fn admit(
     mut req: ServiceRequest,
 ) -> Result<(ServiceRequest, Option<WritePermit>), ServiceResponse> {

@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
 
-/// An open store: reads go straight to sled, writes go through the committer.
 /// What [`Store::scan_page_salvaging`] read.
 pub struct Salvaged<T> {
     pub records: Vec<T>,
@@ -30,6 +29,7 @@ pub struct Unreadable {
     pub error: StoreError,
 }
 
+/// An open store: reads go straight to sled, writes go through the committer.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
