@@ -3,7 +3,7 @@
 
 use super::auth::Admin;
 use super::caching::if_match_accepts;
-use super::catalog::{parse_product_id, product_reply, render_product};
+use super::catalog::{parse_product_id, render_product};
 use super::problem::{ApiError, Problem};
 use super::views::ProductView;
 use super::AppState;
@@ -28,7 +28,7 @@ pub async fn create_product(
     let rendering = render_product(&state, &snapshot, entry);
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, format!("/v1/products/{}", product.id)));
-    Ok(product_reply(res, &rendering))
+    Ok(rendering.respond(res))
 }
 
 #[utoipa::path(put, path = "/v1/admin/products/{id}", tag = "admin", request_body = ProductInput,
@@ -60,7 +60,7 @@ pub async fn replace_product(
     let snapshot = state.catalog.snapshot();
     let entry = crate::catalog::live(&snapshot, &id)?;
     let rendering = render_product(&state, &snapshot, entry);
-    Ok(product_reply(HttpResponse::Ok(), &rendering))
+    Ok(rendering.respond(HttpResponse::Ok()))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin",

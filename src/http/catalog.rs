@@ -8,8 +8,7 @@ use super::views::{decode_cursor, encode_cursor, ProductPage, ProductView, SkuVi
 use super::AppState;
 use crate::catalog::{CatalogError, Entry, SkuStatus, Snapshot};
 use crate::domain::{ProductId, Sku};
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -137,14 +136,4 @@ pub fn render_product(state: &AppState, snapshot: &Snapshot, entry: &Entry) -> R
     let view = ProductView::new(&entry.product, &mut shown);
     let etag = product_etag(&entry.definition_tag, shown.values());
     Rendering::new(snapshot.generation(), shown, json_bytes(&view), etag)
-}
-
-/// `res` with a rendered product as its body and ETag (admin writes answer
-/// with the product as it now stands).
-pub fn product_reply(mut res: HttpResponseBuilder, rendering: &Rendering) -> HttpResponse {
-    if let Some(etag) = rendering.etag() {
-        res.insert_header((header::ETAG, etag.clone()));
-    }
-    res.content_type("application/json")
-        .body(rendering.body().clone())
 }

@@ -14,7 +14,7 @@ use super::caching::{etag_of, none_match};
 use crate::domain::{ProductId, Sku};
 use crate::inventory::Availability;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use dashmap::DashMap;
 use std::hash::Hash;
@@ -93,6 +93,14 @@ impl Rendering {
     fn size(&self) -> usize {
         const OVERHEAD: usize = 128;
         self.body.len() + self.seen.len() * std::mem::size_of::<(Arc<AtomicU64>, u64)>() + OVERHEAD
+    }
+
+    /// `res` with this rendering as its JSON body and its ETag.
+    pub fn respond(&self, mut res: HttpResponseBuilder) -> HttpResponse {
+        if let Some(etag) = self.etag() {
+            res.insert_header((header::ETAG, etag.clone()));
+        }
+        res.content_type("application/json").body(self.body.clone())
     }
 
     pub fn etag(&self) -> Option<&HeaderValue> {
@@ -214,15 +222,14 @@ impl Reads {
         } else {
             HttpResponse::Ok()
         };
-        if let Some(etag) = rendering.etag() {
-            res.insert_header((header::ETAG, etag.clone()));
-        }
         res.insert_header((header::CACHE_CONTROL, self.cache_control.clone()));
         if fresh {
+            if let Some(etag) = rendering.etag() {
+                res.insert_header((header::ETAG, etag.clone()));
+            }
             res.finish()
         } else {
-            res.content_type("application/json")
-                .body(rendering.body().clone())
+            rendering.respond(res)
         }
     }
 }
