@@ -24,7 +24,7 @@ impl Schedule {
     /// not keep the others from being scheduled). On an error the schedule
     /// is left as it was.
     pub fn reload(&mut self, store: &Store) -> Result<Vec<Unreadable>, StoreError> {
-        let read = store.scan_page_salvaging::<Delivery>(keys::DELIVERY, usize::MAX, |_| true)?;
+        let read = store.scan_salvaging::<Delivery>(keys::DELIVERY)?;
         let mut fresh = Self::default();
         for d in read.records {
             fresh.insert(d.next_at, d.webhook, d.event.seq);

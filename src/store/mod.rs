@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
 
-/// What [`Store::scan_page_salvaging`] read.
+/// What [`Store::scan_page_salvaging`] or [`Store::scan_salvaging`] read.
 pub struct Salvaged<T> {
     pub records: Vec<T>,
     pub unreadable: Vec<Unreadable>,
@@ -27,6 +27,16 @@ pub struct Unreadable {
     pub key: Vec<u8>,
     pub bytes: Vec<u8>,
     pub error: StoreError,
+}
+
+impl Unreadable {
+    fn new(key: &[u8], bytes: &[u8], error: StoreError) -> Self {
+        Self {
+            key: key.to_vec(),
+            bytes: bytes.to_vec(),
+            error,
+        }
+    }
 }
 
 /// An open store: reads go straight to sled, writes go through the committer.
@@ -85,13 +95,9 @@ impl Store {
         let Some(bytes) = self.db.get(key).map_err(StoreError::from)? else {
             return Ok(None);
         };
-        Ok(Some(codec::decode(key, &bytes).map_err(|error| {
-            Unreadable {
-                key: key.to_vec(),
-                bytes: bytes.to_vec(),
-                error,
-            }
-        })))
+        Ok(Some(
+            codec::decode(key, &bytes).map_err(|error| Unreadable::new(key, &bytes, error)),
+        ))
     }
 
     /// Whether a key is present, without decoding it.
@@ -138,17 +144,22 @@ impl Store {
     ) -> Result<Salvaged<T>, StoreError> {
         let mut unreadable = Vec::new();
         let records = self.page(prefix, None, limit, keep, |key, bytes, e| {
-            unreadable.push(Unreadable {
-                key: key.to_vec(),
-                bytes: bytes.to_vec(),
-                error: e,
-            });
+            unreadable.push(Unreadable::new(key, bytes, e));
             Ok(())
         })?;
         Ok(Salvaged {
             records,
             unreadable,
         })
+    }
+
+    /// Every record under `prefix`, with those that cannot be decoded
+    /// returned beside them rather than ending the read.
+    pub fn scan_salvaging<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Salvaged<T>, StoreError> {
+        self.scan_page_salvaging(prefix, usize::MAX, |_| true)
     }
 
     fn page<T: DeserializeOwned>(
