@@ -5,6 +5,7 @@
 //! server. A broken invariant makes the command fail.
 
 mod client;
+mod goals;
 mod html;
 mod load;
 mod report;
@@ -75,6 +76,11 @@ pub struct BenchArgs {
     /// Config file for the in-process server.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Before the run, the same load of GETs against this URL (for the
+    /// browse target: a static `return 200` nginx on the same machine); the
+    /// report gives the run's rate as a share of it.
+    #[arg(long, value_name = "URL")]
+    pub baseline: Option<String>,
 }
 
 /// Longest a flash sale runs while waiting to sell out.
@@ -122,7 +128,7 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     } else {
         Duration::from_secs(10)
     };
-    let load = Arc::new(Load {
+    let load = Load {
         addr: target.addr,
         connections: args.connections,
         duration: args.duration.unwrap_or(default),
@@ -130,15 +136,12 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
         rate: args.rate,
         warmup: args.warmup.unwrap_or_default(),
         until_sold_out,
-    });
-    let live = Arc::new(Live::default());
-    let progress = tokio::spawn(show_progress(live.clone()));
-    let result = {
-        let plan = plan.clone();
-        tokio::task::spawn_blocking(move || load::run(load, plan, live)).await?
     };
-    progress.abort();
-    let (stats, elapsed) = result?;
+    let baseline = match &args.baseline {
+        Some(url) => Some(measure_baseline(url, &load).await?),
+        None => None,
+    };
+    let (stats, elapsed) = drive(load, plan.clone()).await?;
     let mut mode = match args.rate {
         Some(rate) => format!("open loop at {rate}/s"),
         None => "closed loop".to_owned(),
@@ -148,7 +151,42 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     }
     let mut report = Report::new(&plan, target, mode, args.connections, &stats, elapsed);
     report.invariants = report::check(&plan, target, &stats).await?;
+    report.baseline = baseline;
+    let conditions = goals::Conditions {
+        closed_loop: args.rate.is_none(),
+        strict: target.durability == "strict",
+        skus: plan.skus,
+        until_sold_out,
+    };
+    report.targets = goals::check(&report, &conditions);
     Ok(report)
+}
+
+/// Runs `load` with live progress; the merged stats and the time measured.
+async fn drive(load: Load, plan: Arc<Plan>) -> anyhow::Result<(load::Stats, Duration)> {
+    let live = Arc::new(Live::default());
+    let progress = tokio::spawn(show_progress(live.clone()));
+    let result = tokio::task::spawn_blocking(move || load::run(Arc::new(load), plan, live)).await;
+    progress.abort();
+    result?
+}
+
+/// The same connections, loop and duration as the run, each request a
+/// `GET` of the baseline URL.
+async fn measure_baseline(url: &str, like: &Load) -> anyhow::Result<report::Baseline> {
+    let (addr, path) = target::resolve(url)?;
+    eprintln!("baseline: {url}");
+    let load = Load {
+        addr,
+        until_sold_out: false,
+        ..*like
+    };
+    let (stats, elapsed) = drive(load, Arc::new(Plan::fixed(path))).await?;
+    Ok(report::Baseline {
+        url: url.to_owned(),
+        throughput_per_sec: stats.latency.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        statuses: stats.statuses,
+    })
 }
 
 /// A live line: a progress spinner on a terminal, a plain line a second otherwise.

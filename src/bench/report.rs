@@ -3,6 +3,7 @@
 //! JSON.
 
 use super::client::{Call, Connection};
+use super::goals::Goal;
 use super::load::{Second, Stats};
 use super::scenario::{Plan, Scenario};
 use super::target::Target;
@@ -32,6 +33,18 @@ pub struct Report {
     /// (percentile, latency ms) pairs for the latency distribution.
     pub percentiles: Vec<(f64, f64)>,
     pub invariants: Invariants,
+    /// The same load against `--baseline`, run just before.
+    pub baseline: Option<Baseline>,
+    /// The performance targets whose conditions this run met, checked.
+    pub targets: Vec<Goal>,
+}
+
+/// What the same client got from the `--baseline` URL.
+#[derive(Debug, Serialize)]
+pub struct Baseline {
+    pub url: String,
+    pub throughput_per_sec: f64,
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 /// Where the latency distribution is sampled for the report.
@@ -137,6 +150,33 @@ impl Report {
             timeline_per_sec: stats.timeline.clone(),
             percentiles: PERCENTILES.iter().map(|&p| (p, ms(p / 100.0))).collect(),
             invariants: Invariants::default(),
+            baseline: None,
+            targets: Vec::new(),
+        }
+    }
+
+    /// A report of nothing, for tests to fill in.
+    #[cfg(test)]
+    pub fn empty(scenario: Scenario, connections: usize) -> Self {
+        Self {
+            scenario,
+            target: String::new(),
+            connections,
+            mode: String::new(),
+            elapsed_secs: 0.0,
+            requests: 0,
+            throughput_per_sec: 0.0,
+            errors: 0,
+            latency_ms: Latency::default(),
+            accepted_latency_ms: None,
+            refused_latency_ms: None,
+            steps: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            timeline_per_sec: Vec::new(),
+            percentiles: Vec::new(),
+            invariants: Invariants::default(),
+            baseline: None,
+            targets: Vec::new(),
         }
     }
 
@@ -162,12 +202,25 @@ impl Report {
         for (step, s) in &self.steps {
             println!("    {step:<11} {:>8} × {}", s.requests, s.latency_ms.line());
         }
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s}: {n}"))
-            .collect();
-        println!("  statuses    {}", statuses.join(", "));
+        println!("  statuses    {}", statuses_line(&self.statuses));
+        if let Some(b) = &self.baseline {
+            println!(
+                "  baseline    {}: {:.0} req/s ({}); this run {:.0} % of it",
+                b.url,
+                b.throughput_per_sec,
+                statuses_line(&b.statuses),
+                100.0 * self.throughput_per_sec / b.throughput_per_sec.max(1e-9)
+            );
+        }
+        for goal in &self.targets {
+            println!(
+                "  target      {}: {}; this run {}: {}",
+                goal.name,
+                goal.wanted,
+                goal.measured,
+                if goal.met { "met" } else { "missed" }
+            );
+        }
         let i = &self.invariants;
         if i.skus_checked > 0 {
             println!(
@@ -188,6 +241,11 @@ impl Report {
             }
         }
     }
+}
+
+fn statuses_line(statuses: &BTreeMap<u16, u64>) -> String {
+    let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    statuses.join(", ")
 }
 
 /// Reads every SKU the run bought back from the server and checks, per SKU:

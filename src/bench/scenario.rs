@@ -44,6 +44,8 @@ pub struct Plan {
     run: String,
     pub skus: usize,
     pub mix: Mix,
+    /// Every request is `GET` of this path (a baseline run): no SKUs.
+    fixed: Option<String>,
 }
 
 impl Plan {
@@ -62,6 +64,15 @@ impl Plan {
             run: hex::encode(bytes),
             skus,
             mix,
+            fixed: None,
+        }
+    }
+
+    /// A baseline run: `GET path` over and over, counted as reads.
+    pub fn fixed(path: String) -> Self {
+        Self {
+            fixed: Some(path),
+            ..Self::new(Scenario::Browse, 1, Mix::default())
         }
     }
 
@@ -105,6 +116,9 @@ impl Plan {
     /// The `seq`-th request of connection `conn` (whose session is
     /// `shopper`), and what it does.
     pub fn call(&self, conn: usize, seq: u64, shopper: &Shopper) -> (Call, Step) {
+        if let Some(path) = &self.fixed {
+            return (Call::get(path.clone()), Step::Read);
+        }
         let spread = |n: u64| (n.wrapping_mul(2_654_435_761) % self.skus as u64) as usize;
         let i = spread(seq.wrapping_mul(1_000_003).wrapping_add(conn as u64));
         match self.scenario {

@@ -15,6 +15,8 @@ pub struct Target {
     pub admin_token: String,
     /// What is measured, for the report ("in-process, strict durability", …).
     pub description: String,
+    /// The server's durability mode (`strict`, `relaxed`, or `unknown`).
+    pub durability: String,
     server: Option<(Shutdown, JoinHandle<anyhow::Result<()>>, tempfile::TempDir)>,
 }
 
@@ -54,20 +56,14 @@ impl Target {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             admin_token,
             description: format!("in-process server, {durability} durability"),
+            durability,
             server: Some((shutdown, thread, dir)),
         })
     }
 
     /// A running server at `url` (`http://host:port`), which must be ready.
     pub async fn remote(url: &str, admin_token: String) -> anyhow::Result<Self> {
-        let hostport = url
-            .strip_prefix("http://")
-            .unwrap_or(url)
-            .trim_end_matches('/');
-        let addr = hostport
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("{url} does not resolve"))?;
+        let (addr, _) = resolve(url)?;
         let (status, body) = Connection::open(addr)
             .await?
             .send(&Call::get("/readyz"))
@@ -76,11 +72,12 @@ impl Target {
             anyhow::bail!("{url} is not ready ({status})");
         }
         let ready: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let durability = ready["durability"].as_str().unwrap_or("unknown");
+        let durability = ready["durability"].as_str().unwrap_or("unknown").to_owned();
         Ok(Self {
             addr,
             admin_token,
             description: format!("server at {url}, {durability} durability"),
+            durability,
             server: None,
         })
     }
@@ -119,5 +116,43 @@ impl Target {
                 .map_err(|_| anyhow::anyhow!("the server panicked"))??;
         }
         Ok(())
+    }
+}
+
+/// The address and path of `http://host:port[/path]` (path `/` if none).
+pub fn resolve(url: &str) -> anyhow::Result<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (hostport, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
+    let addr = hostport
+        .to_socket_addrs()
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{url} does not resolve"))?;
+    Ok((addr, path.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_resolve_to_an_address_and_a_path() {
+        let local = SocketAddr::from(([127, 0, 0, 1], 8081));
+        assert_eq!(
+            resolve("http://127.0.0.1:8081").unwrap(),
+            (local, "/".into())
+        );
+        assert_eq!(
+            resolve("http://127.0.0.1:8081/").unwrap(),
+            (local, "/".into())
+        );
+        assert_eq!(
+            resolve("127.0.0.1:8081/static/ok?x=1").unwrap(),
+            (local, "/static/ok?x=1".into())
+        );
+        assert!(resolve("http://127.0.0.1").is_err(), "no port");
     }
 }

@@ -208,3 +208,75 @@ async fn a_running_server_is_measured_with_its_admin_token() {
     .unwrap();
     assert!(!ok, "a refused admin token fails the run");
 }
+
+#[tokio::test]
+async fn browse_with_a_baseline_reports_its_share_of_the_baselines_rate() {
+    // The baseline is another server's health check: any fast GET will do.
+    let app = spawn_app().await;
+    let baseline = format!("{}/healthz", app.address);
+    let run = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "browse",
+            "--skus",
+            "20",
+            "--requests",
+            "300",
+            "--connections",
+            "4",
+            "--baseline",
+            &baseline,
+        ])
+    });
+    let (ok, stdout, report) = run.await.unwrap();
+    assert!(ok, "{stdout}");
+    let measured = &report["baseline"];
+    assert_eq!(measured["statuses"]["200"], 300, "{report}");
+    assert!(measured["throughput_per_sec"].as_f64().unwrap() > 0.0);
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{report}");
+    assert_eq!(targets[0]["name"], "browse");
+    let share = 100.0 * report["throughput_per_sec"].as_f64().unwrap()
+        / measured["throughput_per_sec"].as_f64().unwrap();
+    assert_eq!(targets[0]["measured"], format!("{share:.0} %"));
+    assert_eq!(targets[0]["met"], share >= 80.0);
+    assert!(stdout.contains("  baseline    "), "{stdout}");
+    assert!(stdout.contains("  target      browse: "), "{stdout}");
+}
+
+#[test]
+fn a_run_under_a_targets_conditions_is_checked_against_it() {
+    // 256 connections, closed loop, strict, stock left at the end: the
+    // hot-SKU target's conditions.
+    let (ok, stdout, report) = bench(&[
+        "flash-sale",
+        "--stock",
+        "100000000",
+        "--duration",
+        "1s",
+        "--connections",
+        "256",
+    ]);
+    assert!(ok, "{stdout}");
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{report}");
+    assert_eq!(targets[0]["name"], "hot SKU");
+    assert!(targets[0]["met"].is_boolean());
+    assert!(stdout.contains("  target      hot SKU: "), "{stdout}");
+    // Outside them (selling out, or 8 connections) no target is claimed.
+    for args in [
+        &["flash-sale", "--stock", "300", "--connections", "256"][..],
+        &[
+            "flash-sale",
+            "--stock",
+            "100000000",
+            "--duration",
+            "1s",
+            "--connections",
+            "8",
+        ],
+    ] {
+        let (ok, _, report) = bench(args);
+        assert!(ok);
+        assert_eq!(report["targets"], serde_json::json!([]), "{args:?}");
+    }
+}
