@@ -52,13 +52,34 @@ pub fn render(r: &Report) -> String {
             escape(&r.invariants.violations.join("; "))
         )
     };
+    let mut checks: String = r
+        .baseline
+        .iter()
+        .map(|b| {
+            format!(
+                "<tr><td>baseline</td><td>{}: {:.0} req/s; this run {:.0} % of it</td></tr>",
+                escape(&b.url),
+                b.throughput_per_sec,
+                100.0 * r.throughput_per_sec / b.throughput_per_sec.max(1e-9)
+            )
+        })
+        .collect();
+    for goal in &r.targets {
+        checks.push_str(&format!(
+            "<tr><td>target: {}</td><td>{}; this run {}: <b>{}</b></td></tr>",
+            escape(goal.name),
+            escape(&goal.wanted),
+            escape(&goal.measured),
+            if goal.met { "met" } else { "missed" }
+        ));
+    }
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>surge bench {scenario}</title>\
 <style>body{{font-family:sans-serif;max-width:780px;margin:2em auto}}td{{padding:2px 12px}}svg{{background:#fafafa}}</style></head><body>\
 <h1>surge bench {scenario}</h1><p>{target}; {conns} connections, {mode}, {secs:.1} s</p>\
 <table><tr><td>requests</td><td>{req} ({tp:.0}/s)</td></tr><tr><td>errors</td><td>{err}</td></tr>\
 <tr><td>latency p50 / p90 / p99 / p99.9 / max</td><td>{p50:.2} / {p90:.2} / {p99:.2} / {p999:.2} / {pmax:.2} ms</td></tr>\
-<tr><td>invariants</td><td>{invariants}</td></tr></table><h2>Statuses</h2><table>{statuses}</table>\
+<tr><td>invariants</td><td>{invariants}</td></tr>{checks}</table><h2>Statuses</h2><table>{statuses}</table>\
 <h2>Throughput (requests/s)</h2>{t}<h2>Latency over time (ms: mean, max)</h2>{lat}\
 <h2>Latency distribution (ms by percentile)</h2>{dist}</body></html>",
         scenario = r.scenario.name(),

@@ -24,6 +24,12 @@ fn bench(args: &[&str]) -> (bool, String, Value) {
     let report = std::fs::read(&json)
         .map(|b| serde_json::from_slice(&b).expect("json report"))
         .unwrap_or(Value::Null);
+    // The page shows every target the JSON report checked.
+    let page = std::fs::read_to_string(&html).unwrap_or_default();
+    for target in report["targets"].as_array().into_iter().flatten() {
+        let name = target["name"].as_str().unwrap_or_default();
+        assert!(page.contains(&format!("target: {name}")), "{page}");
+    }
     (out.status.success(), stdout, report)
 }
 
