@@ -66,8 +66,7 @@ pub fn check(report: &Report, run: &Conditions) -> Vec<Goal> {
             met: purchases >= PURCHASES_PER_SEC,
         }),
         Scenario::Browse => {
-            if let Some(baseline) = &report.baseline {
-                let share = report.throughput_per_sec / baseline.throughput_per_sec.max(1e-9);
+            if let Some(share) = report.baseline_share() {
                 goals.push(Goal {
                     name: "browse",
                     wanted: format!(

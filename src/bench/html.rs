@@ -52,18 +52,15 @@ pub fn render(r: &Report) -> String {
             escape(&r.invariants.violations.join("; "))
         )
     };
-    let mut checks: String = r
-        .baseline
-        .iter()
-        .map(|b| {
-            format!(
-                "<tr><td>baseline</td><td>{}: {:.0} req/s; this run {:.0} % of it</td></tr>",
-                escape(&b.url),
-                b.throughput_per_sec,
-                100.0 * r.throughput_per_sec / b.throughput_per_sec.max(1e-9)
-            )
-        })
-        .collect();
+    let mut checks = String::new();
+    if let (Some(b), Some(share)) = (&r.baseline, r.baseline_share()) {
+        checks = format!(
+            "<tr><td>baseline</td><td>{}: {:.0} req/s; this run {:.0} % of it</td></tr>",
+            escape(&b.url),
+            b.throughput_per_sec,
+            100.0 * share
+        );
+    }
     for goal in &r.targets {
         checks.push_str(&format!(
             "<tr><td>target: {}</td><td>{}; this run {}: <b>{}</b></td></tr>",

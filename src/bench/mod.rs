@@ -182,6 +182,20 @@ async fn measure_baseline(url: &str, like: &Load) -> anyhow::Result<report::Base
         ..*like
     };
     let (stats, elapsed) = drive(load, Arc::new(Plan::fixed(path))).await?;
+    // A yardstick that answered errors would make any run look fast.
+    let failed: u64 = stats
+        .statuses
+        .iter()
+        .filter(|(status, _)| !(200..300).contains(*status))
+        .map(|(_, n)| n)
+        .sum();
+    if failed > 0 || stats.errors > 0 {
+        anyhow::bail!(
+            "the baseline {url} answered {failed} requests with a non-2xx status \
+             and failed {} more: it cannot be a yardstick",
+            stats.errors
+        );
+    }
     Ok(report::Baseline {
         url: url.to_owned(),
         throughput_per_sec: stats.latency.len() as f64 / elapsed.as_secs_f64().max(1e-9),

@@ -155,6 +155,12 @@ impl Report {
         }
     }
 
+    /// This run's rate as a share of the baseline's (1.0 = as fast).
+    pub fn baseline_share(&self) -> Option<f64> {
+        let baseline = self.baseline.as_ref()?;
+        Some(self.throughput_per_sec / baseline.throughput_per_sec.max(1e-9))
+    }
+
     /// A report of nothing, for tests to fill in.
     #[cfg(test)]
     pub fn empty(scenario: Scenario, connections: usize) -> Self {
@@ -203,13 +209,13 @@ impl Report {
             println!("    {step:<11} {:>8} × {}", s.requests, s.latency_ms.line());
         }
         println!("  statuses    {}", statuses_line(&self.statuses));
-        if let Some(b) = &self.baseline {
+        if let (Some(b), Some(share)) = (&self.baseline, self.baseline_share()) {
             println!(
                 "  baseline    {}: {:.0} req/s ({}); this run {:.0} % of it",
                 b.url,
                 b.throughput_per_sec,
                 statuses_line(&b.statuses),
-                100.0 * self.throughput_per_sec / b.throughput_per_sec.max(1e-9)
+                100.0 * share
             );
         }
         for goal in &self.targets {

@@ -121,6 +121,9 @@ impl Target {
 
 /// The address and path of `http://host:port[/path]` (path `/` if none).
 pub fn resolve(url: &str) -> anyhow::Result<(SocketAddr, String)> {
+    if url.starts_with("https://") {
+        anyhow::bail!("{url}: the load generator speaks plain http:// only");
+    }
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (hostport, path) = match rest.find('/') {
         Some(at) => rest.split_at(at),
@@ -154,5 +157,6 @@ mod tests {
             (local, "/static/ok?x=1".into())
         );
         assert!(resolve("http://127.0.0.1").is_err(), "no port");
+        assert!(resolve("https://127.0.0.1:8081").is_err(), "no TLS");
     }
 }

@@ -249,6 +249,27 @@ async fn browse_with_a_baseline_reports_its_share_of_the_baselines_rate() {
     assert!(stdout.contains("  target      browse: "), "{stdout}");
 }
 
+#[tokio::test]
+async fn a_baseline_that_answers_errors_fails_the_run() {
+    let app = spawn_app().await;
+    let baseline = format!("{}/no-such-page", app.address);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(["bench", "browse", "--skus", "4", "--requests", "50"])
+            .args(["--connections", "2", "--baseline", &baseline])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("answered 50 requests with a non-2xx status"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_run_under_a_targets_conditions_is_checked_against_it() {
     // 256 connections, closed loop, strict, stock left at the end: the
