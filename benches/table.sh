@@ -18,8 +18,9 @@ import json, sys
 r = json.load(open("run.json"))
 a, l = r["accepted_latency_ms"], r["latency_ms"]
 ok = "ok" if not r["invariants"].get("violations") else "VIOLATED"
+targets = "".join(f" | target {t['name']} {'met' if t['met'] else 'missed'}" for t in r["targets"])
 print(f"{sys.argv[1]}: {r['throughput_per_sec']:.0f} req/s | all p50 {l['p50']:.1f} p99 {l['p99']:.1f}"
-      f" | 2xx p50 {a['p50']:.1f} p99 {a['p99']:.1f} | {r['statuses']} | invariants {ok}")
+      f" | 2xx p50 {a['p50']:.1f} p99 {a['p99']:.1f} | {r['statuses']} | invariants {ok}{targets}")
 PY
 }
 for _ in 1 2 3; do
