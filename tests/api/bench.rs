@@ -6,13 +6,15 @@ use crate::helpers::spawn_app;
 use serde_json::Value;
 use std::process::Command;
 
-fn bench(args: &[&str]) -> (bool, String, Value) {
+/// Runs `surge bench <args>` (split on whitespace) with a JSON and an HTML
+/// report; returns whether it succeeded, its stdout and the JSON report.
+fn bench(args: &str) -> (bool, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let html = dir.path().join("report.html");
     let out = Command::new(env!("CARGO_BIN_EXE_surge"))
         .arg("bench")
-        .args(args)
+        .args(args.split_whitespace())
         .arg("--json")
         .arg(&json)
         .arg("--html")
@@ -35,7 +37,7 @@ fn bench(args: &[&str]) -> (bool, String, Value) {
 
 #[test]
 fn a_flash_sale_sells_exactly_the_stock_and_the_invariants_hold() {
-    let (ok, stdout, report) = bench(&["flash-sale", "--stock", "40", "--connections", "8"]);
+    let (ok, stdout, report) = bench("flash-sale --stock 40 --connections 8");
     assert!(ok, "{stdout}");
     assert_eq!(report["statuses"]["201"], 40, "{report}");
     assert!(
@@ -62,19 +64,7 @@ fn a_flash_sale_sells_exactly_the_stock_and_the_invariants_hold() {
 #[test]
 fn the_mixed_storefront_adds_to_carts_checks_out_and_pays() {
     // A mix heavy on carts so a short run exercises every step.
-    let (ok, stdout, report) = bench(&[
-        "mixed",
-        "--skus",
-        "40",
-        "--stock",
-        "1000",
-        "--requests",
-        "1200",
-        "--connections",
-        "8",
-        "--mix",
-        "browse=20,product=10,cart=40,checkout=20,pay=10",
-    ]);
+    let (ok, stdout, report) = bench("mixed --skus 40 --stock 1000 --requests 1200 --connections 8 --mix browse=20,product=10,cart=40,checkout=20,pay=10");
     assert!(ok, "{stdout}");
     assert_eq!(report["requests"], 1200);
     let statuses = &report["statuses"];
@@ -96,45 +86,19 @@ fn the_mixed_storefront_adds_to_carts_checks_out_and_pays() {
 
 #[test]
 fn spread_and_browse_run_for_a_request_budget() {
-    let (ok, stdout, report) = bench(&[
-        "spread",
-        "--skus",
-        "150",
-        "--requests",
-        "300",
-        "--connections",
-        "6",
-    ]);
+    let (ok, stdout, report) = bench("spread --skus 150 --requests 300 --connections 6");
     assert!(ok, "{stdout}");
     assert_eq!(report["requests"], 300);
     assert_eq!(report["invariants"]["skus_checked"], 150);
     assert_eq!(report["invariants"]["orders"], 300);
-    let (ok, stdout, report) = bench(&[
-        "browse",
-        "--skus",
-        "20",
-        "--requests",
-        "200",
-        "--connections",
-        "4",
-    ]);
+    let (ok, stdout, report) = bench("browse --skus 20 --requests 200 --connections 4");
     assert!(ok, "{stdout}");
     assert_eq!(report["statuses"]["200"], 200, "{report}");
 }
 
 #[test]
 fn an_open_loop_paces_requests_at_the_given_rate() {
-    let (ok, stdout, report) = bench(&[
-        "spread",
-        "--skus",
-        "10",
-        "--rate",
-        "200",
-        "--duration",
-        "2s",
-        "--connections",
-        "4",
-    ]);
+    let (ok, stdout, report) = bench("spread --skus 10 --rate 200 --duration 2s --connections 4");
     assert!(ok, "{stdout}");
     let requests = report["requests"].as_u64().unwrap();
     assert!(
@@ -146,19 +110,8 @@ fn an_open_loop_paces_requests_at_the_given_rate() {
 
 #[test]
 fn warm_up_load_is_not_measured_but_its_purchases_are_checked() {
-    let (ok, stdout, report) = bench(&[
-        "spread",
-        "--skus",
-        "10",
-        "--rate",
-        "200",
-        "--warmup",
-        "1s",
-        "--duration",
-        "1s",
-        "--connections",
-        "4",
-    ]);
+    let (ok, stdout, report) =
+        bench("spread --skus 10 --rate 200 --warmup 1s --duration 1s --connections 4");
     assert!(ok, "{stdout}");
     let measured = report["requests"].as_u64().unwrap();
     let orders = report["invariants"]["orders"].as_u64().unwrap();
@@ -179,17 +132,9 @@ async fn a_running_server_is_measured_with_its_admin_token() {
     let app = spawn_app().await;
     let (url, token) = (app.address.clone(), app.admin_token.clone());
     let run = tokio::task::spawn_blocking(move || {
-        bench(&[
-            "flash-sale",
-            "--url",
-            &url,
-            "--admin-token",
-            &token,
-            "--stock",
-            "10",
-            "--connections",
-            "4",
-        ])
+        bench(&format!(
+            "flash-sale --url {url} --admin-token {token} --stock 10 --connections 4"
+        ))
     });
     let (ok, stdout, report) = run.await.unwrap();
     assert!(ok, "{stdout}");
@@ -199,15 +144,9 @@ async fn a_running_server_is_measured_with_its_admin_token() {
     let (ok, _, _) = tokio::task::spawn_blocking({
         let url = app.address.clone();
         move || {
-            bench(&[
-                "flash-sale",
-                "--url",
-                &url,
-                "--admin-token",
-                "wrong",
-                "--stock",
-                "10",
-            ])
+            bench(&format!(
+                "flash-sale --url {url} --admin-token wrong --stock 10"
+            ))
         }
     })
     .await
@@ -221,17 +160,9 @@ async fn browse_with_a_baseline_reports_its_share_of_the_baselines_rate() {
     let app = spawn_app().await;
     let baseline = format!("{}/healthz", app.address);
     let run = tokio::task::spawn_blocking(move || {
-        bench(&[
-            "browse",
-            "--skus",
-            "20",
-            "--requests",
-            "300",
-            "--connections",
-            "4",
-            "--baseline",
-            &baseline,
-        ])
+        bench(&format!(
+            "browse --skus 20 --requests 300 --connections 4 --baseline {baseline}"
+        ))
     });
     let (ok, stdout, report) = run.await.unwrap();
     assert!(ok, "{stdout}");
@@ -274,15 +205,8 @@ async fn a_baseline_that_answers_errors_fails_the_run() {
 fn a_run_under_a_targets_conditions_is_checked_against_it() {
     // 256 connections, closed loop, strict, stock left at the end: the
     // hot-SKU target's conditions.
-    let (ok, stdout, report) = bench(&[
-        "flash-sale",
-        "--stock",
-        "100000000",
-        "--duration",
-        "1s",
-        "--connections",
-        "256",
-    ]);
+    let (ok, stdout, report) =
+        bench("flash-sale --stock 100000000 --duration 1s --connections 256");
     assert!(ok, "{stdout}");
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 1, "{report}");
@@ -291,19 +215,11 @@ fn a_run_under_a_targets_conditions_is_checked_against_it() {
     assert!(stdout.contains("  target      hot SKU: "), "{stdout}");
     // Outside them (selling out, or 8 connections) no target is claimed.
     for args in [
-        &["flash-sale", "--stock", "300", "--connections", "256"][..],
-        &[
-            "flash-sale",
-            "--stock",
-            "100000000",
-            "--duration",
-            "1s",
-            "--connections",
-            "8",
-        ],
+        "flash-sale --stock 300 --connections 256",
+        "flash-sale --stock 100000000 --duration 1s --connections 8",
     ] {
         let (ok, _, report) = bench(args);
         assert!(ok);
-        assert_eq!(report["targets"], serde_json::json!([]), "{args:?}");
+        assert_eq!(report["targets"], serde_json::json!([]), "{args}");
     }
 }
