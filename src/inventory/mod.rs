@@ -14,8 +14,6 @@ mod purchase;
 mod registry;
 pub mod sku;
 mod sku_actor;
-#[cfg(test)]
-mod sku_props;
 
 pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;

@@ -14,6 +14,8 @@
 mod error;
 mod holds;
 mod stored;
+#[cfg(test)]
+mod tests;
 
 use crate::domain::{CustomerId, HoldId, ProductId};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ mod sequences;
 mod stock;
 mod storage;
 
-use super::sku::{Levels, Millis, SaleRules, SkuError, SkuState};
+use super::{Levels, Millis, SaleRules, SkuError, SkuState};
 use crate::domain::{CustomerId, HoldId, ProductId};
 use std::fmt::Debug;
 
