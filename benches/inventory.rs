@@ -3,17 +3,20 @@
 //!   release (two conservation checks included): the CPU floor of a purchase.
 //! - `actor/inspect_round_trip`: one message to a SKU actor on its arbiter
 //!   thread and the answer back, no disk: the cost of the actor hop.
-//! - `actor/purchase_strict`: a purchase through the actor and the Committer
-//!   with a real flush, one at a time: latency of one durable purchase alone
+//! - `actor/purchase_strict`: a purchase's actor step (a new hold, with an
+//!   order-sized record attached) through the actor and the Committer with a
+//!   real flush, one at a time: latency of one durable purchase alone
 //!   (throughput comes from many in flight; see BENCHMARKS.md).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
 use surge::clock::SystemClock;
 use surge::config::InventorySettings;
-use surge::domain::{CustomerId, HoldId, Money, OrderId, ProductId, Sku};
+use surge::domain::{CustomerId, HoldId, OrderId, ProductId, Sku};
 use surge::events::Outbox;
-use surge::inventory::{Availability, Inventory, PurchaseRequest, SkuRecord, SkuState};
+use surge::idempotency::Idempotency;
+use surge::inventory::{Availability, Inventory, InventoryParts, Reserve, SkuRecord, SkuState};
+use surge::order::UnpaidOrders;
 use surge::store::{keys, CommitterSettings, Durability, Store, WriteGroup};
 
 fn state_machine(c: &mut Criterion) {
@@ -49,13 +52,16 @@ fn actor(c: &mut Criterion) {
             .expect("encode");
         store.commit(group).await.expect("commit");
         let outbox = Outbox::load(&store).expect("outbox");
-        let inventory = Inventory::start(
-            store,
-            Availability::default(),
-            outbox,
-            Arc::new(SystemClock),
-            InventorySettings::default(),
-        );
+        let idempotency = Idempotency::load(&store, 1024).await.expect("secret");
+        let inventory = Inventory::start(InventoryParts {
+            store: store.clone(),
+            availability: Availability::default(),
+            outbox: outbox.clone(),
+            idempotency,
+            lapsed: Arc::new(UnpaidOrders::new(store, outbox)),
+            clock: Arc::new(SystemClock),
+            settings: InventorySettings::default(),
+        });
         (inventory, sku)
     });
     c.bench_function("actor/inspect_round_trip", |b| {
@@ -67,16 +73,20 @@ fn actor(c: &mut Criterion) {
     group.bench_function("purchase_strict", |b| {
         b.iter(|| {
             n += 1;
-            let req = PurchaseRequest {
-                order_id: OrderId::parse(&format!("ord_bench_{n}")).expect("id"),
-                customer: CustomerId::parse(&format!("c{n}")).expect("id"),
+            let order = OrderId::parse(&format!("ord_bench_{n}")).expect("id");
+            let mut attach = WriteGroup::new();
+            attach
+                .put(keys::order(order.as_str()), &[7u8; 200].to_vec())
+                .expect("encode");
+            let req = Reserve {
+                holder: order.hold(),
+                customer: Some(CustomerId::parse(&format!("c{n}")).expect("id")),
                 quantity: 1,
-                product_id: ProductId::parse("p").expect("id"),
-                unit_price: Money::price(100, "EUR").expect("price"),
-                request_digest: [0; 32],
+                expires_at: u64::MAX / 2,
+                attach,
             };
             system
-                .block_on(inventory.purchase(&sku, req))
+                .block_on(inventory.reserve(&sku, req))
                 .expect("purchase")
         })
     });

@@ -50,6 +50,26 @@ impl IdempotencyKey {
     }
 }
 
+/// Why a keyed request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyError {
+    /// A request with the same key is being served.
+    #[error("a request with this Idempotency-Key is in progress; retry shortly")]
+    InUse,
+    /// The key was used for a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    Reused,
+}
+
+impl IdempotencyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InUse => "idempotency-key-in-use",
+            Self::Reused => "idempotency-key-reused",
+        }
+    }
+}
+
 /// Digest of a request's identity: what a retry must repeat exactly.
 pub fn request_digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();

@@ -17,6 +17,8 @@
 //! - [`http`]: the actix-web API; the only module that knows HTTP.
 //! - [`config`], [`secrets`], [`telemetry`]: settings, the admin token, logs
 //!   and metrics.
+//! - [`virtual_actors`]: the registry that activates, reaches and
+//!   passivates SKU and cart actors.
 //! - [`startup`]: wires everything together; the only module that knows every
 //!   piece.
 
@@ -37,3 +39,4 @@ pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod virtual_actors;

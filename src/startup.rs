@@ -3,16 +3,16 @@
 //! wires the HTTP app; on a signal or a [`Shutdown`] request it stops taking
 //! connections, lets in-flight requests finish, and flushes the store.
 
-use crate::cart::Carts;
+use crate::cart::{CartParts, Carts, StoredCarts};
 use crate::catalog::{self, Catalog, Seeded};
-use crate::checkout::recovery;
+use crate::checkout::{recovery, Checkouts};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::events::{self, Outbox, Webhooks};
 use crate::http::{self, AdminToken, Admission, AppState, Streams};
 use crate::idempotency::Idempotency;
-use crate::inventory::{Availability, Inventory};
-use crate::order::Orders;
+use crate::inventory::{Availability, Inventory, InventoryParts};
+use crate::order::{OrderParts, Orders, UnpaidOrders};
 use crate::payment::Payments;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
@@ -75,22 +75,38 @@ impl Application {
             clock.clone(),
             settings.events.webhooks_max,
         )?;
-        let inventory = Inventory::start(
-            store.clone(),
+        let inventory = Inventory::start(InventoryParts {
+            store: store.clone(),
             availability,
-            outbox.clone(),
-            clock.clone(),
-            settings.inventory.clone(),
-        );
-        let payments = Arc::new(Payments::simulated(&settings.payment));
-        let orders = Orders::new(
-            store.clone(),
-            inventory.clone(),
-            payments,
-            outbox.clone(),
-            clock.clone(),
-        );
-        recover(&orders, &inventory).await?;
+            outbox: outbox.clone(),
+            idempotency: idempotency.clone(),
+            lapsed: Arc::new(UnpaidOrders::new(store.clone(), outbox.clone())),
+            clock: clock.clone(),
+            settings: settings.inventory.clone(),
+        });
+        let orders = Orders::new(OrderParts {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            inventory: inventory.clone(),
+            idempotency: idempotency.clone(),
+            payments: Arc::new(Payments::simulated(&settings.payment)),
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+        });
+        let carts = Carts::new(CartParts {
+            store: store.clone(),
+            inventory: inventory.clone(),
+            catalog: catalog.clone(),
+            checkouts: Checkouts::new(orders.clone(), settings.cart.checkout_hold_secs),
+            idempotency: idempotency.clone(),
+            settings: settings.cart.clone(),
+            clock: clock.clone(),
+        });
+        let stored_carts = StoredCarts {
+            store: store.clone(),
+            clock,
+        };
+        recover(&orders, &inventory, &stored_carts).await?;
         let background = vec![
             retry_cancellations(orders.clone()),
             actix_web::rt::spawn(events::delivery::run(
@@ -98,15 +114,6 @@ impl Application {
                 settings.events.clone(),
             )),
         ];
-        let carts = Carts::new(
-            store.clone(),
-            inventory.clone(),
-            catalog.clone(),
-            orders.clone(),
-            idempotency.clone(),
-            settings.cart.clone(),
-            clock,
-        );
         let woken = inventory.wake_held()?;
         tracing::info!(
             skus = woken,
@@ -245,8 +252,12 @@ fn app_state(
 /// Finishes or compensates the checkouts and cancellations a crash
 /// interrupted. Runs before any SKU actor: a paid checkout's holds must not
 /// expire first.
-async fn recover(orders: &Orders, inventory: &Inventory) -> anyhow::Result<()> {
-    let recovered = recovery::checkouts(orders, inventory.availability()).await?;
+async fn recover(
+    orders: &Orders,
+    inventory: &Inventory,
+    carts: &StoredCarts,
+) -> anyhow::Result<()> {
+    let recovered = recovery::checkouts(orders, inventory.availability(), carts).await?;
     let cancellations = recovery::cancellations(orders).await?;
     tracing::info!(
         checkouts_finished = recovered.checkouts_finished,

@@ -8,7 +8,7 @@
 
 use super::error::CartError;
 use super::model::{Cart, CartLine, CartState};
-use super::registry::CartEnv;
+use super::registry::{CartEnv, CartInbox};
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::checkout::CheckoutRequest;
 use crate::domain::Sku;
@@ -17,9 +17,9 @@ use crate::order::Order;
 use crate::store::{keys, WriteGroup};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-pub type Reply<T> = oneshot::Sender<Result<T, CartError>>;
+pub type Reply<T> = crate::virtual_actors::Reply<T, CartError>;
 
 /// A change to a cart's lines.
 #[derive(Debug, Clone)]
@@ -61,24 +61,32 @@ impl Message {
 }
 
 pub struct CartActor {
-    pub(crate) cart: Cart,
-    pub(crate) env: Arc<CartEnv>,
+    pub(super) cart: Cart,
+    pub(super) env: Arc<CartEnv>,
 }
 
 impl CartActor {
+    pub(super) fn new(cart: Cart, env: Arc<CartEnv>) -> Self {
+        Self { cart, env }
+    }
+
     /// Handles messages until the cart has been idle for the configured
-    /// time, then leaves the registry (if still registered under
-    /// `generation`) and answers whatever raced in with `Passivated`.
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<Message>, generation: u64) {
+    /// time, then leaves the registry (if its entry is still this actor's)
+    /// and answers whatever raced in with `Passivated`.
+    pub(super) async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Message>,
+        own: mpsc::WeakSender<Message>,
+    ) {
         let idle = Duration::from_secs(self.env.settings.idle_passivate_secs.max(1));
         loop {
             match tokio::time::timeout(idle, inbox.recv()).await {
                 Ok(Some(message)) => self.handle(message).await,
                 Ok(None) => break,
                 Err(_) => {
-                    self.env
-                        .registry
-                        .remove_if(&self.cart.id, |_, (g, _)| *g == generation);
+                    if let Some(own) = own.upgrade() {
+                        self.env.registry.forget(&self.cart.id, &CartInbox(own));
+                    }
                     break;
                 }
             }
@@ -96,13 +104,13 @@ impl CartActor {
                 let _ = reply.send(result);
             }
             Message::Checkout(request, reply) => {
-                let result = crate::checkout::run(self, request).await;
+                let result = self.checkout(request).await;
                 let _ = reply.send(result);
             }
         }
     }
 
-    fn ensure_open(&self) -> Result<(), CartError> {
+    pub(super) fn ensure_open(&self) -> Result<(), CartError> {
         match &self.cart.state {
             CartState::Open => Ok(()),
             CartState::CheckingOut(_) => Err(CartError::CheckoutInProgress),

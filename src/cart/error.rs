@@ -1,6 +1,7 @@
 //! Why a cart call fails.
 
 use crate::catalog::CatalogError;
+use crate::checkout::CheckoutError;
 use crate::domain::Sku;
 use crate::inventory::InventoryError;
 use crate::order::OrderError;
@@ -48,4 +49,16 @@ pub enum CartError {
     Payment(#[from] PaymentError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<CheckoutError> for CartError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::LinesUnavailable(skus) => CartError::LinesUnavailable(skus),
+            CheckoutError::Inventory(e) => CartError::Inventory(e),
+            CheckoutError::Order(e) => CartError::Order(e),
+            CheckoutError::Payment(e) => CartError::Payment(e),
+            CheckoutError::Store(e) => CartError::Store(e),
+        }
+    }
 }

@@ -1,38 +1,72 @@
 //! `Carts`: how the rest of the program reaches cart actors. Like SKU actors
-//! they are virtual: the first call for a cart loads it from the store and
-//! starts its actor; an idle actor stops. Sends never wait: a full inbox is a
-//! fast `Busy` (503).
+//! they are virtual (see [`crate::virtual_actors`]): the first call for a
+//! cart loads it from the store and starts its actor, a task; an idle actor
+//! stops. Sends never wait: a full inbox is a fast `Busy` (503).
 
 use super::actor::{CartActor, Keyed, LineChange, Message, Reply};
 use super::error::CartError;
 use super::model::{Cart, CartState};
 use crate::catalog::Catalog;
-use crate::checkout::CheckoutRequest;
+use crate::checkout::{CheckoutRequest, Checkouts};
 use crate::clock::Clock;
 use crate::config::CartSettings;
 use crate::domain::{CartId, Currency, CustomerId};
 use crate::idempotency::{Idempotency, IdempotencyKey};
 use crate::inventory::Inventory;
-use crate::order::{Order, Orders};
+use crate::order::Order;
 use crate::store::{keys, Store, WriteGroup};
-use dashmap::DashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::virtual_actors::{CallError, Mailbox, Registry, Undelivered};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// What every cart actor shares.
 pub struct CartEnv {
     pub store: Store,
     pub inventory: Inventory,
     pub catalog: Arc<Catalog>,
-    pub orders: Orders,
+    pub checkouts: Checkouts,
     pub idempotency: Idempotency,
     pub settings: CartSettings,
     pub clock: Arc<dyn Clock>,
-    /// Live actors by cart, with the generation that tells an actor's own
-    /// entry from a newer one.
-    pub registry: DashMap<CartId, (u64, mpsc::Sender<Message>)>,
-    generations: AtomicU64,
+    /// Live actors by cart. An actor removes itself when it passivates.
+    pub registry: Registry<CartId, CartInbox>,
+}
+
+/// What carts need from the rest of the process.
+pub struct CartParts {
+    pub store: Store,
+    pub inventory: Inventory,
+    pub catalog: Arc<Catalog>,
+    pub checkouts: Checkouts,
+    pub idempotency: Idempotency,
+    pub settings: CartSettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A cart actor's mailbox.
+#[derive(Clone)]
+pub struct CartInbox(pub(super) mpsc::Sender<Message>);
+
+impl Mailbox for CartInbox {
+    fn same(&self, other: &Self) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+impl CallError<CartId> for CartError {
+    fn is_passivated(&self) -> bool {
+        matches!(self, CartError::Passivated)
+    }
+
+    fn busy(_: &CartId) -> Self {
+        CartError::Busy
+    }
+
+    /// A cart actor that stopped with the call (it is retried by the
+    /// client, with its Idempotency-Key) or kept passivating: busy.
+    fn no_answer(_: &CartId) -> Self {
+        CartError::Busy
+    }
 }
 
 #[derive(Clone)]
@@ -40,32 +74,18 @@ pub struct Carts {
     env: Arc<CartEnv>,
 }
 
-/// How often a call is re-sent to a fresh actor when the one it reached was
-/// passivating.
-const ACTIVATION_TRIES: usize = 3;
-
 impl Carts {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Store,
-        inventory: Inventory,
-        catalog: Arc<Catalog>,
-        orders: Orders,
-        idempotency: Idempotency,
-        settings: CartSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(parts: CartParts) -> Self {
         Self {
             env: Arc::new(CartEnv {
-                store,
-                inventory,
-                catalog,
-                orders,
-                idempotency,
-                settings,
-                clock,
-                registry: DashMap::new(),
-                generations: AtomicU64::new(0),
+                store: parts.store,
+                inventory: parts.inventory,
+                catalog: parts.catalog,
+                checkouts: parts.checkouts,
+                idempotency: parts.idempotency,
+                settings: parts.settings,
+                clock: parts.clock,
+                registry: Registry::new("cart"),
             }),
         }
     }
@@ -152,50 +172,27 @@ impl Carts {
         id: &CartId,
         make: impl Fn(Reply<T>) -> Message,
     ) -> Result<T, CartError> {
-        for _ in 0..ACTIVATION_TRIES {
-            let inbox = self.activate(id)?;
-            let (tx, rx) = oneshot::channel();
-            match inbox.try_send(make(tx)) {
-                Ok(()) => match rx.await {
-                    Ok(Err(CartError::Passivated)) | Err(_) => self.forget(id, &inbox),
-                    Ok(answer) => return answer,
-                },
-                Err(mpsc::error::TrySendError::Full(_)) => return Err(CartError::Busy),
-                Err(mpsc::error::TrySendError::Closed(_)) => self.forget(id, &inbox),
-            }
-        }
-        Err(CartError::Busy)
+        let start = || self.start_actor(id);
+        let send = |inbox: &CartInbox, reply| {
+            inbox.0.try_send(make(reply)).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Undelivered::Full,
+                mpsc::error::TrySendError::Closed(_) => Undelivered::Closed,
+            })
+        };
+        self.env.registry.call(id, start, send).await
     }
 
-    fn activate(&self, id: &CartId) -> Result<mpsc::Sender<Message>, CartError> {
-        if let Some(entry) = self.env.registry.get(id) {
-            return Ok(entry.1.clone());
-        }
-        match self.env.registry.entry(id.clone()) {
-            dashmap::Entry::Occupied(e) => Ok(e.get().1.clone()),
-            dashmap::Entry::Vacant(slot) => {
-                let cart = self
-                    .env
-                    .store
-                    .get::<Cart>(&keys::cart(id.as_str()))?
-                    .ok_or_else(|| CartError::NotFound(id.to_string()))?;
-                let (tx, rx) = mpsc::channel(self.env.settings.mailbox_capacity.max(1));
-                let generation = self.env.generations.fetch_add(1, Ordering::Relaxed);
-                let actor = CartActor {
-                    cart,
-                    env: self.env.clone(),
-                };
-                tokio::spawn(actor.run(rx, generation));
-                metrics::counter!("surge_cart_activations_total").increment(1);
-                slot.insert((generation, tx.clone()));
-                Ok(tx)
-            }
-        }
-    }
-
-    fn forget(&self, id: &CartId, inbox: &mpsc::Sender<Message>) {
-        self.env
-            .registry
-            .remove_if(id, |_, (_, tx)| tx.same_channel(inbox));
+    /// Starts the actor of cart `id`, loaded from the store, as a task.
+    fn start_actor(&self, id: &CartId) -> Result<CartInbox, CartError> {
+        let cart = self
+            .env
+            .store
+            .get::<Cart>(&keys::cart(id.as_str()))?
+            .ok_or_else(|| CartError::NotFound(id.to_string()))?;
+        let (tx, rx) = mpsc::channel(self.env.settings.mailbox_capacity.max(1));
+        let actor = CartActor::new(cart, self.env.clone());
+        tokio::spawn(actor.run(rx, tx.downgrade()));
+        metrics::counter!("surge_cart_activations_total").increment(1);
+        Ok(CartInbox(tx))
     }
 }

@@ -1,6 +1,7 @@
 //! Checkout: a saga with durable steps that turns a cart into a paid order.
 //!
-//! 1. validate and price the cart (current catalog prices);
+//! 1. validate and price the cart (current catalog prices; the cart actor
+//!    does this, see `cart::checkout`);
 //! 2. record the checkout (`checkout/<order>`) and freeze the cart;
 //! 3. extend every line's hold to `cart.checkout_hold_secs`;
 //! 4. authorize the payment, and record the authorization;
@@ -16,8 +17,18 @@
 //! to stock and the authorization is voided. After `kill -9`, start-up
 //! ([`recovery`]) finishes every checkout that sold at least one line and
 //! compensates every other one before anything else runs.
+//!
+//! The saga does not know carts: the cart actor runs it with the cart's
+//! records to write ([`CartWrites`]), and recovery settles a cart through
+//! [`CheckoutCarts`], which the cart module implements.
 
+mod error;
 pub mod recovery;
 mod saga;
 
-pub use saga::{run, CheckoutRecord, CheckoutRequest, CheckoutStep};
+pub use error::CheckoutError;
+pub use recovery::CheckoutCarts;
+pub use saga::{
+    CartAfter, CartWrites, CheckoutPlan, CheckoutRecord, CheckoutRequest, CheckoutStep, Checkouts,
+    LineHold, Outcome,
+};

@@ -12,12 +12,23 @@
 //! - A cancellation returns its remaining lines and its payment.
 
 use super::{CheckoutRecord, CheckoutStep};
-use crate::cart::{Cart, CartState};
-use crate::domain::CartId;
-use crate::events::EventKind;
+use crate::domain::{CartId, OrderId};
 use crate::inventory::{sell_offline, Availability};
-use crate::order::{Cancellation, Order, OrderStatus, Orders};
+use crate::order::{Order, Orders};
 use crate::store::{keys, StoreError, WriteGroup};
+
+/// How recovery settles the cart of an interrupted checkout, in the same
+/// commit as the checkout's end. Implemented by the cart module.
+pub trait CheckoutCarts {
+    /// Adds the cart reopened (`None`) or checked out as `order` to `group`;
+    /// nothing if the cart is gone.
+    fn settle(
+        &self,
+        group: &mut WriteGroup,
+        cart: &CartId,
+        order: Option<&OrderId>,
+    ) -> Result<(), StoreError>;
+}
 
 /// What recovery did, for the start-up log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +39,18 @@ pub struct Recovered {
 }
 
 /// Recovers checkouts; must run before any SKU actor is activated.
-pub async fn checkouts(orders: &Orders, availability: &Availability) -> anyhow::Result<Recovered> {
+pub async fn checkouts(
+    orders: &Orders,
+    availability: &Availability,
+    carts: &dyn CheckoutCarts,
+) -> anyhow::Result<Recovered> {
     let mut done = Recovered::default();
     let records: Vec<(Vec<u8>, CheckoutRecord)> = orders.store.scan(keys::CHECKOUT)?;
     for (_, record) in records {
         let id = record.order.id.clone();
         match &record.step {
             CheckoutStep::Authorized { sold, .. } if *sold > 0 => {
-                finish(orders, availability, record).await?;
+                finish(orders, availability, carts, record).await?;
                 done.checkouts_finished += 1;
             }
             step => {
@@ -44,7 +59,7 @@ pub async fn checkouts(orders: &Orders, availability: &Availability) -> anyhow::
                 }
                 let mut group = WriteGroup::new();
                 group.remove(keys::checkout(id.as_str()));
-                set_cart_state(orders, &mut group, &record.cart_id, CartState::Open)?;
+                carts.settle(&mut group, &record.cart_id, None)?;
                 orders.commit(group).await?;
                 done.checkouts_compensated += 1;
             }
@@ -62,6 +77,7 @@ pub async fn cancellations(orders: &Orders) -> anyhow::Result<usize> {
 async fn finish(
     orders: &Orders,
     availability: &Availability,
+    carts: &dyn CheckoutCarts,
     mut record: CheckoutRecord,
 ) -> anyhow::Result<()> {
     let CheckoutStep::Authorized { auth, sold } = record.step.clone() else {
@@ -80,59 +96,30 @@ async fn finish(
             Some(levels) => availability.publish(&line.sku, levels.available),
             None => {
                 tracing::error!(order = %record.order.id, sku = %line.sku, "a paid checkout lost its hold; cancelling the order");
-                return cancel(orders, record.order, index).await;
+                return cancel(orders, carts, record.order, &record.cart_id, index).await;
             }
         }
     }
     let mut finish = WriteGroup::new();
     finish.remove(keys::checkout(record.order.id.as_str()));
-    set_cart_state(
-        orders,
-        &mut finish,
-        &record.cart_id,
-        CartState::CheckedOut(record.order.id.clone()),
-    )?;
+    carts.settle(&mut finish, &record.cart_id, Some(&record.order.id))?;
     orders.capture(record.order, &auth, finish).await?;
     Ok(())
 }
 
 /// Cancels a recovered order whose first `sold` lines were sold.
-async fn cancel(orders: &Orders, mut order: Order, sold: usize) -> anyhow::Result<()> {
-    order.status = OrderStatus::Cancelled;
-    order.updated_at = orders.now();
-    let cancellation = Cancellation {
-        order_id: order.id.clone(),
-        lines: (0..sold).collect(),
-        return_payment: true,
-    };
+async fn cancel(
+    orders: &Orders,
+    carts: &dyn CheckoutCarts,
+    mut order: Order,
+    cart: &CartId,
+    sold: usize,
+) -> anyhow::Result<()> {
     let mut group = WriteGroup::new();
-    orders.put_with_event(
-        &mut group,
-        &order,
-        EventKind::OrderCancelled,
-        order.updated_at,
-    )?;
-    group.put(keys::cancellation(order.id.as_str()), &cancellation)?;
+    orders.record_cancellation(&mut group, &mut order, (0..sold).collect(), true)?;
     group.remove(keys::checkout(order.id.as_str()));
-    if let Some(cart) = order.cart_id.as_deref().and_then(|c| CartId::parse(c).ok()) {
-        set_cart_state(orders, &mut group, &cart, CartState::Open)?;
-    }
+    carts.settle(&mut group, cart, None)?;
     // The stock returns through `cancellations`, once actors may run.
     orders.commit(group).await?;
-    Ok(())
-}
-
-fn set_cart_state(
-    orders: &Orders,
-    group: &mut WriteGroup,
-    cart: &CartId,
-    state: CartState,
-) -> Result<(), StoreError> {
-    let key = keys::cart(cart.as_str());
-    if let Some(mut cart) = orders.store.get::<Cart>(&key)? {
-        cart.state = state;
-        cart.updated_at = orders.now();
-        group.put(key, &cart)?;
-    }
     Ok(())
 }

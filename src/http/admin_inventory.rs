@@ -5,11 +5,9 @@ use super::auth::Admin;
 use super::keys;
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::clock::{parse_rfc3339, rfc3339, Clock, Millis, SystemClock};
+use crate::clock::{parse_rfc3339, rfc3339};
 use crate::domain::{FieldError, Sku};
-use crate::idempotency::request_digest;
 use crate::inventory::{Levels, SaleRules};
-use crate::store::{keys as store_keys, WriteGroup};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,15 +80,6 @@ pub async fn get_inventory(
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
 }
 
-/// What a restock sent with an Idempotency-Key leaves, committed with the
-/// stock change: a retry (a timeout, a script run twice) then adds nothing.
-#[derive(Debug, Serialize, Deserialize)]
-struct RestockReceipt {
-    request_digest: [u8; 32],
-    /// When the restock was made (for an operator reading the store).
-    at: Millis,
-}
-
 #[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
     params(("sku" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "optional; a retry with the same key adds nothing and answers with the current levels")),
@@ -112,36 +101,17 @@ pub async fn restock(
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    let Some(key) = keys::optional(&req)? else {
-        let (levels, sale) = state
-            .inventory
-            .restock(&sku, body.quantity, WriteGroup::new())
-            .await?;
-        return Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)));
-    };
-    let receipt_id = state.idempotency.receipt_id("restock", &key);
-    let Some(_claim) = state.idempotency.claim(&receipt_id) else {
-        return Err(keys::in_use());
-    };
-    let digest = request_digest(&[sku.as_str().as_bytes(), &body.quantity.to_be_bytes()]);
-    let receipt_key = store_keys::restock(&receipt_id);
-    if let Some(receipt) = state.store.get::<RestockReceipt>(&receipt_key)? {
-        if receipt.request_digest != digest {
-            return Err(keys::reused());
-        }
-        let (levels, sale) = state.inventory.inspect(&sku).await?;
-        return Ok(HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(view(&sku, levels, &sale)));
+    let key = keys::optional(&req)?;
+    let restocked = state
+        .inventory
+        .restock_once(&sku, body.quantity, key.as_ref())
+        .await?;
+    let (levels, sale) = restocked.standing;
+    let mut res = HttpResponse::Ok();
+    if restocked.replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
     }
-    let receipt = RestockReceipt {
-        request_digest: digest,
-        at: SystemClock.now_ms(),
-    };
-    let mut attach = WriteGroup::new();
-    attach.put(receipt_key, &receipt)?;
-    let (levels, sale) = state.inventory.restock(&sku, body.quantity, attach).await?;
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+    Ok(res.json(view(&sku, levels, &sale)))
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,

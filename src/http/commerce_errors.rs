@@ -69,6 +69,11 @@ impl From<OrderError> for ApiError {
                 detail,
             ),
             OrderError::NoPayment => ApiError::new(StatusCode::CONFLICT, "no-payment", detail),
+            OrderError::TotalOverflow => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "total-overflow", detail)
+            }
+            OrderError::Catalog(e) => e.into(),
+            OrderError::Idempotency(e) => e.into(),
             OrderError::Payment(e) => e.into(),
             OrderError::Inventory(e) => e.into(),
             OrderError::Store(e) => e.into(),

@@ -2,6 +2,7 @@
 
 use super::problem::ApiError;
 use crate::clock::rfc3339;
+use crate::idempotency::IdempotencyError;
 use crate::inventory::{InventoryError, SkuError};
 use actix_web::http::StatusCode;
 
@@ -19,7 +20,17 @@ impl From<InventoryError> for ApiError {
                 "the SKU did not answer; retry with the same Idempotency-Key",
                 1,
             ),
+            InventoryError::Idempotency(e) => e.into(),
             InventoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(e: IdempotencyError) -> Self {
+        match e {
+            IdempotencyError::InUse => super::keys::in_use(),
+            IdempotencyError::Reused => super::keys::reused(),
         }
     }
 }

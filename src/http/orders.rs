@@ -69,7 +69,7 @@ impl OrderView {
         };
         Self {
             order_id: order.id.to_string(),
-            status: order.status,
+            status: order.status(),
             sku: single.map(|l| l.sku.to_string()),
             quantity: single.map(|l| l.quantity),
             unit_price: single.map(|l| l.unit_price),
@@ -93,7 +93,7 @@ impl OrderView {
                     currency: p.amount.currency,
                 },
             }),
-            cart_id: order.cart_id.clone(),
+            cart_id: order.cart_id.as_ref().map(ToString::to_string),
             lines: order
                 .lines
                 .iter()

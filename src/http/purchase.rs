@@ -1,24 +1,15 @@
-//! The flash-sale purchase: one request, one actor step, one commit. The
-//! cheapest answers come first: a replayed Idempotency-Key is answered from
-//! the store, a sold-out SKU from its published count, and only a purchase
-//! that may succeed reaches the SKU actor.
+//! The flash-sale purchase (see `order::purchase`): parsed here, made by
+//! `Orders::purchase`, rendered as the order.
 
 use super::orders::OrderView;
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::catalog::{CatalogError, SkuStatus};
 use crate::domain::{CustomerId, FieldError, Sku};
-use crate::idempotency::request_digest;
-use crate::inventory::{PurchaseRequest, SkuError};
-use crate::order::{self, Order, OrderStatus};
-use crate::store::StoreError;
+use crate::order::{OrderStatus, Purchase, Purchased};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-/// The Idempotency-Key scope of purchases.
-const SCOPE: &str = "purchase";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,51 +37,15 @@ pub async fn purchase(
     body: web::Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
-    if state.store.failed() {
-        // A replay could read a write that was never flushed: answer nothing.
-        return Err(StoreError::Failed.into());
-    }
     let key = super::keys::required(&req, "purchase")?;
     let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
-    let snapshot = state.catalog.snapshot();
-    let (product, variant) = match snapshot.sku(&sku) {
-        Some(SkuStatus::Listed(p, v)) => (p, v),
-        Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku).into()),
-        None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
-    };
-    let order_id = state.idempotency.order_id(SCOPE, &key);
-    let digest = request_digest(&[
-        sku.as_str().as_bytes(),
-        customer.as_str().as_bytes(),
-        &quantity.to_be_bytes(),
-    ]);
-    let Some(_claim) = state.idempotency.claim(order_id.as_str()) else {
-        return Err(super::keys::in_use());
-    };
-    if state.idempotency.may_exist(&order_id) {
-        if let Some(existing) = order::get(&state.store, &order_id)? {
-            return replay(&existing, &digest);
-        }
-    }
-    if state.inventory.availability().get(&sku) == Some(0) {
-        metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
-        return Err(SkuError::InsufficientStock {
-            available: 0,
-            requested: quantity,
-        }
-        .into());
-    }
-    let request = PurchaseRequest {
-        order_id,
+    let purchase = Purchase {
+        key,
         customer,
         quantity,
-        product_id: product.id.clone(),
-        unit_price: variant.price,
-        request_digest: digest,
     };
-    state.idempotency.remember(&request.order_id);
-    let order = state.inventory.purchase(&sku, request).await?;
-    Ok(created(&order))
+    let purchased = state.orders.purchase(&sku, purchase).await?;
+    Ok(created(purchased))
 }
 
 fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64), ApiError> {
@@ -110,22 +65,16 @@ fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64
     }
 }
 
-/// The answer to a retried key: the original 201 for the same request, 422
-/// for a different one.
-fn replay(order: &Order, digest: &[u8; 32]) -> Result<HttpResponse, ApiError> {
-    if order.request_digest != *digest {
-        return Err(super::keys::reused());
+/// 201 with the order; a retried key gets the original answer (the order
+/// as it was created, awaiting payment) marked as replayed.
+fn created(purchased: Purchased) -> HttpResponse {
+    let order = &purchased.order;
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
+    let mut view = OrderView::new(order);
+    if purchased.replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
+        view.status = OrderStatus::AwaitingPayment;
     }
-    let mut original = OrderView::new(order);
-    original.status = OrderStatus::AwaitingPayment;
-    Ok(HttpResponse::Created()
-        .insert_header(("Idempotent-Replayed", "true"))
-        .insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)))
-        .json(original))
-}
-
-fn created(order: &Order) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)))
-        .json(OrderView::new(order))
+    res.json(view)
 }

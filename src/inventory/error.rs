@@ -3,6 +3,7 @@
 
 use super::sku::SkuError;
 use crate::domain::Sku;
+use crate::idempotency::IdempotencyError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum InventoryError {
     /// the handle activates a fresh actor and sends again.
     #[error("SKU actor passivated")]
     Passivated,
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

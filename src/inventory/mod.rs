@@ -6,20 +6,17 @@
 
 mod availability;
 mod error;
-mod expiry;
 mod hold_pages;
-mod holding;
 mod persist;
-mod purchase;
 mod registry;
+mod restock;
 pub mod sku;
 mod sku_actor;
 
 pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;
-pub use holding::TakeHold;
 pub use persist::{sell_offline, SkuRecord};
-pub use purchase::PurchaseRequest;
-pub use registry::Inventory;
+pub use registry::{Inventory, InventoryParts};
+pub use restock::Restocked;
 pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};
-pub use sku_actor::Standing;
+pub use sku_actor::{LapsedHolds, Reserve, Standing, TakeHold};

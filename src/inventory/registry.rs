@@ -1,28 +1,29 @@
 //! The `Inventory` handle: how the rest of the program talks to SKU actors.
-//! Actors are virtual: the first message for a SKU activates its actor from
-//! the store on the arbiter its SKU hashes to; idle actors passivate. Callers
-//! never see an `Addr`, and every send is `try_send` on a bounded mailbox, so
-//! a full mailbox is a fast `Busy` (503), never a growing queue.
+//! Actors are virtual (see [`crate::virtual_actors`]): the first message for
+//! a SKU activates its actor from the store on the arbiter its SKU hashes to;
+//! idle actors passivate. Callers never see an `Addr`, and every send is
+//! `try_send` on a bounded mailbox, so a full mailbox is a fast `Busy` (503),
+//! never a growing queue.
 
 use super::error::InventoryError;
-use super::holding::TakeHold;
 use super::persist;
-use super::purchase::PurchaseRequest;
 use super::sku::{Hold, Levels, SaleRules};
-use super::sku_actor::{Command, Reply, SkuActor, Standing};
-use super::Availability;
+use super::sku_actor::{
+    self, Ask, Inspect, Release, Request, Reserve, Restock, Sell, SetSale, SetStocked, SkuActor,
+    Standing, TakeHold, Unsell,
+};
+use super::{Availability, LapsedHolds};
 use crate::clock::Clock;
 use crate::config::InventorySettings;
 use crate::domain::{CustomerId, HoldId, Sku};
 use crate::events::Outbox;
-use crate::order::Order;
+use crate::idempotency::Idempotency;
 use crate::store::{keys, Store, WriteGroup};
+use crate::virtual_actors::{CallError, Registry};
 use actix::prelude::*;
-use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// What every SKU actor shares.
 pub struct Env {
@@ -31,32 +32,50 @@ pub struct Env {
     pub settings: InventorySettings,
     pub availability: Availability,
     pub outbox: Outbox,
+    /// What a lapsed hold's holder writes with its expiry.
+    pub lapsed: Arc<dyn LapsedHolds>,
     /// Live actors by SKU. An actor removes itself when it passivates.
-    pub registry: DashMap<Sku, Addr<SkuActor>>,
+    pub registry: Registry<Sku, Addr<SkuActor>>,
+    pub idempotency: Idempotency,
+}
+
+/// What the inventory needs from the rest of the process.
+pub struct InventoryParts {
+    pub store: Store,
+    pub availability: Availability,
+    pub outbox: Outbox,
+    pub idempotency: Idempotency,
+    pub lapsed: Arc<dyn LapsedHolds>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: InventorySettings,
 }
 
 #[derive(Clone)]
 pub struct Inventory {
-    env: Arc<Env>,
+    pub(super) env: Arc<Env>,
     shards: Arc<Vec<ArbiterHandle>>,
     arbiters: Arc<Mutex<Vec<Arbiter>>>,
     hasher: RandomState,
 }
 
-/// How often a message is re-sent to a freshly activated actor when the one
-/// it reached was passivating.
-const ACTIVATION_TRIES: usize = 3;
+impl CallError<Sku> for InventoryError {
+    fn is_passivated(&self) -> bool {
+        matches!(self, InventoryError::Passivated)
+    }
+
+    fn busy(sku: &Sku) -> Self {
+        InventoryError::Busy(sku.clone())
+    }
+
+    fn no_answer(sku: &Sku) -> Self {
+        InventoryError::NoAnswer(sku.clone())
+    }
+}
 
 impl Inventory {
     /// Starts the shard arbiters. Must run inside an actix system.
-    pub fn start(
-        store: Store,
-        availability: Availability,
-        outbox: Outbox,
-        clock: Arc<dyn Clock>,
-        settings: InventorySettings,
-    ) -> Self {
-        let count = match settings.shards {
+    pub fn start(parts: InventoryParts) -> Self {
+        let count = match parts.settings.shards {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
@@ -64,12 +83,14 @@ impl Inventory {
         let shards = arbiters.iter().map(Arbiter::handle).collect();
         Self {
             env: Arc::new(Env {
-                store,
-                clock,
-                settings,
-                availability,
-                outbox,
-                registry: DashMap::new(),
+                store: parts.store,
+                clock: parts.clock,
+                settings: parts.settings,
+                availability: parts.availability,
+                outbox: parts.outbox,
+                lapsed: parts.lapsed,
+                registry: Registry::new("sku"),
+                idempotency: parts.idempotency,
             }),
             shards: Arc::new(shards),
             arbiters: Arc::new(Mutex::new(arbiters)),
@@ -81,15 +102,19 @@ impl Inventory {
         &self.env.availability
     }
 
-    pub async fn purchase(&self, sku: &Sku, req: PurchaseRequest) -> Result<Order, InventoryError> {
-        self.call(sku, |reply| Command::Purchase(req.clone(), reply))
-            .await
+    pub fn settings(&self) -> &InventorySettings {
+        &self.env.settings
+    }
+
+    /// Reserves stock for a new holder (a flash-sale order written in
+    /// `req.attach`); durable on return.
+    pub async fn reserve(&self, sku: &Sku, req: Reserve) -> Result<Hold, InventoryError> {
+        self.ask(sku, req).await
     }
 
     /// Sets `req.holder`'s hold (taking or resizing it); durable on return.
     pub async fn take_hold(&self, sku: &Sku, req: TakeHold) -> Result<Hold, InventoryError> {
-        self.call(sku, |reply| Command::Take(req.clone(), reply))
-            .await
+        self.ask(sku, req).await
     }
 
     /// Ends a hold, writing `attach` with it.
@@ -99,10 +124,8 @@ impl Inventory {
         holder: &HoldId,
         attach: WriteGroup,
     ) -> Result<Hold, InventoryError> {
-        self.call(sku, |reply| {
-            Command::Release(holder.clone(), attach.clone(), reply)
-        })
-        .await
+        let holder = holder.clone();
+        self.ask(sku, Release { holder, attach }).await
     }
 
     /// Sells a live hold (reserved -> sold), writing `attach` with it.
@@ -112,10 +135,8 @@ impl Inventory {
         holder: &HoldId,
         attach: WriteGroup,
     ) -> Result<Hold, InventoryError> {
-        self.call(sku, |reply| {
-            Command::Sell(holder.clone(), attach.clone(), reply)
-        })
-        .await
+        let holder = holder.clone();
+        self.ask(sku, Sell { holder, attach }).await
     }
 
     /// Returns sold units to available, writing `attach` with them.
@@ -123,13 +144,16 @@ impl Inventory {
         &self,
         sku: &Sku,
         customer: Option<&CustomerId>,
-        units: u64,
+        quantity: u64,
         attach: WriteGroup,
     ) -> Result<Levels, InventoryError> {
-        self.call(sku, |reply| {
-            Command::Unsell(customer.cloned(), units, attach.clone(), reply)
-        })
-        .await
+        let customer = customer.cloned();
+        let unsell = Unsell {
+            customer,
+            quantity,
+            attach,
+        };
+        self.ask(sku, unsell).await
     }
 
     /// Adds `units`; `attach` is committed with the change.
@@ -139,22 +163,19 @@ impl Inventory {
         units: u64,
         attach: WriteGroup,
     ) -> Result<Standing, InventoryError> {
-        self.call(sku, |reply| Command::Restock(units, attach.clone(), reply))
-            .await
+        self.ask(sku, Restock { units, attach }).await
     }
 
     pub async fn set_stocked(&self, sku: &Sku, stocked: u64) -> Result<Standing, InventoryError> {
-        self.call(sku, |reply| Command::SetStocked(stocked, reply))
-            .await
+        self.ask(sku, SetStocked { stocked }).await
     }
 
     pub async fn set_sale(&self, sku: &Sku, rules: SaleRules) -> Result<Standing, InventoryError> {
-        self.call(sku, |reply| Command::SetSale(rules.clone(), reply))
-            .await
+        self.ask(sku, SetSale { rules }).await
     }
 
     pub async fn inspect(&self, sku: &Sku) -> Result<Standing, InventoryError> {
-        self.call(sku, Command::Inspect).await
+        self.ask(sku, Inspect).await
     }
 
     /// Activates every SKU that holds stock, so holds that lapsed while the
@@ -173,7 +194,11 @@ impl Inventory {
         for raw in &held {
             let text = String::from_utf8_lossy(raw);
             match Sku::parse(&text) {
-                Ok(sku) => drop(self.activate(&sku)?),
+                Ok(sku) => drop(
+                    self.env
+                        .registry
+                        .activate(&sku, || self.start_actor(&sku))?,
+                ),
                 Err(e) => tracing::error!(key = %text, error = %e, "a hold names an invalid SKU"),
             }
         }
@@ -197,60 +222,33 @@ impl Inventory {
         }
     }
 
-    async fn call<T>(
-        &self,
-        sku: &Sku,
-        make: impl Fn(Reply<T>) -> Command,
-    ) -> Result<T, InventoryError> {
-        for _ in 0..ACTIVATION_TRIES {
-            let addr = self.activate(sku)?;
-            let (tx, rx) = oneshot::channel();
-            match addr.try_send(make(tx)) {
-                Ok(()) => match rx.await {
-                    Ok(Err(InventoryError::Passivated)) => self.forget(sku, &addr),
-                    Ok(answer) => return answer,
-                    Err(_) => return Err(InventoryError::NoAnswer(sku.clone())),
-                },
-                Err(SendError::Full(_)) => {
-                    metrics::counter!("surge_mailbox_full_total").increment(1);
-                    return Err(InventoryError::Busy(sku.clone()));
-                }
-                Err(SendError::Closed(_)) => self.forget(sku, &addr),
-            }
-        }
-        Err(InventoryError::NoAnswer(sku.clone()))
+    async fn ask<R: Request>(&self, sku: &Sku, request: R) -> Result<R::Answer, InventoryError>
+    where
+        SkuActor: Handler<Ask<R>>,
+    {
+        let start = || self.start_actor(sku);
+        let send = |addr: &Addr<SkuActor>, reply| {
+            let request = request.clone();
+            sku_actor::try_send(addr, Ask { request, reply })
+        };
+        self.env.registry.call(sku, start, send).await
     }
 
-    /// The live actor of `sku`, activating it from the store if needed.
-    fn activate(&self, sku: &Sku) -> Result<Addr<SkuActor>, InventoryError> {
-        if let Some(addr) = self.env.registry.get(sku) {
-            return Ok(addr.clone());
-        }
-        // The entry lock makes activation happen once even when many
-        // requests for a cold SKU arrive together.
-        match self.env.registry.entry(sku.clone()) {
-            dashmap::Entry::Occupied(e) => Ok(e.get().clone()),
-            dashmap::Entry::Vacant(slot) => {
-                let loaded = persist::load(&self.env.store, sku)?
-                    .ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
-                let shard = &self.shards[(self.hasher.hash_one(sku) as usize) % self.shards.len()];
-                let (env, sku, capacity) = (
-                    self.env.clone(),
-                    sku.clone(),
-                    self.env.settings.mailbox_capacity,
-                );
-                let addr = SkuActor::start_in_arbiter(shard, move |ctx| {
-                    ctx.set_mailbox_capacity(capacity);
-                    SkuActor::new(sku, loaded, env)
-                });
-                metrics::counter!("surge_sku_activations_total").increment(1);
-                metrics::gauge!("surge_sku_actors_active").increment(1.0);
-                Ok(slot.insert(addr).clone())
-            }
-        }
-    }
-
-    fn forget(&self, sku: &Sku, addr: &Addr<SkuActor>) {
-        self.env.registry.remove_if(sku, |_, a| a == addr);
+    /// Starts `sku`'s actor, loaded from the store, on its shard.
+    fn start_actor(&self, sku: &Sku) -> Result<Addr<SkuActor>, InventoryError> {
+        let loaded = persist::load(&self.env.store, sku)?
+            .ok_or_else(|| InventoryError::UnknownSku(sku.clone()))?;
+        let shard = &self.shards[(self.hasher.hash_one(sku) as usize) % self.shards.len()];
+        let (env, sku, capacity) = (
+            self.env.clone(),
+            sku.clone(),
+            self.env.settings.mailbox_capacity,
+        );
+        let addr = SkuActor::start_in_arbiter(shard, move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            SkuActor::new(sku, loaded, env)
+        });
+        metrics::counter!("surge_sku_activations_total").increment(1);
+        Ok(addr)
     }
 }

@@ -4,68 +4,181 @@
 //! caller is answered by the committer once the change is durable; meanwhile
 //! the actor goes on with the next message, so one fsync serves many buyers.
 //!
-//! Holds expire on a timer at their exact time. An actor with no holds and no
-//! work for a while passivates (removes itself from the registry and stops);
+//! This file holds the messages, the actor and one short handler per message.
+//! Every change takes the same path ([`SkuActor::change`]): refused before it
+//! touches anything, or applied and committed; a change that cannot be
+//! queued poisons the actor (memory is ahead of disk) and the next message
+//! reloads the SKU first ([`durability`]). Holds expire on a timer
+//! ([`expiry`]). An actor with no holds and no work for a while passivates;
 //! the next message activates a fresh one from the store.
 
+mod durability;
+mod expiry;
+
+pub use expiry::LapsedHolds;
+
 use super::error::InventoryError;
-use super::hold_pages::HoldPages;
-use super::holding::TakeHold;
+use super::hold_pages::{HoldPages, Place};
 use super::persist::{self, Loaded};
-use super::purchase::{new_order, PurchaseRequest};
 use super::registry::Env;
-use super::sku::{Hold, Levels, SaleRules, SkuState};
+use super::sku::{Hold, Levels, SaleRules, SkuError, SkuState};
 use crate::clock::Millis;
 use crate::domain::{CustomerId, HoldId, Sku};
-use crate::events::EventKind;
-use crate::order::Order;
-use crate::store::{keys, Completion, StoreError, WriteGroup};
+use crate::store::{StoreError, WriteGroup};
+use crate::virtual_actors::{Mailbox, Undelivered};
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// Where an actor sends its answer.
-pub type Reply<T> = oneshot::Sender<Result<T, InventoryError>>;
+pub type Reply<T> = crate::virtual_actors::Reply<T, InventoryError>;
 
 /// Where a SKU stands after a change: its levels and its sale rules.
 pub type Standing = (Levels, SaleRules);
 
-/// Everything a SKU actor can be asked.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum Command {
-    Purchase(PurchaseRequest, Reply<Order>),
-    Take(TakeHold, Reply<Hold>),
-    Release(HoldId, WriteGroup, Reply<Hold>),
-    Sell(HoldId, WriteGroup, Reply<Hold>),
-    Unsell(Option<CustomerId>, u64, WriteGroup, Reply<Levels>),
-    Restock(u64, WriteGroup, Reply<Standing>),
-    SetStocked(u64, Reply<Standing>),
-    SetSale(SaleRules, Reply<Standing>),
-    Inspect(Reply<Standing>),
+/// A request to a SKU actor; `Answer` is what the caller gets once the
+/// change it made is durable.
+pub trait Request: Clone + Send + 'static {
+    type Answer: Send + 'static;
+}
+
+/// A request and where its answer goes.
+pub struct Ask<R: Request> {
+    pub request: R,
+    pub reply: Reply<R::Answer>,
+}
+
+impl<R: Request> Message for Ask<R> {
+    type Result = ();
+}
+
+/// Reserves `quantity` units for a holder that holds nothing here yet (a
+/// flash-sale order), writing `attach` (the order) in the same commit.
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    pub holder: HoldId,
+    pub customer: Option<CustomerId>,
+    pub quantity: u64,
+    pub expires_at: Millis,
+    pub attach: WriteGroup,
+}
+
+/// Sets `holder`'s hold to `quantity` units until `expires_at`, taking it if
+/// the holder has none (or only a lapsed one); `attach` (the cart line that
+/// explains it) is written in the same commit.
+#[derive(Debug, Clone)]
+pub struct TakeHold {
+    pub holder: HoldId,
+    pub customer: Option<CustomerId>,
+    pub quantity: u64,
+    pub expires_at: Millis,
+    pub attach: WriteGroup,
+}
+
+/// Ends a hold whatever its expiry, writing `attach` with it.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub holder: HoldId,
+    pub attach: WriteGroup,
+}
+
+/// Sells a live hold (reserved -> sold), writing `attach` with it. A lapsed
+/// hold is refused and left to the expiry, which also expires its order.
+#[derive(Debug, Clone)]
+pub struct Sell {
+    pub holder: HoldId,
+    pub attach: WriteGroup,
+}
+
+/// Returns `quantity` sold units to available (a cancelled order).
+#[derive(Debug, Clone)]
+pub struct Unsell {
+    pub customer: Option<CustomerId>,
+    pub quantity: u64,
+    pub attach: WriteGroup,
+}
+
+/// Adds `units` new units, all available.
+#[derive(Debug, Clone)]
+pub struct Restock {
+    pub units: u64,
+    pub attach: WriteGroup,
+}
+
+/// Sets the stock count; refused below reserved + sold.
+#[derive(Debug, Clone)]
+pub struct SetStocked {
+    pub stocked: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetSale {
+    pub rules: SaleRules,
+}
+
+/// The current standing, answered once every change it reflects is durable.
+#[derive(Debug, Clone)]
+pub struct Inspect;
+
+impl Request for Reserve {
+    type Answer = Hold;
+}
+impl Request for TakeHold {
+    type Answer = Hold;
+}
+impl Request for Release {
+    type Answer = Hold;
+}
+impl Request for Sell {
+    type Answer = Hold;
+}
+impl Request for Unsell {
+    type Answer = Levels;
+}
+impl Request for Restock {
+    type Answer = Standing;
+}
+impl Request for SetStocked {
+    type Answer = Standing;
+}
+impl Request for SetSale {
+    type Answer = Standing;
+}
+impl Request for Inspect {
+    type Answer = Standing;
+}
+
+/// A change applied in memory: what it writes (or why that could not be
+/// built) and what the caller is answered once it is durable.
+struct Change<T> {
+    written: Result<WriteGroup, StoreError>,
+    answer: T,
 }
 
 pub struct SkuActor {
-    pub(super) sku: Sku,
-    pub(super) state: SkuState,
+    sku: Sku,
+    state: SkuState,
     /// Where the holds of `state` are stored; changes with them.
-    pub(super) pages: HoldPages,
-    pub(super) env: Arc<Env>,
+    pages: HoldPages,
+    env: Arc<Env>,
     /// This SKU's published available count.
-    pub(super) published: Arc<AtomicU64>,
+    published: Arc<AtomicU64>,
     /// Commits handed to the committer and not yet completed.
-    pub(super) in_flight: Arc<AtomicUsize>,
-    /// Set when a commit failed: memory may be ahead of disk; reload.
-    pub(super) poisoned: Arc<AtomicBool>,
-    pub(super) last_message: Instant,
-    pub(super) timer: Option<(Millis, SpawnHandle)>,
+    in_flight: Arc<AtomicUsize>,
+    /// Set when a change could not be made durable: memory may be ahead of
+    /// disk, so the SKU is reloaded before anything else runs.
+    poisoned: Arc<AtomicBool>,
+    last_message: Instant,
+    /// The armed expiry timer: when it fires, and its handle.
+    timer: Option<(Millis, SpawnHandle)>,
     /// Passivated: answers `Passivated` so callers activate a fresh actor.
-    pub(super) retired: bool,
+    retired: bool,
+    /// A reload after a failed change is armed on a timer.
+    reload_armed: bool,
     /// No expiry attempt before this (a failed one backs off).
-    pub(super) expiry_not_before: Millis,
-    pub(super) expiry_backoff_ms: u64,
+    expiry_not_before: Millis,
+    expiry_backoff_ms: u64,
 }
 
 impl SkuActor {
@@ -84,9 +197,65 @@ impl SkuActor {
             last_message: Instant::now(),
             timer: None,
             retired: false,
+            reload_armed: false,
             expiry_not_before: 0,
             expiry_backoff_ms: 0,
         }
+    }
+
+    /// Serves one request: refused as a whole when the actor cannot take
+    /// work or `apply` refuses it (nothing changed), else committed.
+    fn serve<R: Request>(
+        &mut self,
+        ask: Ask<R>,
+        ctx: &mut Context<Self>,
+        apply: impl FnOnce(&mut Self, R, &mut Context<Self>) -> Result<Change<R::Answer>, SkuError>,
+    ) {
+        self.last_message = Instant::now();
+        let Ask { request, reply } = ask;
+        if let Err(refusal) = self.ready(ctx) {
+            return drop(reply.send(Err(refusal)));
+        }
+        match apply(self, request, ctx) {
+            Ok(change) => drop(self.commit(change, move |answer| drop(reply.send(answer)), ctx)),
+            Err(refusal) => drop(reply.send(Err(refusal.into()))),
+        }
+        self.publish();
+        self.schedule(ctx);
+    }
+
+    /// A change of holds: the SKU's record and stock events, the page (or
+    /// key) that stores `holder`, then what `also` adds (the caller's
+    /// attached writes).
+    fn hold_change<T>(
+        &mut self,
+        was: u64,
+        holder: &HoldId,
+        place: Place,
+        answer: T,
+        also: impl FnOnce(&Self, &mut WriteGroup) -> Result<(), StoreError>,
+    ) -> Change<T> {
+        let now = self.env.clock.now_ms();
+        let written = self.change_group(was, now).and_then(|mut group| {
+            self.pages
+                .write(&mut group, &self.sku, &self.state, holder, place)?;
+            also(self, &mut group)?;
+            Ok(group)
+        });
+        Change { written, answer }
+    }
+
+    /// A change of counters or rules only: the SKU's record, then `attach`.
+    fn record_change<T>(&self, attach: WriteGroup, answer: T) -> Change<T> {
+        let written = self.record_group().map(|mut group| {
+            group.append(attach);
+            group
+        });
+        Change { written, answer }
+    }
+
+    fn standing(&self) -> Standing {
+        (self.state.levels(), self.state.sale().clone())
     }
 }
 
@@ -104,228 +273,194 @@ impl Actor for SkuActor {
     }
 }
 
-impl Handler<Command> for SkuActor {
+impl Handler<Ask<Reserve>> for SkuActor {
     type Result = ();
 
-    fn handle(&mut self, cmd: Command, ctx: &mut Context<Self>) {
-        self.last_message = Instant::now();
-        if let Err(refusal) = self.ready(ctx) {
-            return refuse(cmd, refusal);
+    fn handle(&mut self, ask: Ask<Reserve>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            let Reserve {
+                holder,
+                customer,
+                quantity,
+                expires_at,
+                attach,
+            } = req;
+            let now = act.env.clock.now_ms();
+            let was = act.state.levels().available;
+            act.state
+                .hold(holder.clone(), customer, quantity, expires_at, now)?;
+            Ok(act.placed_hold_change(was, holder, attach))
+        });
+    }
+}
+
+impl Handler<Ask<TakeHold>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<TakeHold>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, ctx| {
+            let TakeHold {
+                holder,
+                customer,
+                quantity,
+                expires_at,
+                attach,
+            } = req;
+            let now = act.env.clock.now_ms();
+            if act
+                .state
+                .hold_of(&holder)
+                .is_some_and(|h| h.expires_at <= now)
+            {
+                // A lapsed hold is expired (and its expiry written) first, so
+                // taking it again starts from a clean slate.
+                act.on_timer(ctx);
+            }
+            let was = act.state.levels().available;
+            if act.state.hold_of(&holder).is_some() {
+                act.state.resize(&holder, quantity, expires_at, now)?;
+            } else {
+                act.state
+                    .hold(holder.clone(), customer, quantity, expires_at, now)?;
+            }
+            Ok(act.placed_hold_change(was, holder, attach))
+        });
+    }
+}
+
+impl Handler<Ask<Release>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<Release>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            let was = act.state.levels().available;
+            let hold = act.state.release(&req.holder)?;
+            let place = act.pages.remove(&req.holder);
+            Ok(act.hold_change(was, &req.holder, place, hold, |_, group| {
+                group.append(req.attach);
+                Ok(())
+            }))
+        });
+    }
+}
+
+impl Handler<Ask<Sell>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<Sell>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            let was = act.state.levels().available;
+            let hold = act.state.commit(&req.holder, act.env.clock.now_ms())?;
+            let place = act.pages.remove(&req.holder);
+            let customer = hold.customer.clone();
+            Ok(
+                act.hold_change(was, &req.holder, place, hold, |act, group| {
+                    persist::put_sold(group, &act.sku, &act.state, customer.as_ref())?;
+                    group.append(req.attach);
+                    Ok(())
+                }),
+            )
+        });
+    }
+}
+
+impl Handler<Ask<Unsell>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<Unsell>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            let was = act.state.levels().available;
+            let levels = act.state.unsell(req.customer.as_ref(), req.quantity)?;
+            let now = act.env.clock.now_ms();
+            let written = act.change_group(was, now).and_then(|mut group| {
+                persist::put_sold(&mut group, &act.sku, &act.state, req.customer.as_ref())?;
+                group.append(req.attach);
+                Ok(group)
+            });
+            Ok(Change {
+                written,
+                answer: levels,
+            })
+        });
+    }
+}
+
+impl Handler<Ask<Restock>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<Restock>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            act.state.restock(req.units)?;
+            Ok(act.record_change(req.attach, act.standing()))
+        });
+    }
+}
+
+impl Handler<Ask<SetStocked>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<SetStocked>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            act.state.set_stocked(req.stocked)?;
+            Ok(act.record_change(WriteGroup::new(), act.standing()))
+        });
+    }
+}
+
+impl Handler<Ask<SetSale>> for SkuActor {
+    type Result = ();
+
+    fn handle(&mut self, ask: Ask<SetSale>, ctx: &mut Context<Self>) {
+        self.serve(ask, ctx, |act, req, _| {
+            act.state.set_sale(req.rules);
+            Ok(act.record_change(WriteGroup::new(), act.standing()))
+        });
+    }
+}
+
+impl Handler<Ask<Inspect>> for SkuActor {
+    type Result = ();
+
+    /// Answers with the current standing, but never before the changes it
+    /// reflects are durable: with commits in flight, the answer rides an
+    /// empty group, which the committer completes after every earlier one.
+    fn handle(&mut self, ask: Ask<Inspect>, ctx: &mut Context<Self>) {
+        let settled =
+            self.in_flight.load(Ordering::Acquire) == 0 && !self.poisoned.load(Ordering::Acquire);
+        if settled && !self.retired {
+            return drop(ask.reply.send(Ok(self.standing())));
         }
-        match cmd {
-            Command::Purchase(req, reply) => self.purchase(req, reply, ctx),
-            Command::Take(req, reply) => self.take_hold(req, reply, ctx),
-            Command::Release(holder, attach, reply) => {
-                self.release_hold(holder, attach, reply, ctx)
-            }
-            Command::Sell(holder, attach, reply) => self.sell_hold(holder, attach, reply, ctx),
-            Command::Unsell(customer, units, attach, reply) => {
-                self.unsell(customer, units, attach, reply)
-            }
-            Command::Restock(units, attach, reply) => {
-                let before = self.state.levels().stocked;
-                let result = self.state.restock(units);
-                self.commit_levels(result, before, attach, reply);
-            }
-            Command::SetStocked(stocked, reply) => {
-                let before = self.state.levels().stocked;
-                let result = self.state.set_stocked(stocked);
-                self.commit_levels(result, before, WriteGroup::new(), reply);
-            }
-            Command::SetSale(rules, reply) => self.set_sale(rules, reply),
-            Command::Inspect(reply) => self.inspect(reply),
-        }
+        self.serve(ask, ctx, |act, Inspect, _| {
+            Ok(Change {
+                written: Ok(WriteGroup::new()),
+                answer: act.standing(),
+            })
+        });
     }
 }
 
 impl SkuActor {
-    /// Whether the actor may take work: not retired, and memory not ahead of
-    /// a failed disk write (reloading first when it is safe to).
-    fn ready(&mut self, ctx: &mut Context<Self>) -> Result<(), InventoryError> {
-        if self.retired {
-            return Err(InventoryError::Passivated);
-        }
-        if self.reload_if_poisoned()? {
-            self.schedule(ctx);
-        }
-        Ok(())
-    }
-
-    /// After a failed commit, memory may be ahead of disk: once nothing is in
-    /// flight, reload from the store. `Ok(true)` if it reloaded.
-    pub(super) fn reload_if_poisoned(&mut self) -> Result<bool, InventoryError> {
-        if !self.poisoned.load(Ordering::Acquire) {
-            return Ok(false);
-        }
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return Err(InventoryError::Busy(self.sku.clone()));
-        }
-        let loaded = persist::load(&self.env.store, &self.sku)?
-            .ok_or_else(|| InventoryError::UnknownSku(self.sku.clone()))?;
-        tracing::warn!(sku = %self.sku, "reloaded from the store after a failed commit");
-        (self.state, self.pages) = (loaded.state, loaded.pages);
-        self.poisoned.store(false, Ordering::Release);
-        self.publish();
-        Ok(true)
-    }
-
-    fn purchase(&mut self, req: PurchaseRequest, reply: Reply<Order>, ctx: &mut Context<Self>) {
-        let now = self.env.clock.now_ms();
-        let expires_at =
-            now.saturating_add(self.env.settings.payment_window_secs.saturating_mul(1000));
-        let holder = req.order_id.hold();
-        let customer = Some(req.customer.clone());
-        let was = self.state.levels().available;
-        if let Err(e) = self
-            .state
-            .hold(holder.clone(), customer, req.quantity, expires_at, now)
-        {
-            let _ = reply.send(Err(e.into()));
-            return;
-        }
-        // The hold was just made; not finding it fails the purchase like a
-        // store error rather than committing an order without its hold.
-        let place = self
-            .state
-            .hold_of(&holder)
-            .map(|hold| self.pages.put(hold))
-            .ok_or(StoreError::Closed);
-        let written = place.and_then(|place| {
-            let mut group = self.change_group(was, now)?;
-            let order = new_order(&self.sku, req, now, expires_at)?;
-            self.pages
-                .write(&mut group, &self.sku, &self.state, &holder, place)?;
-            group.put(keys::order(order.id.as_str()), &order)?;
-            let event = crate::order::event_data(&order);
-            self.env
-                .outbox
-                .record(&mut group, EventKind::OrderCreated, &event, now)?;
-            Ok((group, order))
-        });
-        let submitted = match written {
-            Ok((group, order)) => self.submit(group, reply, order) && self.poke(),
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                false
-            }
+    /// The change of a hold just made or resized: placed in the pages (a
+    /// new hold joins the open page), then written with `attach`.
+    fn placed_hold_change(&mut self, was: u64, holder: HoldId, attach: WriteGroup) -> Change<Hold> {
+        let Some(hold) = self.state.hold_of(&holder).cloned() else {
+            // The hold was just made: not finding it is a bug. Memory changed,
+            // so this fails like a store error (and reloads the SKU).
+            return Change {
+                written: Err(StoreError::Closed),
+                answer: Hold {
+                    holder,
+                    customer: None,
+                    quantity: 0,
+                    expires_at: 0,
+                },
+            };
         };
-        if !submitted {
-            // Nothing was queued: undo, so memory matches what clients were told.
-            let _ = self.state.release(&holder);
-            self.pages.remove(&holder);
-        }
-        self.publish();
-        self.schedule(ctx);
-    }
-
-    /// Commits a counter change with `attach`, or reverts it to
-    /// `stocked_before`.
-    fn commit_levels(
-        &mut self,
-        result: Result<Levels, super::SkuError>,
-        stocked_before: u64,
-        attach: WriteGroup,
-        reply: Reply<Standing>,
-    ) {
-        let standing = match result {
-            Ok(levels) => (levels, self.state.sale().clone()),
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                return;
-            }
-        };
-        let submitted = match self.record_group() {
-            Ok(mut group) => {
-                group.append(attach);
-                self.submit(group, reply, standing)
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                false
-            }
-        };
-        if !submitted {
-            let _ = self.state.set_stocked(stocked_before);
-        }
-        self.publish();
-    }
-
-    /// Answers with the current levels, but never before the changes they
-    /// reflect are durable: with commits in flight, the answer rides an empty
-    /// group, which the committer completes after every earlier one.
-    fn inspect(&mut self, reply: Reply<Standing>) {
-        let answer = (self.state.levels(), self.state.sale().clone());
-        if self.in_flight.load(Ordering::Acquire) == 0 {
-            let _ = reply.send(Ok(answer));
-        } else {
-            self.submit(WriteGroup::new(), reply, answer);
-        }
-    }
-
-    fn set_sale(&mut self, rules: SaleRules, reply: Reply<Standing>) {
-        let before = self.state.sale().clone();
-        self.state.set_sale(rules.clone());
-        let submitted = match self.record_group() {
-            Ok(group) => self.submit(group, reply, (self.state.levels(), rules)),
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                false
-            }
-        };
-        if !submitted {
-            self.state.set_sale(before);
-        }
-    }
-
-    /// A write group holding the SKU's hot record.
-    pub(super) fn record_group(&self) -> Result<WriteGroup, StoreError> {
-        let mut group = WriteGroup::new();
-        persist::put_record(&mut group, &self.sku, &self.state)?;
-        Ok(group)
-    }
-
-    /// Hands `group` to the committer; `reply` gets `value` once it is
-    /// durable. Returns false (after answering) if nothing was queued.
-    pub(super) fn submit<T: Send + 'static>(
-        &self,
-        group: WriteGroup,
-        reply: Reply<T>,
-        value: T,
-    ) -> bool {
-        let done = self.completion(move |result| {
-            let _ = reply.send(result.map(|()| value).map_err(InventoryError::from));
-        });
-        self.env.store.committer().submit_with(group, done).is_ok()
-    }
-
-    /// Wraps `then` with the actor's bookkeeping of in-flight commits.
-    pub(super) fn completion(
-        &self,
-        then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
-    ) -> Completion {
-        let in_flight = self.in_flight.clone();
-        let poisoned = self.poisoned.clone();
-        in_flight.fetch_add(1, Ordering::AcqRel);
-        Box::new(move |result: Result<(), StoreError>| {
-            if matches!(result, Err(StoreError::Io(_) | StoreError::Corrupt { .. })) {
-                poisoned.store(true, Ordering::Release);
-            }
-            in_flight.fetch_sub(1, Ordering::AcqRel);
-            then(result);
+        let place = self.pages.put(&hold);
+        self.hold_change(was, &holder, place, hold, |_, group| {
+            group.append(attach);
+            Ok(())
         })
-    }
-
-    /// Wakes event delivery; true, so it chains after a successful submit.
-    pub(super) fn poke(&self) -> bool {
-        self.env.outbox.poke();
-        true
-    }
-
-    pub(super) fn publish(&self) {
-        let available = self.state.levels().available;
-        if self.published.swap(available, Ordering::AcqRel) != available {
-            self.env.availability.announce(&self.sku, available);
-        }
     }
 
     fn maybe_passivate(&mut self, ctx: &mut Context<Self>) {
@@ -335,26 +470,25 @@ impl SkuActor {
             && self.in_flight.load(Ordering::Acquire) == 0;
         if quiet && !self.retired {
             self.retired = true;
-            let me = ctx.address();
-            self.env
-                .registry
-                .remove_if(&self.sku, |_, addr| *addr == me);
+            self.env.registry.forget(&self.sku, &ctx.address());
             ctx.stop();
         }
     }
 }
 
-/// Answers `cmd` with `refusal` without touching state.
-fn refuse(cmd: Command, refusal: InventoryError) {
-    match cmd {
-        Command::Purchase(_, r) => drop(r.send(Err(refusal))),
-        Command::Take(_, r) | Command::Release(_, _, r) | Command::Sell(_, _, r) => {
-            drop(r.send(Err(refusal)))
-        }
-        Command::Unsell(_, _, _, r) => drop(r.send(Err(refusal))),
-        Command::Restock(_, _, r)
-        | Command::SetStocked(_, r)
-        | Command::SetSale(_, r)
-        | Command::Inspect(r) => drop(r.send(Err(refusal))),
+impl Mailbox for Addr<SkuActor> {
+    fn same(&self, other: &Self) -> bool {
+        self == other
     }
+}
+
+/// Sends `ask` to a SKU actor without waiting for room.
+pub fn try_send<R: Request>(addr: &Addr<SkuActor>, ask: Ask<R>) -> Result<(), Undelivered>
+where
+    SkuActor: Handler<Ask<R>>,
+{
+    addr.try_send(ask).map_err(|e| match e {
+        SendError::Full(_) => Undelivered::Full,
+        SendError::Closed(_) => Undelivered::Closed,
+    })
 }

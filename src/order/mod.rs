@@ -1,13 +1,26 @@
 //! Orders: what a customer bought, at what price, and where the order stands.
 //! Stored under `ord/<id>`; the id is unguessable and is the capability to
-//! read the order. [`status`] is the state machine every change goes through.
+//! read the order. This module is the only place that creates an order
+//! ([`model`]'s constructors) or changes its status ([`Order::apply`], through
+//! the state machine in [`status`]). It depends on inventory, never the
+//! reverse: when a hold lapses, inventory calls back through
+//! [`LapsedHolds`](crate::inventory::LapsedHolds), implemented by
+//! [`UnpaidOrders`].
 
+mod cancellation;
+mod error;
+mod expiry;
 mod lifecycle;
 mod model;
+mod purchase;
 mod status;
 
-pub use lifecycle::{authorization, payment_ref, Cancellation, Canceller, OrderError, Orders};
-pub use model::{Order, OrderLine, OrderStatus, PaymentRef};
+pub use cancellation::{Cancellation, Canceller};
+pub use error::OrderError;
+pub use expiry::UnpaidOrders;
+pub use lifecycle::{authorization, payment_ref, OrderParts, Orders};
+pub use model::{CheckoutOrder, Order, OrderLine, OrderStatus, PaymentRef};
+pub use purchase::{Purchase, Purchased};
 pub use status::{IllegalTransition, Transition};
 
 use crate::domain::{CustomerId, Money, OrderId, Sku};
@@ -25,7 +38,7 @@ pub fn get(store: &Store, id: &OrderId) -> Result<Option<Order>, StoreError> {
 pub fn event_data(order: &Order) -> OrderEvent<'_> {
     OrderEvent {
         order_id: &order.id,
-        status: order.status,
+        status: order.status(),
         customer_id: order.customer_id.as_ref(),
         total: &order.total,
         refunded: order.refunded(),

@@ -1,7 +1,10 @@
-//! The order record.
+//! The order record, and the only ways an order comes to be or changes its
+//! status: the constructors below and [`Order::apply`], which runs every
+//! move through the state machine in [`status`](super::status).
 
+use super::status::{IllegalTransition, Transition};
 use crate::clock::Millis;
-use crate::domain::{CustomerId, Money, OrderId, ProductId, Sku};
+use crate::domain::{CartId, CustomerId, Money, OrderId, ProductId, Sku};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -41,10 +44,12 @@ pub struct PaymentRef {
     pub refunded: i64,
 }
 
+/// An order. Its status is private: it changes only through
+/// [`Order::apply`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
-    pub status: OrderStatus,
+    status: OrderStatus,
     pub customer_id: Option<CustomerId>,
     pub lines: Vec<OrderLine>,
     pub total: Money,
@@ -60,11 +65,93 @@ pub struct Order {
     pub shipping_address: Option<String>,
     pub payment: Option<PaymentRef>,
     /// The cart a checkout order came from.
-    pub cart_id: Option<String>,
+    pub cart_id: Option<CartId>,
     pub updated_at: Millis,
 }
 
+/// A checkout's order before it is paid: its lines priced from the cart.
+pub struct CheckoutOrder {
+    pub id: OrderId,
+    pub cart_id: CartId,
+    pub customer_id: Option<CustomerId>,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub request_digest: [u8; 32],
+    pub email: String,
+    pub shipping_address: Option<String>,
+}
+
 impl Order {
+    /// A flash-sale order for one line, awaiting payment until `expires_at`.
+    /// `None` if the line total overflows.
+    pub(super) fn awaiting_payment(
+        id: OrderId,
+        customer: CustomerId,
+        line: (Sku, ProductId, Money, u64),
+        request_digest: [u8; 32],
+        now: Millis,
+        expires_at: Millis,
+    ) -> Option<Self> {
+        let (sku, product_id, unit_price, quantity) = line;
+        let line_total = unit_price.times(quantity)?;
+        Some(Self {
+            id,
+            status: OrderStatus::AwaitingPayment,
+            customer_id: Some(customer),
+            lines: vec![OrderLine {
+                sku,
+                product_id,
+                quantity,
+                unit_price,
+                line_total,
+            }],
+            total: line_total,
+            created_at: now,
+            expires_at: Some(expires_at),
+            request_digest,
+            email: None,
+            shipping_address: None,
+            payment: None,
+            cart_id: None,
+            updated_at: now,
+        })
+    }
+
+    /// The order a checkout makes: recorded as paid from the start, because
+    /// its stock is sold only once its payment is authorized.
+    pub fn checkout(order: CheckoutOrder, now: Millis) -> Self {
+        Self {
+            id: order.id,
+            status: OrderStatus::Paid,
+            customer_id: order.customer_id,
+            lines: order.lines,
+            total: order.total,
+            created_at: now,
+            expires_at: None,
+            request_digest: order.request_digest,
+            email: Some(order.email),
+            shipping_address: order.shipping_address,
+            payment: None,
+            cart_id: Some(order.cart_id),
+            updated_at: now,
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// Moves the order through `transition` at `now`, or says why it may not.
+    pub fn apply(
+        &mut self,
+        transition: Transition,
+        now: Millis,
+    ) -> Result<OrderStatus, IllegalTransition> {
+        self.status = self.status.after(transition)?;
+        self.updated_at = now;
+        Ok(self.status)
+    }
+
     /// Minor units refunded so far.
     pub fn refunded(&self) -> i64 {
         self.payment.as_ref().map_or(0, |p| p.refunded)

@@ -1,0 +1,109 @@
+//! The flash-sale purchase: one request, one SKU actor step, one commit. The
+//! cheapest answers come first: a replayed Idempotency-Key is answered from
+//! the store, a sold-out SKU from its published count, and only a purchase
+//! that may succeed reaches the SKU actor, which holds the stock and writes
+//! the order (built here) in the same commit.
+
+use super::{Order, OrderError, Orders};
+use crate::catalog::{CatalogError, SkuStatus};
+use crate::domain::{CustomerId, Sku};
+use crate::events::EventKind;
+use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
+use crate::inventory::{InventoryError, Reserve, SkuError};
+use crate::store::{StoreError, WriteGroup};
+
+/// The Idempotency-Key scope of purchases.
+const SCOPE: &str = "purchase";
+
+/// A flash-sale purchase as the buyer asked for it.
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    pub key: IdempotencyKey,
+    pub customer: CustomerId,
+    pub quantity: u64,
+}
+
+/// The order a purchase made, or found when its key was used before
+/// (`replayed`).
+pub struct Purchased {
+    pub order: Order,
+    pub replayed: bool,
+}
+
+impl Orders {
+    /// Holds `req.quantity` units of `sku` and creates their order, awaiting
+    /// payment; once per Idempotency-Key.
+    pub async fn purchase(&self, sku: &Sku, req: Purchase) -> Result<Purchased, OrderError> {
+        if self.store.failed() {
+            // A replay could read a write that was never flushed: answer nothing.
+            return Err(StoreError::Failed.into());
+        }
+        let snapshot = self.catalog.snapshot();
+        let (product_id, unit_price) = match snapshot.sku(sku) {
+            Some(SkuStatus::Listed(p, v)) => (p.id.clone(), v.price),
+            Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku.clone()).into()),
+            None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
+        };
+        let order_id = self.idempotency.order_id(SCOPE, &req.key);
+        let digest = request_digest(&[
+            sku.as_str().as_bytes(),
+            req.customer.as_str().as_bytes(),
+            &req.quantity.to_be_bytes(),
+        ]);
+        let _claim = self
+            .idempotency
+            .claim(order_id.as_str())
+            .ok_or(IdempotencyError::InUse)?;
+        if self.idempotency.may_exist(&order_id) {
+            if let Some(order) = super::get(&self.store, &order_id)? {
+                if order.request_digest != digest {
+                    return Err(IdempotencyError::Reused.into());
+                }
+                return Ok(Purchased {
+                    order,
+                    replayed: true,
+                });
+            }
+        }
+        if self.inventory.availability().get(sku) == Some(0) {
+            metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
+            let refused = SkuError::InsufficientStock {
+                available: 0,
+                requested: req.quantity,
+            };
+            return Err(InventoryError::from(refused).into());
+        }
+        let now = self.now();
+        let window_ms = self
+            .inventory
+            .settings()
+            .payment_window_secs
+            .saturating_mul(1000);
+        let expires_at = now.saturating_add(window_ms);
+        let line = (sku.clone(), product_id, unit_price, req.quantity);
+        let order = Order::awaiting_payment(
+            order_id,
+            req.customer.clone(),
+            line,
+            digest,
+            now,
+            expires_at,
+        )
+        .ok_or(OrderError::TotalOverflow)?;
+        let mut attach = WriteGroup::new();
+        self.put_with_event(&mut attach, &order, EventKind::OrderCreated, now)?;
+        self.idempotency.remember(&order.id);
+        let reserve = Reserve {
+            holder: order.id.hold(),
+            customer: Some(req.customer),
+            quantity: req.quantity,
+            expires_at,
+            attach,
+        };
+        self.inventory.reserve(sku, reserve).await?;
+        Ok(Purchased {
+            order,
+            replayed: false,
+        })
+    }
+}
