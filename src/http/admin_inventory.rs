@@ -5,7 +5,7 @@ use super::auth::Admin;
 use super::keys;
 use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::clock::{parse_rfc3339, rfc3339, Clock, Millis, SystemClock};
+use crate::clock::{parse_rfc3339, rfc3339, Millis};
 use crate::domain::{FieldError, Sku};
 use crate::idempotency::request_digest;
 use crate::inventory::{Levels, SaleRules};
@@ -136,7 +136,7 @@ pub async fn restock(
     }
     let receipt = RestockReceipt {
         request_digest: digest,
-        at: SystemClock.now_ms(),
+        at: state.inventory.now_ms(),
     };
     let mut attach = WriteGroup::new();
     attach.put(receipt_key, &receipt)?;

@@ -11,7 +11,7 @@ use super::purchase::PurchaseRequest;
 use super::sku::{Hold, Levels, SaleRules};
 use super::sku_actor::{Command, Reply, SkuActor, Standing};
 use super::Availability;
-use crate::clock::Clock;
+use crate::clock::{Clock, Millis};
 use crate::config::InventorySettings;
 use crate::domain::{CustomerId, HoldId, Sku};
 use crate::events::Outbox;
@@ -79,6 +79,12 @@ impl Inventory {
 
     pub fn availability(&self) -> &Availability {
         &self.env.availability
+    }
+
+    /// The time on the clock holds expire by, for stamping what goes with
+    /// a stock change.
+    pub fn now_ms(&self) -> Millis {
+        self.env.clock.now_ms()
     }
 
     pub async fn purchase(&self, sku: &Sku, req: PurchaseRequest) -> Result<Order, InventoryError> {
