@@ -6,6 +6,8 @@
 //!   snapshot and the published count.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::sync::Arc;
+use surge::clock::SystemClock;
 use surge::config::Settings;
 use surge::secrets::Secrets;
 use surge::startup::Application;
@@ -22,7 +24,7 @@ fn start() -> (String, tempfile::TempDir) {
             let secrets = Secrets {
                 admin_token: Some("bench".into()),
             };
-            let app = Application::build(settings, secrets)
+            let app = Application::build(settings, secrets, Arc::new(SystemClock))
                 .await
                 .expect("start")
                 .with_signals(false);

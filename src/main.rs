@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use surge::clock::SystemClock;
 use surge::config::{LogFormat, Settings};
 use surge::secrets::Secrets;
 use surge::startup::Application;
@@ -91,7 +92,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     surge::telemetry::init_logs(&settings.log);
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings, Secrets::from_env()).await?;
+        let clock = std::sync::Arc::new(SystemClock);
+        let app = Application::build(settings, Secrets::from_env(), clock).await?;
         app.run_until_stopped().await
     })
 }

@@ -6,7 +6,7 @@
 use crate::cart::{CartParts, Carts, StoredCarts};
 use crate::catalog::{self, Catalog, Seeded};
 use crate::checkout::{recovery, Checkouts};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::events::{self, Outbox, Webhooks};
 use crate::http::{self, AdminToken, Admission, AppState, Streams};
@@ -53,8 +53,14 @@ pub struct Application {
 
 impl Application {
     /// Builds the application: store open, catalog loaded, listener bound.
+    /// Business time (expiries, sale windows, timestamps) comes from `clock`:
+    /// the system's in production, one a test can move in tests.
     /// Must run inside an actix system.
-    pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        secrets: Secrets,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         settings
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
@@ -66,7 +72,6 @@ impl Application {
         let token = admin_token(&secrets, &settings.store.data_dir)?;
         let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
         let outbox = Outbox::load(&store)?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         // Before anything records an event (recovery does): the outbox must
         // know which kinds the webhooks want, or those events are dropped.
         let webhooks = Webhooks::load(

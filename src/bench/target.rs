@@ -2,6 +2,7 @@
 //! temporary store (the default), or a running one given by `--url`.
 
 use super::client::{Call, Connection};
+use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::secrets::Secrets;
 use crate::startup::{Application, Shutdown};
@@ -37,7 +38,8 @@ impl Target {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(settings, secrets)
+                let clock = std::sync::Arc::new(SystemClock);
+                let app = Application::build(settings, secrets, clock)
                     .await?
                     .with_signals(false);
                 let _ = tx.send((app.port(), app.shutdown_handle()));

@@ -92,15 +92,16 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
     let mut more = false;
     let mut intake = Intake::default();
     loop {
-        let wait = match schedule.next_due() {
-            _ if more => Duration::ZERO,
-            Some(due) => Duration::from_millis(due.saturating_sub(webhooks.now())).min(IDLE_WAIT),
-            None => IDLE_WAIT,
+        let (wait, due) = match schedule.next_due() {
+            _ if more => (Duration::ZERO, None),
+            due => (IDLE_WAIT, due),
         };
         tokio::select! {
             () = webhooks.outbox().poked() => {}
             () = webhooks.rescan_requested() => reload(&webhooks, &mut schedule).await,
             () = tokio::time::sleep(wait) => {}
+            // Due times are on the webhooks' clock: wake when it gets there.
+            () = until(&webhooks, due) => {}
         }
         // A failed store takes no writes until restart; sending now would
         // only repeat deliveries whose outcome cannot be recorded.
@@ -127,6 +128,14 @@ pub async fn run(webhooks: Webhooks, settings: EventSettings) {
         };
         connections.prune(|id| webhooks.is_registered(id));
         metrics::gauge!("surge_webhook_deliveries_pending").set(schedule.len() as f64);
+    }
+}
+
+/// Resolves when the webhooks' clock reaches `due`; never without one.
+async fn until(webhooks: &Webhooks, due: Option<Millis>) {
+    match due {
+        Some(at) => webhooks.sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

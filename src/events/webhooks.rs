@@ -8,7 +8,7 @@
 
 use super::delivery::Delivery;
 use super::{Event, EventKind, Outbox};
-use crate::clock::{Clock, Millis};
+use crate::clock::{Clock, Millis, Sleep};
 use crate::domain::FieldError;
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use parking_lot::RwLock;
@@ -157,6 +157,10 @@ impl Webhooks {
 
     pub(super) fn now(&self) -> Millis {
         self.inner.clock.now_ms()
+    }
+
+    pub(super) fn sleep_until(&self, at: Millis) -> Sleep {
+        self.inner.clock.sleep_until(at)
     }
 
     pub(super) async fn rescan_requested(&self) {

@@ -2,7 +2,8 @@
 //! holds expire and can be taken again, unsafe calls replay by key.
 
 use crate::helpers::{
-    assert_problem, header, json_body, spawn_app, spawn_with, test_settings, TestApp, ADMIN_TOKEN,
+    assert_problem, eventually, header, json_body, spawn_app, spawn_with, test_settings, TestApp,
+    ADMIN_TOKEN,
 };
 use crate::inventory::{assert_conserved, create_sku, inventory};
 use reqwest::Method;
@@ -214,16 +215,14 @@ async fn limits_currency_and_unknown_things_are_refused_without_holding_stock() 
 
 #[tokio::test]
 async fn an_expired_hold_marks_its_line_unavailable_and_a_later_add_holds_again() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = test_settings(dir.path());
-    settings.cart.reservation_ttl_secs = 1;
-    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    let app = spawn_app().await;
     create_sku(&app, "EXP-1", 4).await;
     let cart = id(&new_cart(&app, json!({})).await);
     json_body(add_line(&app, &cart, "EXP-1", 3).await, 200).await;
     assert_eq!(inventory(&app, "EXP-1").await["reserved"], 3);
 
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let ttl = app.settings.cart.reservation_ttl_secs;
+    app.advance(Duration::from_secs(ttl + 1));
     let view = get_cart(&app, &cart).await;
     assert_eq!(view["lines"][0]["status"], "unavailable");
     assert_eq!(
@@ -231,7 +230,7 @@ async fn an_expired_hold_marks_its_line_unavailable_and_a_later_add_holds_again(
         "reservation-expired"
     );
     assert_eq!(view["subtotal"]["amount"], 0);
-    let inv = inventory(&app, "EXP-1").await;
+    let inv = eventually(|| inventory(&app, "EXP-1"), |inv| inv["reserved"] == 0).await;
     assert_eq!(
         (inv["reserved"].as_u64(), inv["available"].as_u64()),
         (Some(0), Some(4))

@@ -4,7 +4,8 @@
 
 use crate::carts::{add_line, get_cart, new_cart};
 use crate::helpers::{
-    assert_problem, header, json_body, spawn_app, spawn_with, test_settings, TestApp, ADMIN_TOKEN,
+    assert_problem, eventually, header, json_body, spawn_app, spawn_with, stays, test_settings,
+    TestApp, ADMIN_TOKEN,
 };
 use crate::inventory::{assert_conserved, create_sku, inventory};
 use reqwest::Method;
@@ -154,25 +155,26 @@ async fn a_declined_card_is_402_and_keeps_the_cart_and_its_stock() {
 /// Checkout makes each hold last the checkout out; it must never cut a hold
 /// short. A declined card reopens the cart with its lines' expiries, and
 /// the stock must stay held that long (here the cart's 900 s, not the
-/// checkout's 1 s).
+/// checkout's 300 s).
 #[tokio::test]
 async fn a_declined_checkout_leaves_every_hold_as_long_as_the_cart_says() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut settings = test_settings(dir.path());
     settings.cart.reservation_ttl_secs = 900;
-    settings.cart.checkout_hold_secs = 1;
+    settings.cart.checkout_hold_secs = 300;
     let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
     create_sku(&app, "DEC-2", 5).await;
     let cart = filled_cart(&app, "DEC-2", 2).await;
     assert_problem(checkout(&app, &cart, "dec-3", "tok_decline").await, 402).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the checkout's hold, far from the cart's.
+    app.advance(Duration::from_secs(400));
     let view = get_cart(&app, &cart).await;
     assert_eq!(view["lines"][0]["status"], "held");
-    let inv = inventory(&app, "DEC-2").await;
-    assert_eq!(
-        inv["reserved"], 2,
-        "the cart says held, so the stock is: {inv}"
-    );
+    stays(
+        || inventory(&app, "DEC-2"),
+        |inv| inv["reserved"] == 2, // the cart says held, so the stock is
+    )
+    .await;
     let order = json_body(checkout(&app, &cart, "dec-4", "tok_ok").await, 201).await;
     assert_eq!(order["status"], "paid");
 }
@@ -229,10 +231,7 @@ async fn a_failing_gateway_opens_the_circuit_then_recovers() {
 
 #[tokio::test]
 async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = test_settings(dir.path());
-    settings.cart.reservation_ttl_secs = 1;
-    let app = Arc::new(spawn_with(settings, dir, Some(ADMIN_TOKEN)).await);
+    let app = Arc::new(spawn_app().await);
     create_sku(&app, "LAST-1", 6).await;
     // Six carts each hold a unit, their holds lapse, and the stock is then
     // counted down to one: at checkout every cart must take its unit again,
@@ -241,7 +240,9 @@ async fn concurrent_checkouts_for_the_last_unit_sell_it_exactly_once() {
     for _ in 0..6 {
         carts.push(filled_cart(&app, "LAST-1", 1).await);
     }
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let ttl = app.settings.cart.reservation_ttl_secs;
+    app.advance(Duration::from_secs(ttl + 1));
+    eventually(|| inventory(&app, "LAST-1"), |inv| inv["reserved"] == 0).await;
     let res = app
         .admin(Method::PUT, "/v1/admin/skus/LAST-1/stock")
         .json(&json!({"stocked": 1}))

@@ -1,11 +1,19 @@
 //! `spawn_app()`: the real application on port 0 with a temporary store and
 //! tiny limits, in its own thread and actix system, plus typed HTTP helpers.
+//!
+//! Each app runs on a [`ShiftedClock`]: the wall clock plus what the test
+//! [advanced](TestApp::advance). Tests jump over a reservation TTL or a
+//! payment window instead of sleeping through it, while what runs on real
+//! time (webhook back-off, passivation, timeouts) keeps running.
 
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use surge::clock::ShiftedClock;
 use surge::config::Settings;
 use surge::secrets::Secrets;
 use surge::startup::{Application, Shutdown};
@@ -21,6 +29,8 @@ pub struct TestApp {
     pub admin_token: String,
     pub settings: Settings,
     pub dir: Arc<TempDir>,
+    /// The app's clock; kept across [`TestApp::restart`].
+    pub clock: ShiftedClock,
     shutdown: Shutdown,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -45,7 +55,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the application with `settings` on the store in `dir`.
 pub async fn spawn_with(settings: Settings, dir: Arc<TempDir>, token: Option<&str>) -> TestApp {
-    match try_spawn_with(settings, dir, token).await {
+    spawn_on(settings, dir, token, ShiftedClock::default()).await
+}
+
+/// Starts the application on `clock` (one an earlier app ran on, so time
+/// does not go back across a restart).
+pub async fn spawn_on(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    token: Option<&str>,
+    clock: ShiftedClock,
+) -> TestApp {
+    match try_spawn_on(settings, dir, token, clock).await {
         Ok(app) => app,
         Err(e) => panic!("app failed to start: {e}"),
     }
@@ -57,14 +78,24 @@ pub async fn try_spawn_with(
     dir: Arc<TempDir>,
     token: Option<&str>,
 ) -> Result<TestApp, String> {
+    try_spawn_on(settings, dir, token, ShiftedClock::default()).await
+}
+
+async fn try_spawn_on(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    token: Option<&str>,
+    clock: ShiftedClock,
+) -> Result<TestApp, String> {
     let secrets = Secrets {
         admin_token: token.map(str::to_owned),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let thread_settings = settings.clone();
+    let app_clock = Arc::new(clock.clone());
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let app = match Application::build(thread_settings, secrets).await {
+            let app = match Application::build(thread_settings, secrets, app_clock).await {
                 Ok(app) => app.with_signals(false),
                 Err(e) => {
                     let _ = tx.send(Err(format!("{e:#}")));
@@ -96,6 +127,7 @@ pub async fn try_spawn_with(
         admin_token,
         settings,
         dir,
+        clock,
         shutdown,
         thread: Some(thread),
     })
@@ -120,11 +152,18 @@ impl TestApp {
         }
     }
 
-    /// Stops and starts the server again on the same store.
+    /// Stops and starts the server again on the same store and clock.
     pub async fn restart(self) -> TestApp {
-        let token = self.admin_token.clone();
+        let (token, clock) = (self.admin_token.clone(), self.clock.clone());
         let (settings, dir) = self.stop().await;
-        spawn_with(settings, dir, Some(&token)).await
+        spawn_on(settings, dir, Some(&token), clock).await
+    }
+
+    /// Moves the app's clock forward by `by` at once: holds, payment
+    /// windows and sale windows see the time jump. What follows from it in
+    /// an actor (an expiry) happens shortly after: see [`eventually`].
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -172,6 +211,43 @@ impl Drop for TestApp {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Probes until `done` accepts the answer (something the app does by itself
+/// shortly, e.g. expire holds once the clock passed them), for at most 5 s
+/// of real time; the accepted answer.
+pub async fn eventually<T, F>(mut probe: impl FnMut() -> F, done: impl Fn(&T) -> bool) -> T
+where
+    T: std::fmt::Debug,
+    F: Future<Output = T>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = probe().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never happened; last: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Probes a few times over 100 ms of real time, asserting `ok` each time:
+/// that something the app might do by itself (expire a hold the clock has
+/// not passed) does not happen.
+pub async fn stays<T, F>(mut probe: impl FnMut() -> F, ok: impl Fn(&T) -> bool)
+where
+    T: std::fmt::Debug,
+    F: Future<Output = T>,
+{
+    for _ in 0..5 {
+        let answer = probe().await;
+        assert!(ok(&answer), "changed: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -1,11 +1,15 @@
 //! The inventory engine through HTTP: flash-sale purchases, idempotency,
 //! sale windows, limits, expiry, admin stock changes, overload, bad input.
 
-use crate::helpers::{assert_problem, spawn_app, spawn_with, test_settings, TestApp, ADMIN_TOKEN};
+use crate::helpers::{
+    assert_problem, eventually, spawn_app, spawn_on, spawn_with, test_settings, TestApp,
+    ADMIN_TOKEN,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Creates a product with one SKU holding `stock` units.
 pub async fn create_sku(app: &TestApp, sku: &str, stock: u64) {
@@ -261,6 +265,18 @@ async fn purchases_outside_the_sale_window_are_refused_with_its_times() {
     assert_eq!(problem["errors"].as_array().unwrap().len(), 2, "{problem}");
 }
 
+/// The status of `order` as `GET /v1/orders/{id}` shows it.
+async fn order_status(app: &TestApp, order: &Value) -> Value {
+    let id = order["order_id"].as_str().unwrap();
+    let order: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    order["status"].clone()
+}
+
 /// `order` expired and all `stocked` units of `sku` are available again.
 async fn assert_expired(app: &TestApp, sku: &str, stocked: u64, order: &Value) {
     let inv = inventory(app, sku).await;
@@ -270,22 +286,13 @@ async fn assert_expired(app: &TestApp, sku: &str, stocked: u64, order: &Value) {
         "{inv}"
     );
     assert_conserved(&inv);
-    let id = order["order_id"].as_str().unwrap();
-    let order: Value = app
-        .get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(order["status"], "expired");
+    assert_eq!(order_status(app, order).await, "expired");
 }
 
 #[tokio::test]
 async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = test_settings(dir.path());
-    settings.inventory.payment_window_secs = 1;
-    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    let app = spawn_app().await;
+    let window = Duration::from_secs(app.settings.inventory.payment_window_secs + 1);
     create_sku(&app, "EXP", 3).await;
     let a: Value = purchase(&app, "EXP", "e1", "f", 2)
         .await
@@ -293,7 +300,8 @@ async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(inventory(&app, "EXP").await["available"], 1);
-    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    app.advance(window);
+    eventually(|| order_status(&app, &a), |status| status == "expired").await;
     assert_expired(&app, "EXP", 3, &a).await;
 
     // A hold that lapses while the server is down expires at activation.
@@ -302,23 +310,15 @@ async fn an_unpaid_order_expires_and_its_stock_returns_also_across_a_restart() {
         .json()
         .await
         .unwrap();
+    let clock = app.clock.clone();
     let (settings, dir) = app.stop().await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    clock.advance(window);
+    let app = spawn_on(settings, dir, Some(ADMIN_TOKEN), clock).await;
     // Nothing asks the SKU's actor: the stock must come back by itself, and
     // the public (published) count must show it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let sku: Value = app.get("/v1/skus/EXP").await.json().await.unwrap();
-        if sku["available"] == 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "lapsed holds never expired: {sku}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let sku = || async { app.get("/v1/skus/EXP").await.json::<Value>().await.unwrap() };
+    eventually(sku, |sku| sku["available"] == 3).await;
+    eventually(|| order_status(&app, &b), |status| status == "expired").await;
     assert_expired(&app, "EXP", 3, &b).await;
 }
 

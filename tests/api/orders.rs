@@ -2,14 +2,11 @@
 //! and refusals, cancellation returning stock, refunds, the admin list.
 
 use crate::checkout::{checkout, filled_cart};
-use crate::helpers::{
-    assert_problem, json_body, spawn_app, spawn_with, test_settings, TestApp, ADMIN_TOKEN,
-};
+use crate::helpers::{assert_problem, eventually, json_body, spawn_app, TestApp};
 use crate::inventory::{assert_conserved, create_sku, inventory, purchase};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 async fn pay(app: &TestApp, order: &str, token: &str) -> reqwest::Response {
@@ -96,26 +93,25 @@ async fn paying_a_flash_sale_order_sells_its_hold_once() {
 
 #[tokio::test]
 async fn an_order_past_its_payment_window_cannot_be_paid() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut settings = test_settings(dir.path());
-    settings.inventory.payment_window_secs = 1;
-    let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
+    let app = spawn_app().await;
     create_sku(&app, "WIN-1", 3).await;
     let order = json_body(purchase(&app, "WIN-1", "w-1", "alice", 1).await, 201).await;
     let id = order["order_id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let window = app.settings.inventory.payment_window_secs;
+    app.advance(Duration::from_secs(window + 1));
     assert_eq!(
         kind(&assert_problem(pay(&app, id, "tok_ok").await, 409).await),
         "order-expired"
     );
+    // The hold's expiry (in its SKU's actor) follows the clock shortly.
+    let status = || async {
+        json_body(app.get(&format!("/v1/orders/{id}")).await, 200).await["status"].clone()
+    };
+    eventually(status, |s| s == "expired").await;
     let inv = inventory(&app, "WIN-1").await;
     assert_eq!(
         (inv["available"].as_u64(), inv["sold"].as_u64()),
         (Some(3), Some(0))
-    );
-    assert_eq!(
-        json_body(app.get(&format!("/v1/orders/{id}")).await, 200).await["status"],
-        "expired"
     );
 }
 

@@ -14,7 +14,6 @@ use crate::inventory::sku::Hold;
 use crate::store::{StoreError, WriteGroup};
 use actix::prelude::*;
 use serde_json::json;
-use std::time::Duration;
 
 /// What the holder of a lapsed hold does in the same commit as the expiry.
 /// Inventory does not know who holds stock; `order` implements this at
@@ -44,11 +43,13 @@ impl SkuActor {
             ctx.cancel_future(handle);
         }
         if let Some(at) = next {
-            let delay = Duration::from_millis(at.saturating_sub(self.env.clock.now_ms()));
-            let handle = ctx.run_later(delay, |act, ctx| {
+            // On the injected clock, not a real-time delay: a test that
+            // moves the clock past `at` fires the timer.
+            let wake = self.env.clock.sleep_until(at).into_actor(self);
+            let handle = ctx.spawn(wake.map(|(), act, ctx| {
                 act.timer = None;
                 act.on_timer(ctx);
-            });
+            }));
             self.timer = Some((at, handle));
         }
     }
