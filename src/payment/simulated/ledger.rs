@@ -17,12 +17,14 @@ pub(super) enum Request {
     Refund { auth: String, amount: Money },
 }
 
+/// What an applied request gave: an authorization, or an operation done.
 #[derive(Debug, Clone)]
 pub(super) enum Outcome {
     Authorized(Authorization),
     Done,
 }
 
+/// The answer given to an op key, with the request it answered.
 struct Recorded {
     request: Request,
     result: Result<Outcome, PaymentError>,
@@ -38,9 +40,10 @@ struct AuthState {
     magic: bool,
 }
 
+/// The books of every authorization, the answer to every op key, and the
+/// counts callers can read.
 #[derive(Default)]
 pub(super) struct Ledger {
-    /// The answer given to each op key, with the request it answered.
     ops: HashMap<String, Recorded>,
     auths: HashMap<String, AuthState>,
     pub(super) stats: SimulatedStats,
