@@ -188,7 +188,7 @@ impl Outbox {
     /// Tells delivery that events may be waiting. With no webhook there
     /// are none to wake it for (events left by a removed one are found by
     /// its idle wake-up): a purchase pokes, and waking the worker on every
-    /// one cost ~1.5 % of a sale's CPU for empty rounds.
+    /// one costs ~1.5 % of a sale's CPU in empty rounds.
     pub fn poke(&self) {
         if self.inner.listened.load(Ordering::Relaxed) {
             self.inner.pending.notify_one();

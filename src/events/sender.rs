@@ -23,8 +23,8 @@ const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
 /// Idle connections by webhook id, at most the in-flight limit in all: a
 /// round uses no more connections than it sends deliveries, so that many
-/// can all be reused (with 8 per webhook, a busy one opened 56 new
-/// connections per round of 64), and however many webhooks are registered
+/// can all be reused (a cap of 8 per webhook would open 56 new connections
+/// to a busy one per round of 64), and however many webhooks are registered
 /// they hold no more descriptors than one round's worth.
 pub struct Connections {
     idle: HashMap<String, Vec<Connection>>,

@@ -4,69 +4,21 @@
 //! nobody wants are never written.
 //!
 //! The endpoint's secret is stored (delivery must sign with it) but never
-//! shown again after registration.
+//! shown again after registration. What one endpoint is, and the checks its
+//! registration passes, are in `webhook.rs`.
 
 use super::delivery::Delivery;
-use super::{Event, EventKind, Outbox};
+use super::webhook::{new_id, parse};
+use super::{EventKind, Outbox, Webhook};
 use crate::clock::{Clock, Millis, Sleep};
 use crate::domain::FieldError;
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify};
 
-/// Longest accepted endpoint URL, in bytes.
-const URL_LEN_MAX: usize = 2048;
-/// Longest accepted signing secret, in bytes.
-const SECRET_LEN_MAX: usize = 256;
 /// Most dead letters one replay puts back (one commit); call again for more.
 pub const REPLAY_BATCH_MAX: usize = 1000;
-
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Webhook {
-    /// `wh_<32 hex>`, random.
-    pub id: String,
-    /// `http://host[:port]/path`, checked at registration.
-    pub url: String,
-    pub secret: String,
-    /// The kinds delivered; `None` is every kind, including ones added later.
-    pub events: Option<Vec<EventKind>>,
-    pub created_at: Millis,
-    /// The first event sequence number recorded after registration: older
-    /// events, still in the outbox when the webhook was added, are not for
-    /// it. Kept under a key of its own (`hook_from/<id>`) so that records
-    /// written before this field existed still read.
-    #[serde(skip)]
-    pub first_seq: u64,
-}
-
-/// Never shows the secret, so a webhook can be logged.
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("id", &self.id)
-            .field("url", &self.url)
-            .field("secret", &"<redacted>")
-            .field("events", &self.events)
-            .field("created_at", &self.created_at)
-            .finish()
-    }
-}
-
-impl Webhook {
-    pub fn wants(&self, kind: EventKind) -> bool {
-        self.events
-            .as_ref()
-            .is_none_or(|kinds| kinds.contains(&kind))
-    }
-
-    /// Whether `event` is for this webhook: a kind it wants, recorded since
-    /// it was registered.
-    pub fn takes(&self, event: &Event) -> bool {
-        event.seq >= self.first_seq && self.wants(event.kind)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -303,138 +255,5 @@ impl Webhooks {
             .into_iter()
             .filter(|&k| hooks.iter().any(|h| h.wants(k)));
         self.inner.outbox.set_wanted(wanted);
-    }
-}
-
-/// Checks a registration: an `http://` URL with a host, a secret, known
-/// event kinds. Returns the URL and the kinds (`None` for all).
-fn parse(
-    url: &str,
-    secret: &str,
-    events: Option<&[String]>,
-) -> Result<(String, Option<Vec<EventKind>>), WebhookError> {
-    let mut errors = Vec::new();
-    if let Err(why) = check_url(url) {
-        errors.push(FieldError::new("url", why));
-    }
-    if secret.is_empty() || secret.len() > SECRET_LEN_MAX {
-        errors.push(FieldError::new(
-            "secret",
-            format!("the signing secret must be 1 to {SECRET_LEN_MAX} bytes"),
-        ));
-    }
-    let mut kinds = Vec::new();
-    match events {
-        Some([]) => errors.push(FieldError::new(
-            "events",
-            "name at least one event kind, or omit events for all",
-        )),
-        Some(names) => {
-            for (i, name) in names.iter().enumerate() {
-                match EventKind::parse(name) {
-                    Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
-                    Some(_) => {}
-                    None => errors.push(FieldError::new(
-                        format!("events[{i}]"),
-                        format!("'{name}' is not an event kind"),
-                    )),
-                }
-            }
-        }
-        None => {}
-    }
-    if !errors.is_empty() {
-        return Err(WebhookError::Invalid(errors));
-    }
-    Ok((url.to_owned(), events.map(|_| kinds)))
-}
-
-fn check_url(url: &str) -> Result<(), String> {
-    if url.len() > URL_LEN_MAX {
-        return Err(format!("at most {URL_LEN_MAX} bytes"));
-    }
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|_| "not a URL (http://host[:port]/path)".to_owned())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(
-                "https endpoints are not supported by this build: point the webhook at \
-                 a local TLS-terminating proxy over http"
-                    .into(),
-            )
-        }
-        _ => return Err("the URL must start with http://".into()),
-    }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(()),
-        _ => Err("the URL has no host".into()),
-    }
-}
-
-fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    // The OS source cannot fail on supported platforms; a v4 UUID stands in.
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes = *uuid::Uuid::new_v4().as_bytes();
-    }
-    format!("wh_{}", hex::encode(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn invalid_fields(r: Result<(String, Option<Vec<EventKind>>), WebhookError>) -> Vec<String> {
-        match r {
-            Err(WebhookError::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("expected invalid, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn registrations_need_an_http_url_a_secret_and_known_kinds() {
-        let ok = parse("http://127.0.0.1:9/hook", "s", None).unwrap();
-        assert_eq!(ok, ("http://127.0.0.1:9/hook".into(), None));
-        let names = ["order.paid".to_owned(), "order.paid".to_owned()];
-        let (_, kinds) = parse("http://shop.example/h", "s", Some(&names)).unwrap();
-        assert_eq!(kinds, Some(vec![EventKind::OrderPaid]));
-        assert_eq!(invalid_fields(parse("ftp://x/", "s", None)), ["url"]);
-        assert_eq!(invalid_fields(parse("https://x/", "s", None)), ["url"]);
-        assert_eq!(
-            invalid_fields(parse("not a url", "", None)),
-            ["url", "secret"]
-        );
-        let bad = ["order.paid".to_owned(), "order.lost".to_owned()];
-        assert_eq!(
-            invalid_fields(parse("http://x/", "s", Some(&bad))),
-            ["events[1]"]
-        );
-        assert_eq!(
-            invalid_fields(parse("http://x/", "s", Some(&[]))),
-            ["events"]
-        );
-    }
-
-    #[test]
-    fn a_webhook_without_kinds_wants_everything() {
-        let mut hook = Webhook {
-            id: new_id(),
-            url: "http://x/".into(),
-            secret: "s".into(),
-            events: None,
-            created_at: 0,
-            first_seq: 0,
-        };
-        assert!(EventKind::ALL.iter().all(|&k| hook.wants(k)));
-        hook.events = Some(vec![EventKind::StockSoldOut]);
-        assert!(hook.wants(EventKind::StockSoldOut));
-        assert!(!hook.wants(EventKind::OrderPaid));
-        assert!(hook.id.starts_with("wh_") && hook.id.len() == 35);
-        assert!(
-            !format!("{hook:?}").contains("\"s\""),
-            "the secret is not shown"
-        );
     }
 }

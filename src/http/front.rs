@@ -6,7 +6,7 @@
 //! boxes a future and calls through a boxed service. Here a read's future is
 //! a concrete type with nothing allocated, and only a storefront write,
 //! which waits for the committer anyway, is boxed. (Merging the three layers
-//! gave about +3 % SKU reads/s; BENCHMARKS.md, fourth session.)
+//! gave about +3 % SKU reads/s; BENCHMARKS.md.)
 
 use super::admission::{admit, is_storefront_write};
 use super::edge::with_problem_body;

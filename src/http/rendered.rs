@@ -8,7 +8,7 @@
 //! still hold, answers the same bytes: no view is built, nothing is
 //! serialized or digested. A browsing storefront reads the same few
 //! resources over and over, and those three were most of a read handler's
-//! cost (BENCHMARKS.md, fourth session).
+//! cost (BENCHMARKS.md).
 
 use super::caching::{etag_of, none_match};
 use crate::domain::{ProductId, Sku};

@@ -1,0 +1,165 @@
+//! Settings: built-in defaults, then `config.toml`, then `SURGE_SECTION__KEY`
+//! environment variables, then command-line flags. Unknown keys are an error
+//! at start: a typo in a config file must not silently fall back to a default.
+//! Secrets (the admin token) never live here; they come from the environment.
+//!
+//! Each section is a struct with its defaults and its own checks: the ones
+//! about how the process runs in `runtime.rs`, the storefront's in
+//! `storefront.rs`; payments and events keep theirs in their modules.
+
+mod runtime;
+mod storefront;
+
+pub use runtime::{LogFormat, LogSettings, ServerSettings, StoreSettings};
+pub use storefront::{CartSettings, CatalogSettings, InventorySettings};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub catalog: CatalogSettings,
+    pub inventory: InventorySettings,
+    pub cart: CartSettings,
+    pub payment: crate::payment::PaymentSettings,
+    pub events: crate::events::EventSettings,
+    pub log: LogSettings,
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given, it must exist; otherwise
+    /// `config.toml` is read when present) and the `SURGE_*__*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Box::new(figment::Error::from(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    ))));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("config.toml").is_file() => {
+                figment = figment.merge(Toml::file_exact("config.toml"));
+            }
+            None => {}
+        }
+        // Only `SURGE_SECTION__KEY` names are settings; `SURGE_ADMIN_TOKEN`
+        // and other single-part names are secrets or belong to other tools.
+        let env = Env::prefixed("SURGE_")
+            .filter(|key| key.as_str().contains("__"))
+            .split("__");
+        figment.merge(env).extract().map_err(Box::new)
+    }
+
+    /// Refuses values that would make the server misbehave rather than fail
+    /// clearly (a zero-length payment window, an empty queue, …): the first
+    /// bad value, section by section in the order of `Settings`.
+    pub fn validate(&self) -> Result<(), String> {
+        self.server
+            .validate()
+            .and(self.store.validate())
+            .and(self.catalog.validate())
+            .and(self.inventory.validate())
+            .and(self.cart.validate())
+            .and(self.payment.validate())
+            .and(self.events.validate())
+    }
+}
+
+/// The message of the first of `checks` that fails, if any.
+fn first_failure(checks: &[(&str, bool)]) -> Result<(), String> {
+    match checks.iter().find(|(_, ok)| !ok) {
+        Some((message, _)) => Err((*message).to_owned()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+// `Jail` closures must return `figment::Error`, which is large.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn the_shipped_config_file_matches_the_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let from_file: Settings = Figment::new()
+            .merge(Toml::file_exact(&shipped))
+            .extract()
+            .unwrap();
+        let defaults = Settings::default();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(&defaults).unwrap(),
+            "config.toml must document every key with its default"
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_nonsense_is_refused() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let mut s = Settings::default();
+        s.inventory.payment_window_secs = 0;
+        assert!(s.validate().unwrap_err().contains("payment_window_secs"));
+        let mut s = Settings::default();
+        s.catalog.page_limit_default = 500;
+        assert!(s.validate().unwrap_err().contains("page_limit_default"));
+        let mut s = Settings::default();
+        s.server.writes_in_flight_max = usize::MAX;
+        assert!(s.validate().unwrap_err().contains("writes_in_flight_max"));
+        let mut s = Settings::default();
+        s.server.write_latency_target_ms = 3_600_000;
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .contains("write_latency_target_ms"));
+        let mut s = Settings::default();
+        s.events.stream_clients_max = usize::MAX;
+        assert!(s.validate().unwrap_err().contains("stream_clients_max"));
+    }
+
+    #[test]
+    fn without_a_config_file_the_defaults_apply() {
+        Jail::expect_with(|_| {
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.bind, Settings::default().server.bind);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_keys_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("config.toml", "[server]\nbind = \"127.0.0.1:9000\"\n")?;
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.bind, "127.0.0.1:9000");
+            jail.set_env("SURGE_SERVER__BIND", "127.0.0.1:9001");
+            jail.set_env("SURGE_STORE__COMMIT_WINDOW_US", "5");
+            jail.set_env("SURGE_ADMIN_TOKEN", "not-a-setting");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.bind, "127.0.0.1:9001");
+            assert_eq!(s.store.commit_window_us, 5);
+            jail.set_env("SURGE_SERVER__BINDD", "x");
+            assert!(
+                Settings::load(None).is_err(),
+                "a misspelt env key is an error"
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file("config.toml", "[server]\nbnd = \"127.0.0.1:9000\"\n")?;
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("bnd"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,150 @@
+//! The sections about how the process runs: its HTTP server, its store and
+//! its logs, each with its defaults and the checks that keep a bad value
+//! from starting a server that would misbehave rather than fail clearly.
+
+use super::first_failure;
+use crate::store::{CommitterSettings, Durability};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP server listens on; port 0 picks a free port.
+    pub bind: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub body_limit_bytes: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    pub shutdown_timeout_secs: u64,
+    /// Most connections one worker keeps open at once.
+    pub connections_per_worker_max: usize,
+    /// Most storefront writes (purchases, cart changes, checkouts, payments)
+    /// handled at once; beyond it they get 503 with Retry-After at once, so
+    /// accepted writes keep a bounded latency under overload.
+    pub writes_in_flight_max: usize,
+    /// The latency that at most a tenth of one-step writes may take: while
+    /// more do, the limit on writes in flight shrinks below
+    /// `writes_in_flight_max` (and grows back when they are fast again).
+    /// 0 keeps the limit fixed.
+    pub write_latency_target_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            workers: 0,
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_secs: 10,
+            connections_per_worker_max: 25_000,
+            writes_in_flight_max: 512,
+            write_latency_target_ms: 0,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        first_failure(&[
+            (
+                "server.body_limit_bytes must be at least 1024",
+                self.body_limit_bytes >= 1024,
+            ),
+            (
+                "server.connections_per_worker_max must be at least 1",
+                self.connections_per_worker_max >= 1,
+            ),
+            (
+                "server.writes_in_flight_max must be between 1 and 1000000",
+                (1..=1_000_000).contains(&self.writes_in_flight_max),
+            ),
+            (
+                "server.write_latency_target_ms must be at most 60000",
+                self.write_latency_target_ms <= 60_000,
+            ),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Directory holding the sled store and the generated admin token.
+    pub data_dir: PathBuf,
+    /// "strict" acknowledges after the flush; "relaxed" before (benchmarks only).
+    pub durability: Durability,
+    /// How long the committer gathers writes into one batch, in microseconds.
+    pub commit_window_us: u64,
+    /// Most operations in one batch.
+    pub commit_batch_max: usize,
+    /// Most write groups waiting for the committer; beyond it writes get 503.
+    pub commit_queue_max: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data/store"),
+            durability: Durability::Strict,
+            commit_window_us: 100,
+            commit_batch_max: 4096,
+            commit_queue_max: 16_384,
+        }
+    }
+}
+
+impl StoreSettings {
+    pub fn committer(&self) -> CommitterSettings {
+        CommitterSettings {
+            durability: self.durability,
+            commit_window_us: self.commit_window_us,
+            commit_batch_max: self.commit_batch_max,
+            commit_queue_max: self.commit_queue_max,
+        }
+    }
+
+    /// Where sled keeps its files, inside the data directory.
+    pub fn sled_dir(&self) -> PathBuf {
+        self.data_dir.join("sled")
+    }
+
+    pub(super) fn validate(&self) -> Result<(), String> {
+        first_failure(&[
+            (
+                "store.commit_batch_max must be at least 1",
+                self.commit_batch_max >= 1,
+            ),
+            (
+                "store.commit_queue_max must be at least 1",
+                self.commit_queue_max >= 1,
+            ),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// "text" for people, "json" for log collectors.
+    pub format: LogFormat,
+    /// tracing env-filter directives; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
