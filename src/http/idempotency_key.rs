@@ -1,7 +1,7 @@
 //! The `Idempotency-Key` header: required on purchases and checkouts,
 //! optional on other unsafe storefront calls.
 
-use super::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::idempotency::IdempotencyKey;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;

@@ -2,11 +2,11 @@
 //! and answers after it is durable.
 
 use super::auth::Admin;
-use super::keys;
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::clock::{parse_rfc3339, rfc3339, Clock, Millis, SystemClock};
 use crate::domain::{FieldError, Sku};
+use crate::http::idempotency_key;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use crate::idempotency::request_digest;
 use crate::inventory::{Levels, SaleRules};
 use crate::store::{keys as store_keys, WriteGroup};
@@ -112,7 +112,7 @@ pub async fn restock(
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    let Some(key) = keys::optional(&req)? else {
+    let Some(key) = idempotency_key::optional(&req)? else {
         let (levels, sale) = state
             .inventory
             .restock(&sku, body.quantity, WriteGroup::new())
@@ -121,13 +121,13 @@ pub async fn restock(
     };
     let receipt_id = state.idempotency.receipt_id("restock", &key);
     let Some(_claim) = state.idempotency.claim(&receipt_id) else {
-        return Err(keys::in_use());
+        return Err(idempotency_key::in_use());
     };
     let digest = request_digest(&[sku.as_str().as_bytes(), &body.quantity.to_be_bytes()]);
     let receipt_key = store_keys::restock(&receipt_id);
     if let Some(receipt) = state.store.get::<RestockReceipt>(&receipt_key)? {
         if receipt.request_digest != digest {
-            return Err(keys::reused());
+            return Err(idempotency_key::reused());
         }
         let (levels, sale) = state.inventory.inspect(&sku).await?;
         return Ok(HttpResponse::Ok()

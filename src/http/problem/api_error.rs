@@ -1,7 +1,6 @@
-//! Errors as HTTP: every failure leaves as `application/problem+json`
-//! (RFC 9457) with a stable `type`, built in one place from each capability's
-//! closed error list. 5xx bodies say nothing about internals; the cause goes
-//! to the log.
+//! The problem document and [`ApiError`], the one error type handlers
+//! return: a status, a stable code (the tail of the problem `type`), what to
+//! tell the client, and `Retry-After` for 429/503.
 
 use crate::catalog::CatalogError;
 use crate::domain::FieldError;

@@ -1,6 +1,6 @@
 //! Cart, order and payment failures as HTTP problems.
 
-use super::problem::ApiError;
+use super::api_error::ApiError;
 use crate::cart::CartError;
 use crate::order::OrderError;
 use crate::payment::PaymentError;

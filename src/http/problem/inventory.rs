@@ -1,6 +1,6 @@
 //! Inventory failures as HTTP problems.
 
-use super::problem::ApiError;
+use super::api_error::ApiError;
 use crate::clock::rfc3339;
 use crate::inventory::{InventoryError, SkuError};
 use actix_web::http::StatusCode;

@@ -3,12 +3,12 @@
 //! accepts an Idempotency-Key; checkout requires one.
 
 use super::orders::OrderView;
-use super::problem::{ApiError, Problem};
-use super::{keys, AppState};
 use crate::cart::{Cart, CartError, Keyed, LineChange};
 use crate::checkout::CheckoutRequest;
 use crate::clock::{rfc3339, Millis};
 use crate::domain::{CartId, Currency, CustomerId, FieldError, Money, Sku};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::{idempotency_key, AppState};
 use crate::idempotency::request_digest;
 use crate::payment::PaymentToken;
 use actix_web::http::header;
@@ -165,7 +165,7 @@ pub async fn create_cart(
     let (Some(currency), Some(customer)) = (currency, customer) else {
         return Err(ApiError::invalid(errors));
     };
-    let key = keys::optional(&req)?.map(|key| {
+    let key = idempotency_key::optional(&req)?.map(|key| {
         let digest = request_digest(&[
             currency.as_str().as_bytes(),
             customer.as_ref().map_or(&[][..], |c| c.as_str().as_bytes()),
@@ -264,7 +264,7 @@ pub async fn checkout(
     body: web::Json<CheckoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = cart_id(&id)?;
-    let key = keys::required(&req, "checkout")?;
+    let key = idempotency_key::required(&req, "checkout")?;
     let body = body.into_inner();
     let mut errors = Vec::new();
     if !valid_email(&body.email) {
@@ -337,7 +337,7 @@ fn quantity(quantity: u64, zero_ok: bool) -> Result<u64, ApiError> {
 }
 
 fn keyed(req: &HttpRequest, parts: &[&[u8]]) -> Result<Option<Keyed>, ApiError> {
-    Ok(keys::optional(req)?.map(|key| Keyed {
+    Ok(idempotency_key::optional(req)?.map(|key| Keyed {
         key: key.as_str().to_owned(),
         digest: request_digest(parts),
     }))

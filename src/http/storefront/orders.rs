@@ -1,9 +1,9 @@
 //! Order reads. The unguessable order id is the capability to read it.
 
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use crate::order::{self, Canceller, Order, OrderError, OrderStatus};
 use crate::payment::PaymentToken;
 use actix_web::http::StatusCode;

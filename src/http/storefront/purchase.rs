@@ -4,10 +4,10 @@
 //! that may succeed reaches the SKU actor.
 
 use super::orders::OrderView;
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::domain::{CustomerId, FieldError, Sku};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::{idempotency_key, AppState};
 use crate::idempotency::request_digest;
 use crate::inventory::{PurchaseRequest, SkuError};
 use crate::order::{self, Order, OrderStatus};
@@ -50,7 +50,7 @@ pub async fn purchase(
         // A replay could read a write that was never flushed: answer nothing.
         return Err(StoreError::Failed.into());
     }
-    let key = super::keys::required(&req, "purchase")?;
+    let key = idempotency_key::required(&req, "purchase")?;
     let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
     let snapshot = state.catalog.snapshot();
     let (product, variant) = match snapshot.sku(&sku) {
@@ -65,7 +65,7 @@ pub async fn purchase(
         &quantity.to_be_bytes(),
     ]);
     let Some(_claim) = state.idempotency.claim(order_id.as_str()) else {
-        return Err(super::keys::in_use());
+        return Err(idempotency_key::in_use());
     };
     if state.idempotency.may_exist(&order_id) {
         if let Some(existing) = order::get(&state.store, &order_id)? {
@@ -114,7 +114,7 @@ fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64
 /// for a different one.
 fn replay(order: &Order, digest: &[u8; 32]) -> Result<HttpResponse, ApiError> {
     if order.request_digest != *digest {
-        return Err(super::keys::reused());
+        return Err(idempotency_key::reused());
     }
     let mut original = OrderView::new(order);
     original.status = OrderStatus::AwaitingPayment;
