@@ -1,4 +1,6 @@
-//! Cart, order and payment failures as HTTP problems.
+//! Cart, order and payment failures as HTTP problems: each error's `code()`
+//! is the problem `type`; here only the status and the facts shown are
+//! decided.
 
 use super::api_error::ApiError;
 use crate::cart::CartError;
@@ -6,32 +8,29 @@ use crate::order::OrderError;
 use crate::payment::PaymentError;
 use actix_web::http::StatusCode;
 
+/// A request that is well-formed but cannot be carried out as asked.
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
 impl From<CartError> for ApiError {
     fn from(e: CartError) -> Self {
+        let code = e.code();
         let detail = e.to_string();
-        let conflict = |code| ApiError::new(StatusCode::CONFLICT, code, detail.clone());
-        let invalid = |code| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail.clone());
+        let answer = |status| ApiError::new(status, code, detail.clone());
         match e {
-            CartError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "cart-not-found", detail)
-            }
-            CartError::Busy | CartError::Passivated => ApiError::unavailable("busy", detail, 1),
-            CartError::CheckedOut(order) => conflict("cart-checked-out").with("order_id", order),
-            CartError::CheckoutInProgress => conflict("checkout-in-progress"),
-            CartError::TooManyLines { max } => invalid("too-many-lines").with("max", max),
-            CartError::QuantityTooLarge { max } => invalid("quantity-too-large").with("max", max),
-            CartError::CurrencyMismatch { ref cart, .. } => {
-                invalid("currency-mismatch").with("currency", cart.clone())
-            }
-            CartError::LineNotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "line-not-found", detail)
-            }
-            CartError::Empty => invalid("cart-empty"),
+            CartError::NotFound(_) | CartError::LineNotFound(_) => answer(StatusCode::NOT_FOUND),
+            CartError::Busy | CartError::Passivated => ApiError::unavailable(code, detail, 1),
+            CartError::CheckedOut(order) => answer(StatusCode::CONFLICT).with("order_id", order),
+            CartError::CheckoutInProgress => answer(StatusCode::CONFLICT),
             CartError::LinesUnavailable(ref skus) => {
                 let skus: Vec<String> = skus.iter().map(ToString::to_string).collect();
-                conflict("lines-unavailable").with("skus", skus)
+                answer(StatusCode::CONFLICT).with("skus", skus)
             }
-            CartError::KeyReused => invalid("idempotency-key-reused"),
+            CartError::TooManyLines { max } => answer(UNPROCESSABLE).with("max", max),
+            CartError::QuantityTooLarge { max } => answer(UNPROCESSABLE).with("max", max),
+            CartError::CurrencyMismatch { ref cart, .. } => {
+                answer(UNPROCESSABLE).with("currency", cart.clone())
+            }
+            CartError::Empty | CartError::KeyReused => answer(UNPROCESSABLE),
             CartError::Catalog(e) => e.into(),
             CartError::Inventory(e) => e.into(),
             CartError::Order(e) => e.into(),
@@ -43,32 +42,22 @@ impl From<CartError> for ApiError {
 
 impl From<OrderError> for ApiError {
     fn from(e: OrderError) -> Self {
+        let code = e.code();
         let detail = e.to_string();
+        let answer = |status| ApiError::new(status, code, detail.clone());
         match e {
-            OrderError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "order-not-found", detail)
-            }
+            OrderError::NotFound(_) => answer(StatusCode::NOT_FOUND),
             OrderError::Illegal(illegal) => {
-                ApiError::new(StatusCode::CONFLICT, "illegal-transition", detail)
-                    .with("current_status", illegal.from.as_str())
+                answer(StatusCode::CONFLICT).with("current_status", illegal.from.as_str())
             }
-            OrderError::Expired => ApiError::new(StatusCode::CONFLICT, "order-expired", detail),
             OrderError::NotCancellable(status) => {
-                ApiError::new(StatusCode::CONFLICT, "not-cancellable", detail)
-                    .with("current_status", status)
+                answer(StatusCode::CONFLICT).with("current_status", status)
             }
-            OrderError::RefundTooLarge { refundable, .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "refund-exceeds-paid",
-                detail,
-            )
-            .with("refundable", refundable),
-            OrderError::WrongCurrency(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "currency-mismatch",
-                detail,
-            ),
-            OrderError::NoPayment => ApiError::new(StatusCode::CONFLICT, "no-payment", detail),
+            OrderError::Expired | OrderError::NoPayment => answer(StatusCode::CONFLICT),
+            OrderError::RefundTooLarge { refundable, .. } => {
+                answer(UNPROCESSABLE).with("refundable", refundable)
+            }
+            OrderError::WrongCurrency(_) => answer(UNPROCESSABLE),
             OrderError::Payment(e) => e.into(),
             OrderError::Inventory(e) => e.into(),
             OrderError::Store(e) => e.into(),
@@ -97,6 +86,130 @@ impl From<PaymentError> for ApiError {
             PaymentError::Invalid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::CatalogError;
+    use crate::domain::Sku;
+    use crate::inventory::InventoryError;
+    use crate::order::{IllegalTransition, OrderStatus, Transition};
+    use crate::store::StoreError;
+
+    fn sku() -> Sku {
+        Sku::parse("TEE-1").unwrap()
+    }
+
+    /// The status and problem `type` an error is answered with.
+    fn answer(e: impl Into<ApiError>) -> (u16, &'static str) {
+        let e = e.into();
+        (e.status.as_u16(), e.code)
+    }
+
+    #[test]
+    fn every_cart_error_keeps_its_status_and_problem_type() {
+        let cases = [
+            (CartError::NotFound("c".into()), 404, "cart-not-found"),
+            (CartError::Busy, 503, "busy"),
+            (CartError::Passivated, 503, "busy"),
+            (CartError::CheckedOut("o".into()), 409, "cart-checked-out"),
+            (CartError::CheckoutInProgress, 409, "checkout-in-progress"),
+            (CartError::TooManyLines { max: 1 }, 422, "too-many-lines"),
+            (
+                CartError::QuantityTooLarge { max: 1 },
+                422,
+                "quantity-too-large",
+            ),
+            (
+                CartError::CurrencyMismatch {
+                    sku: sku(),
+                    cart: "EUR".into(),
+                    price: "USD".into(),
+                },
+                422,
+                "currency-mismatch",
+            ),
+            (CartError::LineNotFound(sku()), 404, "line-not-found"),
+            (CartError::Empty, 422, "cart-empty"),
+            (
+                CartError::LinesUnavailable(vec![sku()]),
+                409,
+                "lines-unavailable",
+            ),
+            (CartError::KeyReused, 422, "idempotency-key-reused"),
+            (
+                CartError::Catalog(CatalogError::SkuRetired(sku())),
+                410,
+                "sku-retired",
+            ),
+            (
+                CartError::Inventory(InventoryError::Busy(sku())),
+                503,
+                "busy",
+            ),
+            (CartError::Order(OrderError::Expired), 409, "order-expired"),
+            (
+                CartError::Payment(PaymentError::Timeout),
+                503,
+                "payment-timeout",
+            ),
+            (CartError::Store(StoreError::Overloaded), 503, "overloaded"),
+        ];
+        for (e, status, code) in cases {
+            let shown = format!("{e:?}");
+            assert_eq!(answer(e), (status, code), "{shown}");
+        }
+    }
+
+    #[test]
+    fn every_order_error_keeps_its_status_and_problem_type() {
+        let illegal = IllegalTransition {
+            from: OrderStatus::Delivered,
+            transition: Transition::Ship,
+        };
+        let cases = [
+            (OrderError::NotFound("o".into()), 404, "order-not-found"),
+            (OrderError::Illegal(illegal), 409, "illegal-transition"),
+            (OrderError::Expired, 409, "order-expired"),
+            (
+                OrderError::NotCancellable("shipped"),
+                409,
+                "not-cancellable",
+            ),
+            (
+                OrderError::RefundTooLarge {
+                    requested: 2,
+                    refundable: 1,
+                },
+                422,
+                "refund-exceeds-paid",
+            ),
+            (
+                OrderError::WrongCurrency("EUR".into()),
+                422,
+                "currency-mismatch",
+            ),
+            (OrderError::NoPayment, 409, "no-payment"),
+            (
+                OrderError::Payment(PaymentError::Declined {
+                    reason: "no".into(),
+                }),
+                402,
+                "payment-declined",
+            ),
+            (
+                OrderError::Inventory(InventoryError::Passivated),
+                503,
+                "no-answer",
+            ),
+            (OrderError::Store(StoreError::Closed), 503, "shutting-down"),
+        ];
+        for (e, status, code) in cases {
+            let shown = format!("{e:?}");
+            assert_eq!(answer(e), (status, code), "{shown}");
         }
     }
 }

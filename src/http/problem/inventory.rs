@@ -1,4 +1,6 @@
-//! Inventory failures as HTTP problems.
+//! Inventory failures as HTTP problems. A SKU's refusal (`SkuError`) takes
+//! its problem `type` from its `code()`; `InventoryError` has no `code()`,
+//! so the types of its own variants are named here.
 
 use super::api_error::ApiError;
 use crate::clock::rfc3339;
