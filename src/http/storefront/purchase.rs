@@ -5,7 +5,7 @@
 
 use super::orders::OrderView;
 use crate::catalog::{CatalogError, SkuStatus};
-use crate::domain::{CustomerId, FieldError, Sku};
+use crate::domain::{CustomerId, FieldError, Quantity, Sku};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::request_digest;
@@ -62,7 +62,7 @@ pub async fn purchase(
     let digest = request_digest(&[
         sku.as_str().as_bytes(),
         customer.as_str().as_bytes(),
-        &quantity.to_be_bytes(),
+        &quantity.get().to_be_bytes(),
     ]);
     let Some(_claim) = state.idempotency.claim(order_id.as_str()) else {
         return Err(idempotency_key::in_use());
@@ -76,14 +76,14 @@ pub async fn purchase(
         metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
         return Err(SkuError::InsufficientStock {
             available: 0,
-            requested: quantity,
+            requested: quantity.get(),
         }
         .into());
     }
     let request = PurchaseRequest {
         order_id,
         customer,
-        quantity,
+        quantity: quantity.get(),
         product_id: product.id.clone(),
         unit_price: variant.price,
         request_digest: digest,
@@ -93,19 +93,16 @@ pub async fn purchase(
     Ok(created(&order))
 }
 
-fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64), ApiError> {
+fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, Quantity), ApiError> {
     let mut errors = Vec::new();
     let customer = CustomerId::parse(&body.customer_id)
         .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
         .ok();
-    if body.quantity == 0 || body.quantity > quantity_max {
-        errors.push(FieldError::new(
-            "quantity",
-            format!("quantity must be between 1 and {quantity_max}"),
-        ));
-    }
-    match customer {
-        Some(customer) if errors.is_empty() => Ok((customer, body.quantity)),
+    let quantity = Quantity::parse(body.quantity, quantity_max)
+        .map_err(|e| errors.push(FieldError::new("quantity", e.0)))
+        .ok();
+    match (customer, quantity) {
+        (Some(customer), Some(quantity)) => Ok((customer, quantity)),
         _ => Err(ApiError::invalid(errors)),
     }
 }
