@@ -1,4 +1,5 @@
-//! Order reads. The unguessable order id is the capability to read it.
+//! Orders as their customer sees them: read, pay, cancel. The unguessable
+//! order id is the capability to use the order.
 
 use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
