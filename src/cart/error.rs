@@ -62,3 +62,29 @@ impl From<CheckoutError> for CartError {
         }
     }
 }
+
+impl CartError {
+    /// Stable machine-readable code; the last segment of the problem `type`.
+    /// A failure of another capability carries that capability's code where
+    /// it has one (it is answered as what it wraps).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "cart-not-found",
+            Self::Busy | Self::Passivated => "busy",
+            Self::CheckedOut(_) => "cart-checked-out",
+            Self::CheckoutInProgress => "checkout-in-progress",
+            Self::TooManyLines { .. } => "too-many-lines",
+            Self::QuantityTooLarge { .. } => "quantity-too-large",
+            Self::CurrencyMismatch { .. } => "currency-mismatch",
+            Self::LineNotFound(_) => "line-not-found",
+            Self::Empty => "cart-empty",
+            Self::LinesUnavailable(_) => "lines-unavailable",
+            Self::KeyReused => "idempotency-key-reused",
+            Self::Catalog(e) => e.code(),
+            Self::Inventory(_) => "inventory",
+            Self::Order(e) => e.code(),
+            Self::Payment(e) => e.code(),
+            Self::Store(_) => "store",
+        }
+    }
+}

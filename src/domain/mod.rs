@@ -2,12 +2,18 @@
 //! the edge (`parse`/`TryFrom`), so a value that exists is a valid value:
 //! downstream code never re-validates and never sees a raw `String` id.
 
+mod email;
 mod ids;
 mod money;
+mod quantity;
+mod shipping_address;
 mod text;
 
+pub use email::Email;
 pub use ids::{CartId, CustomerId, HoldId, OrderId, ProductId, Sku};
 pub use money::{Currency, Money};
+pub use quantity::Quantity;
+pub use shipping_address::ShippingAddress;
 pub use text::{BoundedText, TextRule};
 
 /// Why a value could not be parsed. Carried into per-field validation errors.

@@ -1,38 +1,32 @@
-//! The HTTP API: routes per resource, validation at the edge, one error
-//! mapping to problem+json. This is the only module that knows HTTP; handlers
-//! parse, delegate to a capability, and render.
+//! The HTTP API: the only module that knows HTTP. Handlers parse the request
+//! into domain types, delegate to one capability, and render the answer.
+//!
+//! - `storefront/`, `admin/`, `ops.rs`: the routes, one file per resource
+//!   (admin ones behind the bearer token of `admin/auth.rs`);
+//! - `middleware/`: what runs around every handler (write admission,
+//!   per-route metrics);
+//! - `problem/`: every error as problem+json, mapped once;
+//! - `rendering/`: catalog views, ETags and the cache of rendered reads;
+//! - `idempotency_key.rs`: the `Idempotency-Key` header;
+//! - `openapi.rs`: the OpenAPI document.
+//!
+//! This file holds what handlers share ([`AppState`]) and the route table.
 
-mod admin_catalog;
-mod admin_inventory;
-mod admin_orders;
-mod admin_webhooks;
-mod admission;
-mod auth;
-mod caching;
-mod carts;
-mod catalog;
-mod commerce_errors;
-mod edge;
-mod front;
-mod inventory_errors;
-mod keys;
-mod observe;
+mod admin;
+mod idempotency_key;
+mod middleware;
 mod openapi;
 mod ops;
-mod orders;
 mod problem;
-mod purchase;
-mod rendered;
-mod stream;
-mod views;
-mod write_limit;
+mod rendering;
+mod storefront;
 
-pub use admission::Admission;
-pub use auth::AdminToken;
+pub use admin::auth::AdminToken;
+pub use middleware::{Admission, Front};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
-pub use rendered::Reads;
-pub use stream::Streams;
+pub use rendering::Reads;
+pub use storefront::stream::Streams;
 
 use crate::cart::Carts;
 use crate::catalog::Catalog;
@@ -46,6 +40,7 @@ use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use storefront::{carts, catalog, orders, purchase, stream};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -83,10 +78,10 @@ pub fn app_data(
 ) {
     cfg.app_data(state)
         .app_data(web::Data::new(token))
-        .app_data(edge::json_config(body_limit_bytes))
+        .app_data(problem::edge::json_config(body_limit_bytes))
         .app_data(web::PayloadConfig::new(body_limit_bytes))
-        .app_data(edge::query_config())
-        .app_data(edge::path_config());
+        .app_data(problem::edge::query_config())
+        .app_data(problem::edge::path_config());
 }
 
 /// Every route. Resources are declared with their methods so that a wrong
@@ -135,46 +130,44 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/events/stream").get(stream::stream))
     .service(web::scope("/v1/admin").configure(admin_routes))
     .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
-    .default_service(web::to(edge::not_found));
+    .default_service(web::to(problem::edge::not_found));
 }
 
 /// Under `/v1/admin`.
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/orders").get(admin_orders::list_orders))
-        .service(web::resource("/orders/{id}/fulfil").post(admin_orders::fulfil))
-        .service(web::resource("/orders/{id}/ship").post(admin_orders::ship))
-        .service(web::resource("/orders/{id}/deliver").post(admin_orders::deliver))
-        .service(web::resource("/orders/{id}/cancel").post(admin_orders::cancel))
-        .service(web::resource("/orders/{id}/refund").post(admin_orders::refund))
+    cfg.service(web::resource("/orders").get(admin::orders::list_orders))
+        .service(web::resource("/orders/{id}/fulfil").post(admin::orders::fulfil))
+        .service(web::resource("/orders/{id}/ship").post(admin::orders::ship))
+        .service(web::resource("/orders/{id}/deliver").post(admin::orders::deliver))
+        .service(web::resource("/orders/{id}/cancel").post(admin::orders::cancel))
+        .service(web::resource("/orders/{id}/refund").post(admin::orders::refund))
         .service(
             web::resource("/webhooks")
-                .get(admin_webhooks::list)
-                .post(admin_webhooks::register),
+                .get(admin::webhooks::list)
+                .post(admin::webhooks::register),
         )
         .service(
             web::resource("/webhooks/{id}")
-                .get(admin_webhooks::get)
-                .delete(admin_webhooks::remove),
+                .get(admin::webhooks::get)
+                .delete(admin::webhooks::remove),
         )
-        .service(web::resource("/webhooks/{id}/dead-letters").get(admin_webhooks::dead_letters))
+        .service(web::resource("/webhooks/{id}/dead-letters").get(admin::webhooks::dead_letters))
         .service(
-            web::resource("/webhooks/{id}/dead-letters/replay").post(admin_webhooks::replay_all),
+            web::resource("/webhooks/{id}/dead-letters/replay").post(admin::webhooks::replay_all),
         )
         .service(
             web::resource("/webhooks/{id}/dead-letters/{event_id}/replay")
-                .post(admin_webhooks::replay_one),
+                .post(admin::webhooks::replay_one),
         )
-        .service(web::resource("/products").post(admin_catalog::create_product))
+        .service(web::resource("/products").post(admin::catalog::create_product))
         .service(
             web::resource("/products/{id}")
-                .put(admin_catalog::replace_product)
-                .delete(admin_catalog::archive_product),
+                .put(admin::catalog::replace_product)
+                .delete(admin::catalog::archive_product),
         )
-        .service(web::resource("/stats").get(admin_inventory::stats))
-        .service(web::resource("/skus/{sku}/inventory").get(admin_inventory::get_inventory))
-        .service(web::resource("/skus/{sku}/restock").post(admin_inventory::restock))
-        .service(web::resource("/skus/{sku}/stock").put(admin_inventory::set_stock))
-        .service(web::resource("/skus/{sku}/sale").put(admin_inventory::set_sale));
+        .service(web::resource("/stats").get(admin::inventory::stats))
+        .service(web::resource("/skus/{sku}/inventory").get(admin::inventory::get_inventory))
+        .service(web::resource("/skus/{sku}/restock").post(admin::inventory::restock))
+        .service(web::resource("/skus/{sku}/stock").put(admin::inventory::set_stock))
+        .service(web::resource("/skus/{sku}/sale").put(admin::inventory::set_sale));
 }
-
-pub use front::Front;

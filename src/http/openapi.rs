@@ -1,10 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations and the
 //! view types, served at `/openapi.json` and browsable at `/docs/`.
 
-use super::{
-    admin_catalog, admin_inventory, admin_orders, admin_webhooks, carts, catalog, ops, orders,
-    purchase, stream,
-};
+use super::admin;
+use super::ops;
+use super::storefront::{carts, catalog, orders, purchase, stream};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -17,13 +16,13 @@ use utoipa::{Modify, OpenApi};
         purchase::purchase, orders::get_order, orders::pay, orders::cancel,
         carts::create_cart, carts::get_cart, carts::add_line, carts::set_quantity,
         carts::remove_line, carts::checkout,
-        admin_orders::list_orders, admin_orders::fulfil, admin_orders::ship,
-        admin_orders::deliver, admin_orders::cancel, admin_orders::refund,
-        admin_catalog::create_product, admin_catalog::replace_product, admin_catalog::archive_product,
-        admin_inventory::get_inventory, admin_inventory::restock, admin_inventory::set_stock,
-        admin_inventory::set_sale, admin_inventory::stats,
-        admin_webhooks::register, admin_webhooks::list, admin_webhooks::get, admin_webhooks::remove,
-        admin_webhooks::dead_letters, admin_webhooks::replay_all, admin_webhooks::replay_one,
+        admin::orders::list_orders, admin::orders::fulfil, admin::orders::ship,
+        admin::orders::deliver, admin::orders::cancel, admin::orders::refund,
+        admin::catalog::create_product, admin::catalog::replace_product, admin::catalog::archive_product,
+        admin::inventory::get_inventory, admin::inventory::restock, admin::inventory::set_stock,
+        admin::inventory::set_sale, admin::inventory::stats,
+        admin::webhooks::register, admin::webhooks::list, admin::webhooks::get, admin::webhooks::remove,
+        admin::webhooks::dead_letters, admin::webhooks::replay_all, admin::webhooks::replay_one,
         stream::stream,
     ),
     modifiers(&AdminSecurity),

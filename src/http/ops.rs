@@ -1,7 +1,7 @@
 //! Operations routes: liveness, readiness, Prometheus metrics.
 
-use super::problem::{ApiError, Problem};
-use super::AppState;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use actix_web::{web, HttpResponse};
 use std::sync::atomic::Ordering;
 

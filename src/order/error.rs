@@ -36,3 +36,26 @@ pub enum OrderError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl OrderError {
+    /// Stable machine-readable code; the last segment of the problem `type`.
+    /// A failure of another capability carries that capability's code where
+    /// it has one (it is answered as what it wraps).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "order-not-found",
+            Self::Illegal(_) => "illegal-transition",
+            Self::Expired => "order-expired",
+            Self::NotCancellable(_) => "not-cancellable",
+            Self::RefundTooLarge { .. } => "refund-exceeds-paid",
+            Self::WrongCurrency(_) => "currency-mismatch",
+            Self::NoPayment => "no-payment",
+            Self::TotalOverflow => "total-overflow",
+            Self::Catalog(e) => e.code(),
+            Self::Idempotency(e) => e.code(),
+            Self::Payment(e) => e.code(),
+            Self::Inventory(_) => "inventory",
+            Self::Store(_) => "store",
+        }
+    }
+}

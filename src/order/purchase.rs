@@ -6,7 +6,7 @@
 
 use super::{Order, OrderError, Orders};
 use crate::catalog::{CatalogError, SkuStatus};
-use crate::domain::{CustomerId, Sku};
+use crate::domain::{CustomerId, Quantity, Sku};
 use crate::events::EventKind;
 use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, Reserve, SkuError};
@@ -20,7 +20,7 @@ const SCOPE: &str = "purchase";
 pub struct Purchase {
     pub key: IdempotencyKey,
     pub customer: CustomerId,
-    pub quantity: u64,
+    pub quantity: Quantity,
 }
 
 /// The order a purchase made, or found when its key was used before
@@ -44,11 +44,12 @@ impl Orders {
             Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku.clone()).into()),
             None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
         };
+        let quantity = req.quantity.get();
         let order_id = self.idempotency.order_id(SCOPE, &req.key);
         let digest = request_digest(&[
             sku.as_str().as_bytes(),
             req.customer.as_str().as_bytes(),
-            &req.quantity.to_be_bytes(),
+            &quantity.to_be_bytes(),
         ]);
         let _claim = self
             .idempotency
@@ -69,7 +70,7 @@ impl Orders {
             metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
             let refused = SkuError::InsufficientStock {
                 available: 0,
-                requested: req.quantity,
+                requested: quantity,
             };
             return Err(InventoryError::from(refused).into());
         }
@@ -80,7 +81,7 @@ impl Orders {
             .payment_window_secs
             .saturating_mul(1000);
         let expires_at = now.saturating_add(window_ms);
-        let line = (sku.clone(), product_id, unit_price, req.quantity);
+        let line = (sku.clone(), product_id, unit_price, quantity);
         let order = Order::awaiting_payment(
             order_id,
             req.customer.clone(),
@@ -96,7 +97,7 @@ impl Orders {
         let reserve = Reserve {
             holder: order.id.hold(),
             customer: Some(req.customer),
-            quantity: req.quantity,
+            quantity,
             expires_at,
             attach,
         };

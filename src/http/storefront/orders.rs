@@ -1,12 +1,12 @@
-//! Order reads. The unguessable order id is the capability to read it.
+//! Orders as their customer sees them: read, pay, cancel. The unguessable
+//! order id is the capability to use the order.
 
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use crate::order::{self, Canceller, Order, OrderError, OrderStatus};
 use crate::payment::PaymentToken;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -116,15 +116,9 @@ pub async fn get_order(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "order-not-found",
-            format!("no order '{id}'"),
-        )
-    };
-    let order_id = OrderId::parse(&id).map_err(|_| not_found())?;
-    let order = order::get(&state.store, &order_id)?.ok_or_else(not_found)?;
+    let order_id = order_id(&id)?;
+    let order =
+        order::get(&state.store, &order_id)?.ok_or_else(|| OrderError::NotFound(id.to_string()))?;
     Ok(ok(&order))
 }
 

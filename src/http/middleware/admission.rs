@@ -8,9 +8,9 @@
 //! from snapshots and atomics, and an operator must be able to act during
 //! the storm.
 
-use super::problem::ApiError;
 use super::write_limit::{WriteLimit, WritePermit};
-use super::AppState;
+use crate::http::problem::ApiError;
+use crate::http::AppState;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, ResponseError};

@@ -2,11 +2,11 @@
 //! and answers after it is durable.
 
 use super::auth::Admin;
-use super::keys;
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::domain::{FieldError, Sku};
+use crate::http::idempotency_key;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use crate::inventory::{Levels, SaleRules};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,7 @@ pub async fn restock(
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    let key = keys::optional(&req)?;
+    let key = idempotency_key::optional(&req)?;
     let restocked = state
         .inventory
         .restock_once(&sku, body.quantity, key.as_ref())

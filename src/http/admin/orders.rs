@@ -2,10 +2,10 @@
 //! moves a merchant makes: fulfil, ship, deliver, cancel, refund.
 
 use super::auth::Admin;
-use super::orders::{ok, order_id, OrderView};
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::domain::{FieldError, Money};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::storefront::orders::{ok, order_id, OrderView};
+use crate::http::AppState;
 use crate::order::{Canceller, OrderError, OrderStatus, Orders, Transition};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,7 @@ pub async fn list_orders(
             )])
         })?),
     };
-    let limit = super::edge::page_limit(query.limit, PAGE_DEFAULT, PAGE_MAX)?;
+    let limit = crate::http::problem::edge::page_limit(query.limit, PAGE_DEFAULT, PAGE_MAX)?;
     // One more than asked tells whether another page exists.
     let mut orders = state
         .orders

@@ -1,8 +1,8 @@
 //! The `Idempotency-Key` header: required on purchases and checkouts,
 //! optional on other unsafe storefront calls.
 
-use super::problem::ApiError;
-use crate::idempotency::IdempotencyKey;
+use crate::http::problem::ApiError;
+use crate::idempotency::{IdempotencyError, IdempotencyKey};
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 
@@ -32,21 +32,17 @@ pub fn optional(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
 }
 
-/// 409: a request with the same key is being served.
-pub fn in_use() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency-key-in-use",
-        "a request with this Idempotency-Key is in progress; retry shortly",
-    )
-    .with("retry_after_secs", 1)
-}
-
-/// 422: the key was used for a different request.
-pub fn reused() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency-key-reused",
-        "this Idempotency-Key was used for a different request",
-    )
+impl From<IdempotencyError> for ApiError {
+    fn from(e: IdempotencyError) -> Self {
+        let (code, detail) = (e.code(), e.to_string());
+        match e {
+            // A request with the same key is being served.
+            IdempotencyError::InUse => {
+                ApiError::new(StatusCode::CONFLICT, code, detail).with("retry_after_secs", 1)
+            }
+            IdempotencyError::Reused => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+            }
+        }
+    }
 }

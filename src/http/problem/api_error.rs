@@ -1,11 +1,8 @@
-//! Errors as HTTP: every failure leaves as `application/problem+json`
-//! (RFC 9457) with a stable `type`, built in one place from each capability's
-//! closed error list. 5xx bodies say nothing about internals; the cause goes
-//! to the log.
+//! The problem document and [`ApiError`], the one error type handlers
+//! return: a status, a stable code (the tail of the problem `type`), what to
+//! tell the client, and `Retry-After` for 429/503.
 
-use crate::catalog::CatalogError;
 use crate::domain::FieldError;
-use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -135,56 +132,5 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"surge-admin\""));
         }
         res.json(self.problem())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Overloaded => Self::unavailable(
-                "overloaded",
-                "the server is at its write capacity; retry shortly",
-                1,
-            ),
-            StoreError::Closed => {
-                Self::unavailable("shutting-down", "the server is shutting down", 5)
-            }
-            StoreError::Failed => Self::unavailable(
-                "store-failed",
-                "the store failed a write and takes no more until restarted",
-                30,
-            ),
-            StoreError::Io(_) | StoreError::Corrupt { .. } => {
-                tracing::error!(error = %e, "store failure");
-                Self::unavailable(
-                    "store-unavailable",
-                    "the store could not complete the write",
-                    1,
-                )
-            }
-        }
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        let code = e.code();
-        let detail = e.to_string();
-        match e {
-            CatalogError::ProductNotFound(_) | CatalogError::SkuNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, code, detail)
-            }
-            CatalogError::ProductArchived(_) | CatalogError::SkuRetired(_) => {
-                Self::new(StatusCode::GONE, code, detail)
-            }
-            CatalogError::ProductExists(_)
-            | CatalogError::DuplicateSku { .. }
-            | CatalogError::RepeatedSku(_) => Self::new(StatusCode::CONFLICT, code, detail),
-            CatalogError::PreconditionFailed { .. } => {
-                Self::new(StatusCode::PRECONDITION_FAILED, code, detail)
-            }
-            CatalogError::Invalid(errors) => Self::invalid(errors),
-            CatalogError::Store(e) => e.into(),
-        }
     }
 }

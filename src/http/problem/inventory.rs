@@ -1,8 +1,9 @@
-//! Inventory failures as HTTP problems.
+//! Inventory failures as HTTP problems. A SKU's refusal (`SkuError`) takes
+//! its problem `type` from its `code()`; `InventoryError` has no `code()`,
+//! so the types of its own variants are named here.
 
-use super::problem::ApiError;
+use super::api_error::ApiError;
 use crate::clock::rfc3339;
-use crate::idempotency::IdempotencyError;
 use crate::inventory::{InventoryError, SkuError};
 use actix_web::http::StatusCode;
 
@@ -22,15 +23,6 @@ impl From<InventoryError> for ApiError {
             ),
             InventoryError::Idempotency(e) => e.into(),
             InventoryError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<IdempotencyError> for ApiError {
-    fn from(e: IdempotencyError) -> Self {
-        match e {
-            IdempotencyError::InUse => super::keys::in_use(),
-            IdempotencyError::Reused => super::keys::reused(),
         }
     }
 }

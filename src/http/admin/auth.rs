@@ -1,7 +1,7 @@
 //! Admin authentication: `Authorization: Bearer <token>`, compared in
 //! constant time (on digests, so not even the length leaks).
 
-use super::problem::ApiError;
+use crate::http::problem::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest};

@@ -2,12 +2,12 @@
 //! answers only after its change is durable.
 
 use super::auth::Admin;
-use super::caching::if_match_accepts;
-use super::catalog::{parse_product_id, render_product};
-use super::problem::{ApiError, Problem};
-use super::views::ProductView;
-use super::AppState;
 use crate::catalog::ProductInput;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::rendering::etag::if_match_accepts;
+use crate::http::rendering::views::ProductView;
+use crate::http::storefront::catalog::{parse_product_id, render_product};
+use crate::http::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 

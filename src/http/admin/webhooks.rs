@@ -2,10 +2,10 @@
 //! webhook's dead letters and replay them.
 
 use super::auth::Admin;
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::clock::rfc3339;
 use crate::events::{Delivery, EventKind, Webhook, WebhookError};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -216,7 +216,11 @@ pub async fn dead_letters(
     id: web::Path<String>,
     query: web::Query<DeadLetterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = super::edge::page_limit(query.limit, DEAD_LETTERS_DEFAULT, DEAD_LETTERS_MAX)?;
+    let limit = crate::http::problem::edge::page_limit(
+        query.limit,
+        DEAD_LETTERS_DEFAULT,
+        DEAD_LETTERS_MAX,
+    )?;
     let letters = state.webhooks.dead_letters(&id, limit)?;
     Ok(no_store().json(DeadLetterList {
         items: letters.iter().map(DeadLetterView::new).collect(),

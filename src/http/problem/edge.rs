@@ -3,7 +3,7 @@
 //! problem+json with a clear message, and a last-resort layer gives every
 //! other empty error response (unknown route, wrong method, …) a problem body.
 
-use super::problem::{title, ApiError, Problem, PROBLEM_JSON};
+use super::api_error::{title, ApiError, Problem, PROBLEM_JSON};
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};

@@ -2,9 +2,9 @@
 //! `Orders::purchase`, rendered as the order.
 
 use super::orders::OrderView;
-use super::problem::{ApiError, Problem};
-use super::AppState;
-use crate::domain::{CustomerId, FieldError, Sku};
+use crate::domain::{CustomerId, FieldError, Quantity, Sku};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::{idempotency_key, AppState};
 use crate::order::{OrderStatus, Purchase, Purchased};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,7 +37,7 @@ pub async fn purchase(
     body: web::Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
-    let key = super::keys::required(&req, "purchase")?;
+    let key = idempotency_key::required(&req, "purchase")?;
     let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
     let purchase = Purchase {
         key,
@@ -48,19 +48,16 @@ pub async fn purchase(
     Ok(created(purchased))
 }
 
-fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, u64), ApiError> {
+fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, Quantity), ApiError> {
     let mut errors = Vec::new();
     let customer = CustomerId::parse(&body.customer_id)
         .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
         .ok();
-    if body.quantity == 0 || body.quantity > quantity_max {
-        errors.push(FieldError::new(
-            "quantity",
-            format!("quantity must be between 1 and {quantity_max}"),
-        ));
-    }
-    match customer {
-        Some(customer) if errors.is_empty() => Ok((customer, body.quantity)),
+    let quantity = Quantity::parse(body.quantity, quantity_max)
+        .map_err(|e| errors.push(FieldError::new("quantity", e.0)))
+        .ok();
+    match (customer, quantity) {
+        (Some(customer), Some(quantity)) => Ok((customer, quantity)),
         _ => Err(ApiError::invalid(errors)),
     }
 }

@@ -9,8 +9,8 @@
 //! gave about +3 % SKU reads/s; BENCHMARKS.md.)
 
 use super::admission::{admit, is_storefront_write};
-use super::edge::with_problem_body;
-use super::observe::{method_label, record};
+use super::route_metrics::{method_label, record};
+use crate::http::problem::edge::with_problem_body;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::Error;

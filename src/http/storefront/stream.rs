@@ -5,9 +5,9 @@
 //! never grows memory. The number of clients is bounded, and every stream
 //! ends when the server starts shutting down.
 
-use super::problem::{ApiError, Problem};
-use super::AppState;
 use crate::domain::{FieldError, Sku};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::AppState;
 use crate::inventory::StockUpdate;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;

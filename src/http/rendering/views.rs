@@ -1,6 +1,6 @@
 //! What clients read: the JSON shapes of catalog resources.
 
-use super::rendered::Shown;
+use super::cache::Shown;
 use crate::catalog::{Product, Variant};
 use crate::domain::{Money, ProductId};
 use serde::Serialize;

@@ -1,13 +1,15 @@
 //! Public catalog reads, served from the snapshot and published availability
 //! without touching the store or any actor.
 
-use super::caching::{json_bytes, product_etag};
-use super::problem::{ApiError, Problem};
-use super::rendered::{PageKey, Rendering, Shown};
-use super::views::{decode_cursor, encode_cursor, ProductPage, ProductView, SkuView};
-use super::AppState;
 use crate::catalog::{CatalogError, Entry, SkuStatus, Snapshot};
 use crate::domain::{ProductId, Sku};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::rendering::cache::{PageKey, Rendering, Shown};
+use crate::http::rendering::etag::{json_bytes, product_etag};
+use crate::http::rendering::views::{
+    decode_cursor, encode_cursor, ProductPage, ProductView, SkuView,
+};
+use crate::http::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;

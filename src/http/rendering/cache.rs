@@ -10,7 +10,7 @@
 //! resources over and over, and those three were most of a read handler's
 //! cost (BENCHMARKS.md).
 
-use super::caching::{etag_of, none_match};
+use super::etag::{etag_of, none_match};
 use crate::domain::{ProductId, Sku};
 use crate::inventory::Availability;
 use actix_web::http::header::{self, HeaderValue};

@@ -1,0 +1,9 @@
+//! Admin routes under `/v1/admin`, one file per resource, and the bearer
+//! token that guards them (`auth`): a handler that takes an [`auth::Admin`]
+//! argument answers only callers that present the admin token.
+
+pub mod auth;
+pub mod catalog;
+pub mod inventory;
+pub mod orders;
+pub mod webhooks;

@@ -1,0 +1,12 @@
+//! What runs around every handler: the one [`Front`] middleware, which
+//! admits storefront writes against an adaptive limit (`admission`,
+//! `write_limit`), gives bare error responses a problem body, and counts
+//! every request under its route pattern (`route_metrics`).
+
+mod admission;
+mod front;
+mod route_metrics;
+mod write_limit;
+
+pub use admission::Admission;
+pub use front::Front;

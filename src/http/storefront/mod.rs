@@ -1,0 +1,10 @@
+//! Storefront routes, one file per resource: catalog reads, the flash-sale
+//! purchase, carts and checkout, orders, and the live stock stream. No
+//! token guards them: catalog reads are public, and an unguessable id (a
+//! cart's, an order's) is the capability to use what it names.
+
+pub mod carts;
+pub mod catalog;
+pub mod orders;
+pub mod purchase;
+pub mod stream;
