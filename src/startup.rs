@@ -66,78 +66,25 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let metrics = crate::telemetry::metrics();
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
-        let availability = Availability::default();
-        let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
-        seed(&catalog, &store, &settings).await?;
         let token = admin_token(&secrets, &settings.store.data_dir)?;
-        let idempotency = Idempotency::load(&store, settings.inventory.order_filter_items).await?;
-        let outbox = Outbox::load(&store)?;
-        // Before anything records an event (recovery does): the outbox must
-        // know which kinds the webhooks want, or those events are dropped.
-        let webhooks = Webhooks::load(
-            store.clone(),
-            outbox.clone(),
-            clock.clone(),
-            settings.events.webhooks_max,
-        )?;
-        let inventory = Inventory::start(InventoryParts {
-            store: store.clone(),
-            availability,
-            outbox: outbox.clone(),
-            idempotency: idempotency.clone(),
-            lapsed: Arc::new(UnpaidOrders::new(store.clone(), outbox.clone())),
-            clock: clock.clone(),
-            settings: settings.inventory.clone(),
-        });
-        let orders = Orders::new(OrderParts {
-            store: store.clone(),
-            catalog: catalog.clone(),
-            inventory: inventory.clone(),
-            idempotency: idempotency.clone(),
-            payments: Arc::new(Payments::simulated(&settings.payment)),
-            outbox: outbox.clone(),
-            clock: clock.clone(),
-        });
-        let carts = Carts::new(CartParts {
-            store: store.clone(),
-            inventory: inventory.clone(),
-            catalog: catalog.clone(),
-            checkouts: Checkouts::new(orders.clone(), settings.cart.checkout_hold_secs),
-            idempotency: idempotency.clone(),
-            settings: settings.cart.clone(),
-            clock: clock.clone(),
-        });
-        let stored_carts = StoredCarts {
-            store: store.clone(),
-            clock,
-        };
-        recover(&orders, &inventory, &stored_carts).await?;
+        let parts = Parts::start(&settings, &store, clock).await?;
         let background = vec![
-            retry_cancellations(orders.clone()),
+            retry_cancellations(parts.orders.clone()),
             actix_web::rt::spawn(events::delivery::run(
-                webhooks.clone(),
+                parts.webhooks.clone(),
                 settings.events.clone(),
             )),
         ];
-        let woken = inventory.wake_held()?;
+        let woken = parts.inventory.wake_held()?;
         tracing::info!(
             skus = woken,
             "woke the SKUs holding stock, to expire lapsed holds"
         );
+        let inventory = parts.inventory.clone();
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let ready = Arc::new(AtomicBool::new(false));
-        let parts = Parts {
-            catalog,
-            inventory: inventory.clone(),
-            idempotency,
-            outbox,
-            webhooks,
-            carts,
-            orders,
-            store: store.clone(),
-        };
         let state = app_state(parts, &settings, ready.clone(), metrics);
         let server = serve(listener, state.clone(), AdminToken::new(&token), &settings)?;
         tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
@@ -218,6 +165,83 @@ struct Parts {
     carts: Carts,
     orders: Orders,
     store: Store,
+}
+
+impl Parts {
+    /// Loads what the store holds and starts every capability, then
+    /// recovers what a crash interrupted, before anything serves.
+    async fn start(
+        settings: &Settings,
+        store: &Store,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let availability = Availability::default();
+        let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
+        seed(&catalog, store, settings).await?;
+        let idempotency = Idempotency::load(store, settings.inventory.order_filter_items).await?;
+        let outbox = Outbox::load(store)?;
+        // Before anything records an event (recovery does): the outbox must
+        // know which kinds the webhooks want, or those events are dropped.
+        let webhooks = Webhooks::load(
+            store.clone(),
+            outbox.clone(),
+            clock.clone(),
+            settings.events.webhooks_max,
+        )?;
+        let inventory = Inventory::start(InventoryParts {
+            store: store.clone(),
+            availability,
+            outbox: outbox.clone(),
+            idempotency: idempotency.clone(),
+            lapsed: Arc::new(UnpaidOrders::new(store.clone(), outbox.clone())),
+            clock: clock.clone(),
+            settings: settings.inventory.clone(),
+        });
+        let orders = Orders::new(OrderParts {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            inventory: inventory.clone(),
+            idempotency: idempotency.clone(),
+            payments: Arc::new(Payments::simulated(&settings.payment)),
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+        });
+        let carts = Self::carts(settings, store, &catalog, &orders, &idempotency, &clock);
+        let stored_carts = StoredCarts {
+            store: store.clone(),
+            clock,
+        };
+        recover(&orders, &inventory, &stored_carts).await?;
+        Ok(Self {
+            catalog,
+            inventory,
+            idempotency,
+            outbox,
+            webhooks,
+            carts,
+            orders,
+            store: store.clone(),
+        })
+    }
+
+    fn carts(
+        settings: &Settings,
+        store: &Store,
+        catalog: &Arc<Catalog>,
+        orders: &Orders,
+        idempotency: &Idempotency,
+        clock: &Arc<dyn Clock>,
+    ) -> Carts {
+        Carts::new(CartParts {
+            store: store.clone(),
+            inventory: orders.inventory.clone(),
+            catalog: catalog.clone(),
+            checkouts: Checkouts::new(orders.clone(), settings.cart.checkout_hold_secs),
+            idempotency: idempotency.clone(),
+            settings: settings.cart.clone(),
+            clock: clock.clone(),
+        })
+    }
 }
 
 fn app_state(

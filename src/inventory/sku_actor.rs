@@ -4,7 +4,8 @@
 //! caller is answered by the committer once the change is durable; meanwhile
 //! the actor goes on with the next message, so one fsync serves many buyers.
 //!
-//! This file holds the messages, the actor and one short handler per message.
+//! This file holds the messages, the actor, and the handlers of stock counts
+//! and sale rules; the handlers of holds are in [`holds`].
 //! Every change takes the same path ([`SkuActor::change`]): refused before it
 //! touches anything, or applied and committed; a change that cannot be
 //! queued poisons the actor (memory is ahead of disk) and the next message
@@ -14,12 +15,15 @@
 
 mod durability;
 mod expiry;
+mod holds;
+#[cfg(test)]
+mod tests;
 
 pub use expiry::LapsedHolds;
 
 use super::error::InventoryError;
-use super::hold_pages::{HoldPages, Place};
-use super::persist::{self, Loaded};
+use super::hold_pages::HoldPages;
+use super::persist::Loaded;
 use super::registry::Env;
 use super::sku::{Hold, Levels, SaleRules, SkuError, SkuState};
 use crate::clock::Millis;
@@ -121,32 +125,25 @@ pub struct SetSale {
 #[derive(Debug, Clone)]
 pub struct Inspect;
 
-impl Request for Reserve {
-    type Answer = Hold;
+/// Each request and what it is answered.
+macro_rules! answers {
+    ($($request:ty => $answer:ty),* $(,)?) => {
+        $(impl Request for $request {
+            type Answer = $answer;
+        })*
+    };
 }
-impl Request for TakeHold {
-    type Answer = Hold;
-}
-impl Request for Release {
-    type Answer = Hold;
-}
-impl Request for Sell {
-    type Answer = Hold;
-}
-impl Request for Unsell {
-    type Answer = Levels;
-}
-impl Request for Restock {
-    type Answer = Standing;
-}
-impl Request for SetStocked {
-    type Answer = Standing;
-}
-impl Request for SetSale {
-    type Answer = Standing;
-}
-impl Request for Inspect {
-    type Answer = Standing;
+
+answers! {
+    Reserve => Hold,
+    TakeHold => Hold,
+    Release => Hold,
+    Sell => Hold,
+    Unsell => Levels,
+    Restock => Standing,
+    SetStocked => Standing,
+    SetSale => Standing,
+    Inspect => Standing,
 }
 
 /// A change applied in memory: what it writes (or why that could not be
@@ -224,27 +221,6 @@ impl SkuActor {
         self.schedule(ctx);
     }
 
-    /// A change of holds: the SKU's record and stock events, the page (or
-    /// key) that stores `holder`, then what `also` adds (the caller's
-    /// attached writes).
-    fn hold_change<T>(
-        &mut self,
-        was: u64,
-        holder: &HoldId,
-        place: Place,
-        answer: T,
-        also: impl FnOnce(&Self, &mut WriteGroup) -> Result<(), StoreError>,
-    ) -> Change<T> {
-        let now = self.env.clock.now_ms();
-        let written = self.change_group(was, now).and_then(|mut group| {
-            self.pages
-                .write(&mut group, &self.sku, &self.state, holder, place)?;
-            also(self, &mut group)?;
-            Ok(group)
-        });
-        Change { written, answer }
-    }
-
     /// A change of counters or rules only: the SKU's record, then `attach`.
     fn record_change<T>(&self, attach: WriteGroup, answer: T) -> Change<T> {
         let written = self.record_group().map(|mut group| {
@@ -269,118 +245,6 @@ impl Actor for SkuActor {
         let idle = Duration::from_secs(self.env.settings.idle_passivate_secs.max(1));
         ctx.run_interval(idle.min(Duration::from_secs(5)), |act, ctx| {
             act.maybe_passivate(ctx)
-        });
-    }
-}
-
-impl Handler<Ask<Reserve>> for SkuActor {
-    type Result = ();
-
-    fn handle(&mut self, ask: Ask<Reserve>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, _| {
-            let Reserve {
-                holder,
-                customer,
-                quantity,
-                expires_at,
-                attach,
-            } = req;
-            let now = act.env.clock.now_ms();
-            let was = act.state.levels().available;
-            act.state
-                .hold(holder.clone(), customer, quantity, expires_at, now)?;
-            Ok(act.placed_hold_change(was, holder, attach))
-        });
-    }
-}
-
-impl Handler<Ask<TakeHold>> for SkuActor {
-    type Result = ();
-
-    fn handle(&mut self, ask: Ask<TakeHold>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, ctx| {
-            let TakeHold {
-                holder,
-                customer,
-                quantity,
-                expires_at,
-                attach,
-            } = req;
-            let now = act.env.clock.now_ms();
-            if act
-                .state
-                .hold_of(&holder)
-                .is_some_and(|h| h.expires_at <= now)
-            {
-                // A lapsed hold is expired (and its expiry written) first, so
-                // taking it again starts from a clean slate.
-                act.on_timer(ctx);
-            }
-            let was = act.state.levels().available;
-            if act.state.hold_of(&holder).is_some() {
-                act.state.resize(&holder, quantity, expires_at, now)?;
-            } else {
-                act.state
-                    .hold(holder.clone(), customer, quantity, expires_at, now)?;
-            }
-            Ok(act.placed_hold_change(was, holder, attach))
-        });
-    }
-}
-
-impl Handler<Ask<Release>> for SkuActor {
-    type Result = ();
-
-    fn handle(&mut self, ask: Ask<Release>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, _| {
-            let was = act.state.levels().available;
-            let hold = act.state.release(&req.holder)?;
-            let place = act.pages.remove(&req.holder);
-            Ok(act.hold_change(was, &req.holder, place, hold, |_, group| {
-                group.append(req.attach);
-                Ok(())
-            }))
-        });
-    }
-}
-
-impl Handler<Ask<Sell>> for SkuActor {
-    type Result = ();
-
-    fn handle(&mut self, ask: Ask<Sell>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, _| {
-            let was = act.state.levels().available;
-            let hold = act.state.commit(&req.holder, act.env.clock.now_ms())?;
-            let place = act.pages.remove(&req.holder);
-            let customer = hold.customer.clone();
-            Ok(
-                act.hold_change(was, &req.holder, place, hold, |act, group| {
-                    persist::put_sold(group, &act.sku, &act.state, customer.as_ref())?;
-                    group.append(req.attach);
-                    Ok(())
-                }),
-            )
-        });
-    }
-}
-
-impl Handler<Ask<Unsell>> for SkuActor {
-    type Result = ();
-
-    fn handle(&mut self, ask: Ask<Unsell>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, _| {
-            let was = act.state.levels().available;
-            let levels = act.state.unsell(req.customer.as_ref(), req.quantity)?;
-            let now = act.env.clock.now_ms();
-            let written = act.change_group(was, now).and_then(|mut group| {
-                persist::put_sold(&mut group, &act.sku, &act.state, req.customer.as_ref())?;
-                group.append(req.attach);
-                Ok(group)
-            });
-            Ok(Change {
-                written,
-                answer: levels,
-            })
         });
     }
 }
@@ -425,9 +289,12 @@ impl Handler<Ask<Inspect>> for SkuActor {
     /// reflects are durable: with commits in flight, the answer rides an
     /// empty group, which the committer completes after every earlier one.
     fn handle(&mut self, ask: Ask<Inspect>, ctx: &mut Context<Self>) {
-        let settled =
-            self.in_flight.load(Ordering::Acquire) == 0 && !self.poisoned.load(Ordering::Acquire);
-        if settled && !self.retired {
+        self.last_message = Instant::now();
+        // Ready first: a poisoned actor reloads, so the answer is the disk's.
+        if let Err(refusal) = self.ready(ctx) {
+            return drop(ask.reply.send(Err(refusal)));
+        }
+        if self.in_flight.load(Ordering::Acquire) == 0 {
             return drop(ask.reply.send(Ok(self.standing())));
         }
         self.serve(ask, ctx, |act, Inspect, _| {
@@ -440,29 +307,6 @@ impl Handler<Ask<Inspect>> for SkuActor {
 }
 
 impl SkuActor {
-    /// The change of a hold just made or resized: placed in the pages (a
-    /// new hold joins the open page), then written with `attach`.
-    fn placed_hold_change(&mut self, was: u64, holder: HoldId, attach: WriteGroup) -> Change<Hold> {
-        let Some(hold) = self.state.hold_of(&holder).cloned() else {
-            // The hold was just made: not finding it is a bug. Memory changed,
-            // so this fails like a store error (and reloads the SKU).
-            return Change {
-                written: Err(StoreError::Closed),
-                answer: Hold {
-                    holder,
-                    customer: None,
-                    quantity: 0,
-                    expires_at: 0,
-                },
-            };
-        };
-        let place = self.pages.put(&hold);
-        self.hold_change(was, &holder, place, hold, |_, group| {
-            group.append(attach);
-            Ok(())
-        })
-    }
-
     fn maybe_passivate(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_secs(self.env.settings.idle_passivate_secs);
         let quiet = self.last_message.elapsed() >= idle

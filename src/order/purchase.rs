@@ -6,7 +6,7 @@
 
 use super::{Order, OrderError, Orders};
 use crate::catalog::{CatalogError, SkuStatus};
-use crate::domain::{CustomerId, Quantity, Sku};
+use crate::domain::{CustomerId, Money, OrderId, ProductId, Quantity, Sku};
 use crate::events::EventKind;
 use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, Reserve, SkuError};
@@ -38,12 +38,7 @@ impl Orders {
             // A replay could read a write that was never flushed: answer nothing.
             return Err(StoreError::Failed.into());
         }
-        let snapshot = self.catalog.snapshot();
-        let (product_id, unit_price) = match snapshot.sku(sku) {
-            Some(SkuStatus::Listed(p, v)) => (p.id.clone(), v.price),
-            Some(SkuStatus::Retired) => return Err(CatalogError::SkuRetired(sku.clone()).into()),
-            None => return Err(CatalogError::SkuNotFound(sku.to_string()).into()),
-        };
+        let (product_id, unit_price) = self.listed(sku)?;
         let quantity = req.quantity.get();
         let order_id = self.idempotency.order_id(SCOPE, &req.key);
         let digest = request_digest(&[
@@ -55,25 +50,13 @@ impl Orders {
             .idempotency
             .claim(order_id.as_str())
             .ok_or(IdempotencyError::InUse)?;
-        if self.idempotency.may_exist(&order_id) {
-            if let Some(order) = super::get(&self.store, &order_id)? {
-                if order.request_digest != digest {
-                    return Err(IdempotencyError::Reused.into());
-                }
-                return Ok(Purchased {
-                    order,
-                    replayed: true,
-                });
-            }
+        if let Some(order) = self.made_before(&order_id, &digest)? {
+            return Ok(Purchased {
+                order,
+                replayed: true,
+            });
         }
-        if self.inventory.availability().get(sku) == Some(0) {
-            metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
-            let refused = SkuError::InsufficientStock {
-                available: 0,
-                requested: quantity,
-            };
-            return Err(InventoryError::from(refused).into());
-        }
+        self.refuse_if_sold_out(sku, quantity)?;
         let now = self.now();
         let window_ms = self
             .inventory
@@ -106,5 +89,41 @@ impl Orders {
             order,
             replayed: false,
         })
+    }
+
+    /// The product and price of a SKU on sale.
+    fn listed(&self, sku: &Sku) -> Result<(ProductId, Money), CatalogError> {
+        match self.catalog.snapshot().sku(sku) {
+            Some(SkuStatus::Listed(p, v)) => Ok((p.id.clone(), v.price)),
+            Some(SkuStatus::Retired) => Err(CatalogError::SkuRetired(sku.clone())),
+            None => Err(CatalogError::SkuNotFound(sku.to_string())),
+        }
+    }
+
+    /// The order this key made before, if any; refused if it was made by a
+    /// different request. The known-ids filter answers most fresh keys
+    /// without a store read.
+    fn made_before(&self, id: &OrderId, digest: &[u8; 32]) -> Result<Option<Order>, OrderError> {
+        if !self.idempotency.may_exist(id) {
+            return Ok(None);
+        }
+        match super::get(&self.store, id)? {
+            Some(order) if order.request_digest != *digest => Err(IdempotencyError::Reused.into()),
+            found => Ok(found),
+        }
+    }
+
+    /// The cheapest "no": a SKU whose published count is zero is refused
+    /// without a message to its actor.
+    fn refuse_if_sold_out(&self, sku: &Sku, quantity: u64) -> Result<(), OrderError> {
+        if self.inventory.availability().get(sku) != Some(0) {
+            return Ok(());
+        }
+        metrics::counter!("surge_purchase_sold_out_fast_total").increment(1);
+        let refused = SkuError::InsufficientStock {
+            available: 0,
+            requested: quantity,
+        };
+        Err(InventoryError::from(refused).into())
     }
 }
