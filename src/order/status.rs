@@ -1,4 +1,5 @@
 //! The order state machine. Every change of an order's status goes through
+//! [`Order::apply`](super::Order::apply), which asks
 //! [`OrderStatus::after`], so an illegal move is refused in one place (the
 //! API answers 409 naming the current state) and the table below is the
 //! whole truth:

@@ -1,5 +1,4 @@
-//! The life of a hold: taken, resized, released, committed (sold), expired,
-//! and restored when an expiry could not be made durable.
+//! The life of a hold: taken, resized, released, committed (sold), expired.
 
 use super::{Hold, Levels, Millis, SkuError, SkuState};
 use crate::domain::{CustomerId, HoldId};
@@ -98,22 +97,6 @@ impl SkuState {
         self.sell_units(hold.customer.as_ref(), hold.quantity);
         self.settled();
         Ok(hold)
-    }
-
-    /// Puts back a hold that [`expire`](Self::expire) just removed, when its
-    /// expiry could not be made durable. No sale-window or limit check: the
-    /// units were granted before; the holder and the stock must still be free.
-    pub fn restore(&mut self, hold: Hold) -> Result<Levels, SkuError> {
-        if hold.quantity == 0 {
-            return Err(SkuError::InvalidQuantity);
-        }
-        if self.holds.contains_key(&hold.holder) {
-            return Err(SkuError::HoldExists(hold.holder));
-        }
-        self.check_available(hold.quantity)?;
-        self.reserve_units(hold.customer.as_ref(), hold.quantity);
-        self.insert_hold(hold);
-        Ok(self.settled())
     }
 
     /// Removes and returns every hold with `expires_at <= now`, earliest

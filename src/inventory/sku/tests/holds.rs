@@ -246,36 +246,3 @@ fn expiring_removes_only_the_holds_due_by_now_earliest_first() {
     assert_eq!(s.next_expiry(), Some(NOW + 30));
     assert!(s.expire(NOW + 29).is_empty());
 }
-
-#[test]
-fn restoring_expired_holds_undoes_the_expiry_exactly() {
-    let mut s = sku(10);
-    s.set_sale(limited(3));
-    s.hold(hid("a"), Some(cid("c")), 3, NOW + 10, NOW).unwrap();
-    s.hold(hid("b"), None, 2, NOW + 10, NOW).unwrap();
-    let before = s.clone();
-    for hold in s.expire(NOW + 10) {
-        s.restore(hold).unwrap();
-    }
-    assert_eq!(s, before);
-}
-
-#[test]
-fn restoring_needs_a_free_holder_and_free_stock() {
-    let mut s = sku(2);
-    s.hold(hid("a"), None, 2, NOW + 10, NOW).unwrap();
-    let hold = s.expire(NOW + 10).remove(0);
-    s.hold(hid("a"), None, 1, LATER, NOW + 10).unwrap();
-    let e = refused(&mut s, |s| s.restore(hold.clone()));
-    assert_eq!(e, SkuError::HoldExists(hid("a")));
-    s.release(&hid("a")).unwrap();
-    s.hold(hid("b"), None, 1, LATER, NOW + 10).unwrap();
-    let e = refused(&mut s, |s| s.restore(hold));
-    assert_eq!(
-        e,
-        SkuError::InsufficientStock {
-            available: 1,
-            requested: 2
-        }
-    );
-}

@@ -44,7 +44,6 @@ enum Op {
     },
     Expire,
     /// Expire, then restore every expired hold: must be a no-op.
-    ExpireAndRestore,
     AdvanceTime {
         ms: Millis,
     },
@@ -72,7 +71,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (proptest::option::of(0..=8u64), offset.clone(), offset)
             .prop_map(|(limit, starts_in, ends_in)| Op::SetSale { limit, starts_in, ends_in }),
         2 => Just(Op::Expire),
-        1 => Just(Op::ExpireAndRestore),
         3 => (0..=25u64).prop_map(|ms| Op::AdvanceTime { ms }),
     ]
 }
@@ -114,24 +112,11 @@ fn apply(s: &mut SkuState, op: &Op, now: &mut Millis) -> Result<Out, SkuError> {
             Ok(Out::Nothing)
         }
         Op::Expire => Ok(Out::Holds(s.expire(*now))),
-        Op::ExpireAndRestore => expire_and_restore(s, *now),
         Op::AdvanceTime { ms } => {
             *now += ms;
             Ok(Out::Nothing)
         }
     }
-}
-
-/// What the actor does when an expiry cannot be made durable: it must
-/// leave the SKU exactly as it was.
-fn expire_and_restore(s: &mut SkuState, now: Millis) -> Result<Out, SkuError> {
-    let before = s.clone();
-    for hold in s.expire(now) {
-        s.restore(hold)
-            .expect("an expired hold can be restored at once");
-    }
-    assert_eq!(*s, before, "expire then restore is not a no-op");
-    Ok(Out::Nothing)
 }
 
 /// Applies `op` to the model.
@@ -158,7 +143,7 @@ fn apply_model(m: &mut Model, op: &Op, now: Millis) -> Result<Out, SkuError> {
             Ok(Out::Nothing)
         }
         Op::Expire => Ok(Out::Holds(m.expire(now))),
-        Op::ExpireAndRestore | Op::AdvanceTime { .. } => Ok(Out::Nothing),
+        Op::AdvanceTime { .. } => Ok(Out::Nothing),
     }
 }
 
