@@ -2,19 +2,27 @@
 //! change that cannot be made durable is answered with the error, shows
 //! nowhere, and the SKU goes on from what is on disk.
 
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, Millis};
 use crate::config::InventorySettings;
 use crate::domain::{CustomerId, OrderId, ProductId, Sku};
 use crate::events::Outbox;
 use crate::idempotency::Idempotency;
 use crate::inventory::{
-    Availability, Inventory, InventoryError, InventoryParts, Reserve, SkuRecord,
+    Availability, Hold, Inventory, InventoryError, InventoryParts, LapsedHolds, Reserve, SkuRecord,
 };
-use crate::order::UnpaidOrders;
 use crate::store::{keys, CommitterSettings, Durability, Store, StoreError, WriteGroup};
 use std::sync::Arc;
 
 const NOW: u64 = 1_000_000;
+
+/// Holders here are nobody: a lapsed hold adds nothing to its expiry.
+struct Nobody;
+
+impl LapsedHolds for Nobody {
+    fn lapsed(&self, _: &Hold, _: &mut WriteGroup, _: Millis) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
 
 /// A store holding one SKU with `units`, and the inventory over it.
 async fn one_sku(dir: &std::path::Path, units: u64) -> (Inventory, Store, Sku) {
@@ -34,9 +42,9 @@ async fn one_sku(dir: &std::path::Path, units: u64) -> (Inventory, Store, Sku) {
     let inventory = Inventory::start(InventoryParts {
         store: store.clone(),
         availability: Availability::default(),
-        outbox: outbox.clone(),
+        outbox,
         idempotency: Idempotency::load(&store, 1024).await.unwrap(),
-        lapsed: Arc::new(UnpaidOrders::new(store.clone(), outbox)),
+        lapsed: Arc::new(Nobody),
         clock: Arc::new(ManualClock::new(NOW)),
         settings: InventorySettings::default(),
     });
