@@ -20,33 +20,57 @@ use crate::store::{keys, Store, StoreError, WriteGroup};
 use dashmap::DashMap;
 use fastbloom::AtomicBloomFilter;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// Longest Idempotency-Key accepted.
 pub const KEY_LEN_MAX: usize = 255;
 
-/// A client's Idempotency-Key: 1 to 255 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A client's Idempotency-Key: 1 to 255 visible ASCII characters. A cart
+/// stores the keys it answered as plain strings (the same encoding as a
+/// `String`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        if raw.is_empty() || raw.len() > KEY_LEN_MAX {
-            return Err(ParseError::new(format!(
-                "Idempotency-Key must be 1 to {KEY_LEN_MAX} characters"
-            )));
-        }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ParseError::new(
-                "Idempotency-Key must be visible ASCII characters",
-            ));
-        }
+        check_key(raw)?;
         Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+fn check_key(raw: &str) -> Result<(), ParseError> {
+    if raw.is_empty() || raw.len() > KEY_LEN_MAX {
+        return Err(ParseError::new(format!(
+            "Idempotency-Key must be 1 to {KEY_LEN_MAX} characters"
+        )));
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ParseError::new(
+            "Idempotency-Key must be visible ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = ParseError;
+
+    fn try_from(raw: String) -> Result<Self, ParseError> {
+        check_key(&raw)?;
+        Ok(Self(raw))
+    }
+}
+
+impl From<IdempotencyKey> for String {
+    fn from(key: IdempotencyKey) -> String {
+        key.0
     }
 }
 
@@ -251,5 +275,15 @@ mod tests {
         assert!(IdempotencyKey::parse("a b").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
         assert!(IdempotencyKey::parse("0b9e-42").is_ok());
+    }
+
+    #[test]
+    fn a_key_is_stored_exactly_like_its_string() {
+        let key = IdempotencyKey::parse("0b9e-42").unwrap();
+        let bytes = postcard::to_stdvec(&key).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec("0b9e-42").unwrap());
+        assert_eq!(postcard::from_bytes::<IdempotencyKey>(&bytes), Ok(key));
+        let bad = postcard::to_stdvec("a b").unwrap();
+        assert!(postcard::from_bytes::<IdempotencyKey>(&bad).is_err());
     }
 }

@@ -11,7 +11,8 @@ use super::model::{Cart, CartLine, CartState};
 use super::registry::{CartEnv, CartInbox};
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::checkout::CheckoutRequest;
-use crate::domain::Sku;
+use crate::domain::{Quantity, Sku};
+use crate::idempotency::{request_digest, IdempotencyKey};
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::Order;
 use crate::store::{keys, WriteGroup};
@@ -21,13 +22,14 @@ use tokio::sync::mpsc;
 
 pub type Reply<T> = crate::virtual_actors::Reply<T, CartError>;
 
-/// A change to a cart's lines.
+/// A change to a cart's lines. The cart checks its line limit against the
+/// line's total after the change, so no quantity here carries a maximum.
 #[derive(Debug, Clone)]
 pub enum LineChange {
     /// Adds units (a new line, or more of an existing one).
     Add {
         sku: Sku,
-        quantity: u64,
+        quantity: Quantity,
     },
     /// Sets a line's quantity; 0 removes the line.
     Set {
@@ -39,10 +41,29 @@ pub enum LineChange {
     },
 }
 
+impl LineChange {
+    /// Digest of the change: what a retry with the same Idempotency-Key
+    /// must repeat. Carts keep these digests (`Cart::recent_keys`), so they
+    /// must not change.
+    pub(super) fn digest(&self) -> [u8; 32] {
+        match self {
+            Self::Add { sku, quantity } => request_digest(&[
+                b"add",
+                sku.as_str().as_bytes(),
+                &quantity.get().to_be_bytes(),
+            ]),
+            Self::Set { sku, quantity } => {
+                request_digest(&[b"set", sku.as_str().as_bytes(), &quantity.to_be_bytes()])
+            }
+            Self::Remove { sku } => request_digest(&[b"remove", sku.as_str().as_bytes()]),
+        }
+    }
+}
+
 /// An unsafe call's Idempotency-Key and the digest of its request.
 #[derive(Debug, Clone)]
-pub struct Keyed {
-    pub key: String,
+pub(super) struct Keyed {
+    pub key: IdempotencyKey,
     pub digest: [u8; 32],
 }
 
@@ -134,7 +155,7 @@ impl CartActor {
         let mut next = self.cart.clone();
         next.updated_at = self.env.clock.now_ms();
         if let Some(k) = keyed {
-            next.remember(&k.key, k.digest);
+            next.remember(k.key, k.digest);
         }
         match change {
             LineChange::Add { sku, quantity } => {
@@ -144,7 +165,8 @@ impl CartActor {
                     .line(&sku)
                     .filter(|l| l.unavailable_reason(now).is_none())
                     .map_or(0, |l| l.quantity);
-                self.hold(next, sku, held.saturating_add(quantity)).await?
+                self.hold(next, sku, held.saturating_add(quantity.get()))
+                    .await?
             }
             LineChange::Set { sku, quantity } => {
                 if self.cart.line(&sku).is_none() {

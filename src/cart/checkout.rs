@@ -12,10 +12,42 @@ use crate::checkout::{
     CartAfter, CartWrites, CheckoutCarts, CheckoutPlan, CheckoutRequest, LineHold,
 };
 use crate::clock::{Clock, Millis};
-use crate::domain::{CartId, Money, OrderId, Sku};
+use crate::domain::{CartId, Email, Money, OrderId, ShippingAddress, Sku};
+use crate::idempotency::request_digest;
 use crate::order::{CheckoutOrder, Order, OrderLine};
+use crate::payment::PaymentToken;
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use std::sync::Arc;
+
+/// What a shopper gives to check a cart out.
+#[derive(Debug, Clone)]
+pub struct CheckoutDetails {
+    pub email: Email,
+    pub shipping_address: Option<ShippingAddress>,
+    pub payment_token: PaymentToken,
+}
+
+impl CheckoutDetails {
+    /// The checkout of cart `cart` that makes order `order_id`. Its digest
+    /// is what a retry with the same Idempotency-Key must repeat; orders
+    /// keep it, so it must not change.
+    pub(super) fn request(self, cart: &CartId, order_id: OrderId) -> CheckoutRequest {
+        let address = self.shipping_address.as_ref();
+        let request_digest = request_digest(&[
+            cart.as_str().as_bytes(),
+            self.email.as_str().as_bytes(),
+            address.map_or("", ShippingAddress::as_str).as_bytes(),
+            self.payment_token.as_str().as_bytes(),
+        ]);
+        CheckoutRequest {
+            order_id,
+            request_digest,
+            email: self.email,
+            shipping_address: self.shipping_address,
+            payment_token: self.payment_token,
+        }
+    }
+}
 
 impl CartActor {
     /// Checks the cart out; `true` when the order existed (a retried

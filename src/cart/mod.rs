@@ -11,8 +11,8 @@ mod error;
 mod model;
 mod registry;
 
-pub use actor::{Keyed, LineChange};
-pub use checkout::StoredCarts;
+pub use actor::LineChange;
+pub use checkout::{CheckoutDetails, StoredCarts};
 pub use error::CartError;
 pub use model::{Cart, CartLine, CartState};
 pub use registry::{CartParts, Carts};

@@ -4,6 +4,7 @@
 
 use crate::clock::Millis;
 use crate::domain::{CartId, Currency, CustomerId, Money, OrderId, ProductId, Sku};
+use crate::idempotency::IdempotencyKey;
 use serde::{Deserialize, Serialize};
 
 /// Idempotency-Keys a cart remembers (its most recent unsafe calls).
@@ -47,7 +48,7 @@ impl CartLine {
 /// An unsafe call the cart has answered, for Idempotency-Key replays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentKey {
-    pub key: String,
+    pub key: IdempotencyKey,
     pub digest: [u8; 32],
 }
 
@@ -89,21 +90,18 @@ impl Cart {
 
     /// Whether `key` answered a call already: `Some(true)` for the same
     /// request, `Some(false)` for a different one.
-    pub fn replay(&self, key: &str, digest: &[u8; 32]) -> Option<bool> {
+    pub fn replay(&self, key: &IdempotencyKey, digest: &[u8; 32]) -> Option<bool> {
         self.recent_keys
             .iter()
-            .find(|k| k.key == key)
+            .find(|k| k.key == *key)
             .map(|k| k.digest == *digest)
     }
 
     /// Remembers a key, forgetting the oldest beyond [`RECENT_KEYS`].
-    pub fn remember(&mut self, key: &str, digest: [u8; 32]) {
+    pub fn remember(&mut self, key: IdempotencyKey, digest: [u8; 32]) {
         if self.recent_keys.len() >= RECENT_KEYS {
             self.recent_keys.remove(0);
         }
-        self.recent_keys.push(RecentKey {
-            key: key.to_owned(),
-            digest,
-        });
+        self.recent_keys.push(RecentKey { key, digest });
     }
 }

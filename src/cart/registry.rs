@@ -4,14 +4,15 @@
 //! stops. Sends never wait: a full inbox is a fast `Busy` (503).
 
 use super::actor::{CartActor, Keyed, LineChange, Message, Reply};
+use super::checkout::CheckoutDetails;
 use super::error::CartError;
 use super::model::{Cart, CartState};
 use crate::catalog::Catalog;
-use crate::checkout::{CheckoutRequest, Checkouts};
+use crate::checkout::Checkouts;
 use crate::clock::Clock;
 use crate::config::CartSettings;
 use crate::domain::{CartId, Currency, CustomerId};
-use crate::idempotency::{Idempotency, IdempotencyKey};
+use crate::idempotency::{request_digest, Idempotency, IdempotencyKey};
 use crate::inventory::Inventory;
 use crate::order::Order;
 use crate::store::{keys, Store, WriteGroup};
@@ -90,20 +91,23 @@ impl Carts {
         }
     }
 
-    pub fn settings(&self) -> &CartSettings {
-        &self.env.settings
-    }
-
-    /// Creates a cart. With an Idempotency-Key the id derives from the key,
-    /// so a retried create finds the cart it made (`true`: replayed).
+    /// Creates a cart, in the configured default currency when `currency` is
+    /// `None`. With an Idempotency-Key the id derives from the key, so a
+    /// retried create finds the cart it made (`true`: replayed); the same key
+    /// with another currency or customer is refused.
     pub async fn create(
         &self,
-        currency: Currency,
+        currency: Option<Currency>,
         customer_id: Option<CustomerId>,
-        key: Option<(IdempotencyKey, [u8; 32])>,
+        key: Option<IdempotencyKey>,
     ) -> Result<(Cart, bool), CartError> {
+        let currency = currency.unwrap_or(self.env.settings.default_currency);
         let (id, digest) = match &key {
-            Some((key, digest)) => (self.env.idempotency.cart_id(key), *digest),
+            Some(key) => {
+                let customer = customer_id.as_ref().map_or("", CustomerId::as_str);
+                let digest = request_digest(&[currency.as_str().as_bytes(), customer.as_bytes()]);
+                (self.env.idempotency.cart_id(key), digest)
+            }
             None => (CartId::generate(), [0; 32]),
         };
         if key.is_some() {
@@ -141,23 +145,40 @@ impl Carts {
             .ok_or_else(|| CartError::NotFound(id.to_string()))
     }
 
+    /// Changes a cart's lines. With an Idempotency-Key, a retried change
+    /// answers the cart as it is (`true`: replayed) and changes nothing.
     pub async fn change(
         &self,
         id: &CartId,
         change: LineChange,
-        keyed: Option<Keyed>,
+        key: Option<IdempotencyKey>,
     ) -> Result<(Cart, bool), CartError> {
+        let keyed = key.map(|key| Keyed {
+            digest: change.digest(),
+            key,
+        });
         self.call(id, |reply| {
             Message::Change(change.clone(), keyed.clone(), reply)
         })
         .await
     }
 
+    /// Checks a cart out into a paid order. The order id derives from the
+    /// Idempotency-Key, so a retry gets the order the key made (`true`:
+    /// replayed).
     pub async fn checkout(
         &self,
         id: &CartId,
-        request: CheckoutRequest,
+        details: CheckoutDetails,
+        key: &IdempotencyKey,
     ) -> Result<(Order, bool), CartError> {
+        let order_id = self
+            .env
+            .idempotency
+            .order_id(&format!("checkout:{id}"), key);
+        // Before anything can write the order: a retry must look it up.
+        self.env.idempotency.remember(&order_id);
+        let request = details.request(id, order_id);
         self.call(id, |reply| Message::Checkout(request.clone(), reply))
             .await
     }

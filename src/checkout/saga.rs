@@ -6,7 +6,7 @@
 
 use super::CheckoutError;
 use crate::clock::Millis;
-use crate::domain::{CartId, CustomerId, OrderId, Sku};
+use crate::domain::{CartId, CustomerId, Email, OrderId, ShippingAddress, Sku};
 use crate::events::EventKind;
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::{payment_ref, Order, Orders};
@@ -14,15 +14,15 @@ use crate::payment::{Authorization, PaymentToken};
 use crate::store::{keys, StoreError, WriteGroup};
 use serde::{Deserialize, Serialize};
 
-/// A checkout as the client asked for it.
+/// A checkout as the client asked for it, with the order id and digest its
+/// Idempotency-Key and content make (built by `Carts::checkout`).
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     /// Derived from the Idempotency-Key: a retry finds the same order.
     pub order_id: OrderId,
     pub request_digest: [u8; 32],
-    pub email: String,
-    /// A JSON object, as text.
-    pub shipping_address: Option<String>,
+    pub email: Email,
+    pub shipping_address: Option<ShippingAddress>,
     pub payment_token: PaymentToken,
 }
 
@@ -39,7 +39,7 @@ pub enum CheckoutStep {
 pub struct CheckoutRecord {
     pub order: Order,
     pub cart_id: CartId,
-    pub token: String,
+    pub token: PaymentToken,
     pub step: CheckoutStep,
 }
 
@@ -131,7 +131,7 @@ impl Checkouts {
         let mut record = CheckoutRecord {
             order,
             cart_id,
-            token: token.as_str().to_owned(),
+            token: token.clone(),
             step: CheckoutStep::Started,
         };
         // The saga's first durable step rides with the first hold extension:

@@ -1,15 +1,19 @@
 //! A customer's email address, checked for shape only: something@domain.tld,
 //! no spaces or control characters, at most 254 bytes. Deliverability is the
-//! mail system's business, not ours.
+//! mail system's business, not ours. Stored as the plain string it was
+//! parsed from (the same encoding as a `String`); reading it back checks it
+//! again.
 
 use super::ParseError;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Longest address accepted, in bytes (the longest path SMTP carries).
 pub const EMAIL_BYTES_MAX: usize = 254;
 
 /// A plausible email address, kept as sent (not trimmed or lower-cased).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
@@ -48,6 +52,12 @@ impl TryFrom<String> for Email {
     fn try_from(raw: String) -> Result<Self, ParseError> {
         check(&raw)?;
         Ok(Self(raw))
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
     }
 }
 
@@ -90,5 +100,15 @@ mod tests {
         assert_eq!(at_max.len(), EMAIL_BYTES_MAX);
         assert!(Email::parse(&at_max).is_ok());
         assert!(Email::try_from(format!("a{at_max}")).is_err());
+    }
+
+    #[test]
+    fn an_email_is_stored_exactly_like_its_string() {
+        let raw = "first.last+tag@example.org";
+        let bytes = postcard::to_stdvec(&Email::parse(raw).unwrap()).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(raw).unwrap());
+        assert_eq!(postcard::from_bytes::<Email>(&bytes).unwrap().as_str(), raw);
+        let bad = postcard::to_stdvec("not an email").unwrap();
+        assert!(postcard::from_bytes::<Email>(&bad).is_err());
     }
 }

@@ -1,17 +1,20 @@
 //! Where an order ships to: any JSON object the storefront sends, kept as
 //! its compact JSON text and bounded in size. Its fields are the merchant's
 //! business (countries format addresses differently); surge only stores and
-//! returns it.
+//! returns it. Stored as that text (the same encoding as a `String`);
+//! reading it back checks it again.
 
 use super::ParseError;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Largest address accepted, in bytes of compact JSON.
 pub const ADDRESS_BYTES_MAX: usize = 2048;
 
 /// A shipping address: a JSON object of at most [`ADDRESS_BYTES_MAX`] bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ShippingAddress(String);
 
 impl ShippingAddress {
@@ -20,11 +23,7 @@ impl ShippingAddress {
             return Err(ParseError::new("a JSON object"));
         }
         let text = value.to_string();
-        if text.len() > ADDRESS_BYTES_MAX {
-            return Err(ParseError::new(format!(
-                "at most {ADDRESS_BYTES_MAX} bytes of JSON"
-            )));
-        }
+        check_size(&text)?;
         Ok(Self(text))
     }
 
@@ -38,11 +37,40 @@ impl ShippingAddress {
     }
 }
 
+fn check_size(text: &str) -> Result<(), ParseError> {
+    if text.len() > ADDRESS_BYTES_MAX {
+        return Err(ParseError::new(format!(
+            "at most {ADDRESS_BYTES_MAX} bytes of JSON"
+        )));
+    }
+    Ok(())
+}
+
 impl TryFrom<&Value> for ShippingAddress {
     type Error = ParseError;
 
     fn try_from(value: &Value) -> Result<Self, ParseError> {
         Self::parse(value)
+    }
+}
+
+/// An address as JSON text (as stored): kept as it is if it is a JSON
+/// object within the size limit.
+impl TryFrom<String> for ShippingAddress {
+    type Error = ParseError;
+
+    fn try_from(text: String) -> Result<Self, ParseError> {
+        check_size(&text)?;
+        if serde_json::from_str::<Map<String, Value>>(&text).is_err() {
+            return Err(ParseError::new("a JSON object"));
+        }
+        Ok(Self(text))
+    }
+}
+
+impl From<ShippingAddress> for String {
+    fn from(address: ShippingAddress) -> String {
+        address.0
     }
 }
 
@@ -83,5 +111,20 @@ mod tests {
         let over = json!({ "a": "x".repeat(ADDRESS_BYTES_MAX - 7) });
         let e = ShippingAddress::try_from(&over).unwrap_err();
         assert_eq!(e.0, "at most 2048 bytes of JSON");
+    }
+
+    #[test]
+    fn an_address_is_stored_exactly_like_its_text() {
+        let address = ShippingAddress::parse(&json!({"city": "Lyon"})).unwrap();
+        let bytes = postcard::to_stdvec(&address).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(r#"{"city":"Lyon"}"#).unwrap());
+        assert_eq!(postcard::from_bytes::<ShippingAddress>(&bytes), Ok(address));
+        for bad in ["Lyon", "[1]", "{", "null"] {
+            let bytes = postcard::to_stdvec(bad).unwrap();
+            assert!(
+                postcard::from_bytes::<ShippingAddress>(&bytes).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

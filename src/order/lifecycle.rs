@@ -248,18 +248,42 @@ impl Orders {
         Ok(())
     }
 
-    /// One page of orders in id order after `after`, optionally of one status.
+    /// One page of at most `limit` orders in id order after the cursor
+    /// `after` (any text: the page starts after it), optionally of one
+    /// status.
     pub fn list(
         &self,
         status: Option<OrderStatus>,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.store
-            .scan_page::<Order>(keys::ORDER, after.map(str::as_bytes), limit, |o| {
-                status.is_none_or(|s| o.status() == s)
-            })
+    ) -> Result<Page, StoreError> {
+        // One more than asked tells whether another page exists.
+        let mut orders = self.store.scan_page::<Order>(
+            keys::ORDER,
+            after.map(str::as_bytes),
+            limit.saturating_add(1),
+            |o| status.is_none_or(|s| o.status() == s),
+        )?;
+        let next_cursor = if orders.len() > limit {
+            orders.truncate(limit);
+            orders.last().map(|o| o.id.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            orders,
+            next_cursor,
+        })
     }
+}
+
+/// A page of orders and where the next one starts.
+#[derive(Debug)]
+pub struct Page {
+    pub orders: Vec<Order>,
+    /// The cursor of the next page: the last order's id; `None` on the last
+    /// page.
+    pub next_cursor: Option<OrderId>,
 }
 
 /// The reference an order keeps of its authorization.
@@ -267,7 +291,7 @@ pub fn payment_ref(auth: &Authorization, token: &PaymentToken) -> PaymentRef {
     PaymentRef {
         gateway: auth.gateway.clone(),
         authorization_id: auth.id.clone(),
-        token: token.as_str().to_owned(),
+        token: token.clone(),
         amount: auth.amount,
         captured: false,
         refunded: 0,

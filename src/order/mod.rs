@@ -18,7 +18,7 @@ mod status;
 pub use cancellation::{Cancellation, Canceller};
 pub use error::OrderError;
 pub use expiry::UnpaidOrders;
-pub use lifecycle::{authorization, payment_ref, OrderParts, Orders};
+pub use lifecycle::{authorization, payment_ref, OrderParts, Orders, Page};
 pub use model::{CheckoutOrder, Order, OrderLine, OrderStatus, PaymentRef};
 pub use purchase::{Purchase, Purchased};
 pub use status::{IllegalTransition, Transition};

@@ -4,7 +4,8 @@
 
 use super::status::{IllegalTransition, Transition};
 use crate::clock::Millis;
-use crate::domain::{CartId, CustomerId, Money, OrderId, ProductId, Sku};
+use crate::domain::{CartId, CustomerId, Email, Money, OrderId, ProductId, ShippingAddress, Sku};
+use crate::payment::PaymentToken;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,7 +36,7 @@ pub struct OrderLine {
 pub struct PaymentRef {
     pub gateway: String,
     pub authorization_id: String,
-    pub token: String,
+    pub token: PaymentToken,
     /// What was authorized (the order total).
     pub amount: Money,
     /// Whether the authorization was captured.
@@ -60,9 +61,9 @@ pub struct Order {
     /// Idempotency-Key must carry the same request.
     pub request_digest: [u8; 32],
     /// Contact given at checkout (flash-sale orders have none).
-    pub email: Option<String>,
+    pub email: Option<Email>,
     /// The shipping address as the client sent it (a JSON object, as text).
-    pub shipping_address: Option<String>,
+    pub shipping_address: Option<ShippingAddress>,
     pub payment: Option<PaymentRef>,
     /// The cart a checkout order came from.
     pub cart_id: Option<CartId>,
@@ -77,8 +78,8 @@ pub struct CheckoutOrder {
     pub lines: Vec<OrderLine>,
     pub total: Money,
     pub request_digest: [u8; 32],
-    pub email: String,
-    pub shipping_address: Option<String>,
+    pub email: Email,
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 impl Order {
@@ -155,5 +156,107 @@ impl Order {
     /// Minor units refunded so far.
     pub fn refunded(&self) -> i64 {
         self.payment.as_ref().map_or(0, |p| p.refunded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+
+    /// An order record as stored when its email, address and token were
+    /// plain strings: the newtypes must encode exactly like this.
+    #[derive(Serialize)]
+    struct StringOrder {
+        id: String,
+        status: OrderStatus,
+        customer_id: Option<String>,
+        lines: Vec<OrderLine>,
+        total: Money,
+        created_at: Millis,
+        expires_at: Option<Millis>,
+        request_digest: [u8; 32],
+        email: Option<String>,
+        shipping_address: Option<String>,
+        payment: Option<StringPaymentRef>,
+        cart_id: Option<String>,
+        updated_at: Millis,
+    }
+
+    #[derive(Serialize)]
+    struct StringPaymentRef {
+        gateway: String,
+        authorization_id: String,
+        token: String,
+        amount: Money,
+        captured: bool,
+        refunded: i64,
+    }
+
+    fn paid_checkout_order() -> Order {
+        let currency = Currency::parse("EUR").unwrap();
+        let total = Money {
+            amount: 1250,
+            currency,
+        };
+        let address = serde_json::json!({"city": "Lyon"});
+        let mut order = Order::checkout(
+            CheckoutOrder {
+                id: OrderId::parse("ord_1").unwrap(),
+                cart_id: CartId::parse("cart_1").unwrap(),
+                customer_id: None,
+                lines: vec![OrderLine {
+                    sku: Sku::parse("TEE").unwrap(),
+                    product_id: ProductId::parse("prod_1").unwrap(),
+                    quantity: 1,
+                    unit_price: total,
+                    line_total: total,
+                }],
+                total,
+                request_digest: [3; 32],
+                email: Email::parse("a@b.co").unwrap(),
+                shipping_address: Some(ShippingAddress::parse(&address).unwrap()),
+            },
+            7,
+        );
+        order.payment = Some(PaymentRef {
+            gateway: "simulated".into(),
+            authorization_id: "auth_1".into(),
+            token: PaymentToken::parse("tok_ok").unwrap(),
+            amount: total,
+            captured: true,
+            refunded: 0,
+        });
+        order
+    }
+
+    #[test]
+    fn an_order_is_stored_exactly_as_with_plain_strings() {
+        let order = paid_checkout_order();
+        let strings = StringOrder {
+            id: "ord_1".into(),
+            status: OrderStatus::Paid,
+            customer_id: None,
+            lines: order.lines.clone(),
+            total: order.total,
+            created_at: 7,
+            expires_at: None,
+            request_digest: [3; 32],
+            email: Some("a@b.co".into()),
+            shipping_address: Some(r#"{"city":"Lyon"}"#.into()),
+            payment: Some(StringPaymentRef {
+                gateway: "simulated".into(),
+                authorization_id: "auth_1".into(),
+                token: "tok_ok".into(),
+                amount: order.total,
+                captured: true,
+                refunded: 0,
+            }),
+            cart_id: Some("cart_1".into()),
+            updated_at: 7,
+        };
+        let stored = postcard::to_stdvec(&strings).unwrap();
+        assert_eq!(postcard::to_stdvec(&order).unwrap(), stored);
+        assert_eq!(postcard::from_bytes::<Order>(&stored).unwrap(), order);
     }
 }

@@ -118,4 +118,12 @@ mod tests {
         assert_eq!(ok.as_str(), "tok_ok");
         assert!(serde_json::from_str::<PaymentToken>(r#""4111111111111111""#).is_err());
     }
+
+    #[test]
+    fn a_token_is_stored_exactly_like_its_string() {
+        let bytes = postcard::to_stdvec(&PaymentToken::parse("tok_ok").unwrap()).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec("tok_ok").unwrap());
+        let back = postcard::from_bytes::<PaymentToken>(&bytes).unwrap();
+        assert_eq!(back.as_str(), "tok_ok");
+    }
 }

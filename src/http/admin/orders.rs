@@ -60,19 +60,12 @@ pub async fn list_orders(
         })?),
     };
     let limit = crate::http::problem::edge::page_limit(query.limit, PAGE_DEFAULT, PAGE_MAX)?;
-    // One more than asked tells whether another page exists.
-    let mut orders = state
-        .orders
-        .list(status, query.cursor.as_deref(), limit + 1)?;
-    let next_cursor = (orders.len() > limit).then(|| {
-        orders.truncate(limit);
-        orders.last().map(|o| o.id.to_string())
-    });
+    let page = state.orders.list(status, query.cursor.as_deref(), limit)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(OrderPage {
-            items: orders.iter().map(OrderView::new).collect(),
-            next_cursor: next_cursor.flatten(),
+            items: page.orders.iter().map(OrderView::new).collect(),
+            next_cursor: page.next_cursor.as_ref().map(ToString::to_string),
         }))
 }
 

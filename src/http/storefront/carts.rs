@@ -3,15 +3,14 @@
 //! accepts an Idempotency-Key; checkout requires one.
 
 use super::orders::OrderView;
-use crate::cart::{Cart, CartError, Keyed, LineChange};
-use crate::checkout::CheckoutRequest;
+use crate::cart::{Cart, CartError, CheckoutDetails, LineChange};
 use crate::clock::{rfc3339, Millis};
 use crate::domain::{
     CartId, Currency, CustomerId, Email, FieldError, Money, Quantity, ShippingAddress, Sku,
 };
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
-use crate::idempotency::request_digest;
+use crate::idempotency::IdempotencyKey;
 use crate::payment::PaymentToken;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -134,11 +133,20 @@ pub async fn create_cart(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional: an empty one means "all defaults".
+    let (currency, customer) = parse_new_cart(&body)?;
+    let key = idempotency_key::optional(&req)?;
+    let (cart, replayed) = state.carts.create(currency, customer, key).await?;
+    Ok(answer(HttpResponse::Created(), &cart, replayed, &state))
+}
+
+/// A new cart's currency (`None`: the cart's default) and customer. The
+/// body is optional: an empty one means "all defaults". Every invalid field
+/// is reported at once.
+fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>), ApiError> {
     let body: NewCartBody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCartBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             let code = if e.is_data() {
                 "invalid-body"
             } else {
@@ -149,8 +157,9 @@ pub async fn create_cart(
     };
     let mut errors = Vec::new();
     let currency = match &body.currency {
-        None => Some(state.carts.settings().default_currency),
+        None => Some(None),
         Some(raw) => Currency::parse(raw)
+            .map(Some)
             .map_err(|e| errors.push(FieldError::new("currency", e.0)))
             .ok(),
     };
@@ -161,18 +170,10 @@ pub async fn create_cart(
             .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
             .ok(),
     };
-    let (Some(currency), Some(customer)) = (currency, customer) else {
-        return Err(ApiError::invalid(errors));
-    };
-    let key = idempotency_key::optional(&req)?.map(|key| {
-        let digest = request_digest(&[
-            currency.as_str().as_bytes(),
-            customer.as_ref().map_or(&[][..], |c| c.as_str().as_bytes()),
-        ]);
-        (key, digest)
-    });
-    let (cart, replayed) = state.carts.create(currency, customer, key).await?;
-    Ok(answer(HttpResponse::Created(), &cart, replayed, &state))
+    match (currency, customer) {
+        (Some(currency), Some(customer)) => Ok((currency, customer)),
+        _ => Err(ApiError::invalid(errors)),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/carts/{id}", tag = "carts",
@@ -205,19 +206,8 @@ pub async fn add_line(
     // The cart checks its line limit against the line's total.
     let quantity = Quantity::try_from(body.quantity)
         .map_err(|e| ApiError::invalid(vec![FieldError::new("quantity", e.0)]))?;
-    let keyed = keyed(
-        &req,
-        &[
-            b"add",
-            sku.as_str().as_bytes(),
-            &quantity.get().to_be_bytes(),
-        ],
-    )?;
-    let change = LineChange::Add {
-        sku,
-        quantity: quantity.get(),
-    };
-    change_answer(&state, &id, change, keyed).await
+    let key = idempotency_key::optional(&req)?;
+    change_answer(&state, &id, LineChange::Add { sku, quantity }, key).await
 }
 
 #[utoipa::path(patch, path = "/v1/carts/{id}/lines/{sku}", tag = "carts", request_body = SetQuantityBody,
@@ -235,11 +225,8 @@ pub async fn set_quantity(
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     // Any quantity: 0 removes the line, and the cart checks its limit.
     let quantity = body.quantity;
-    let keyed = keyed(
-        &req,
-        &[b"set", sku.as_str().as_bytes(), &quantity.to_be_bytes()],
-    )?;
-    change_answer(&state, &id, LineChange::Set { sku, quantity }, keyed).await
+    let key = idempotency_key::optional(&req)?;
+    change_answer(&state, &id, LineChange::Set { sku, quantity }, key).await
 }
 
 #[utoipa::path(delete, path = "/v1/carts/{id}/lines/{sku}", tag = "carts",
@@ -254,8 +241,8 @@ pub async fn remove_line(
     let (id, sku) = path.into_inner();
     let id = cart_id(&id)?;
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
-    let keyed = keyed(&req, &[b"remove", sku.as_str().as_bytes()])?;
-    change_answer(&state, &id, LineChange::Remove { sku }, keyed).await
+    let key = idempotency_key::optional(&req)?;
+    change_answer(&state, &id, LineChange::Remove { sku }, key).await
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "carts", request_body = CheckoutBody,
@@ -274,26 +261,8 @@ pub async fn checkout(
 ) -> Result<HttpResponse, ApiError> {
     let id = cart_id(&id)?;
     let key = idempotency_key::required(&req, "checkout")?;
-    let (email, address, token) = parse_checkout(&body)?;
-    let order_id = state.idempotency.order_id(&format!("checkout:{id}"), &key);
-    let digest = request_digest(&[
-        id.as_str().as_bytes(),
-        email.as_str().as_bytes(),
-        address
-            .as_ref()
-            .map_or("", ShippingAddress::as_str)
-            .as_bytes(),
-        token.as_str().as_bytes(),
-    ]);
-    state.idempotency.remember(&order_id);
-    let request = CheckoutRequest {
-        order_id,
-        request_digest: digest,
-        email: email.into_inner(),
-        shipping_address: address.map(ShippingAddress::into_inner),
-        payment_token: token,
-    };
-    let (order, replayed) = state.carts.checkout(&id, request).await?;
+    let details = parse_checkout(&body)?;
+    let (order, replayed) = state.carts.checkout(&id, details, &key).await?;
     let mut answer = HttpResponse::Created();
     answer.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
     if replayed {
@@ -308,9 +277,7 @@ fn cart_id(raw: &str) -> Result<CartId, ApiError> {
 
 /// A checkout's email, shipping address (absent or null for none) and
 /// payment token; every invalid field is reported at once.
-fn parse_checkout(
-    body: &CheckoutBody,
-) -> Result<(Email, Option<ShippingAddress>, PaymentToken), ApiError> {
+fn parse_checkout(body: &CheckoutBody) -> Result<CheckoutDetails, ApiError> {
     let mut errors = Vec::new();
     let email = Email::parse(&body.email)
         .map_err(|e| errors.push(FieldError::new("email", e.0)))
@@ -326,25 +293,22 @@ fn parse_checkout(
         .map_err(|e| errors.push(FieldError::new("shipping_address", e.0)))
         .ok();
     match (email, address, token) {
-        (Some(email), Some(address), Some(token)) => Ok((email, address, token)),
+        (Some(email), Some(shipping_address), Some(payment_token)) => Ok(CheckoutDetails {
+            email,
+            shipping_address,
+            payment_token,
+        }),
         _ => Err(ApiError::invalid(errors)),
     }
-}
-
-fn keyed(req: &HttpRequest, parts: &[&[u8]]) -> Result<Option<Keyed>, ApiError> {
-    Ok(idempotency_key::optional(req)?.map(|key| Keyed {
-        key: key.as_str().to_owned(),
-        digest: request_digest(parts),
-    }))
 }
 
 async fn change_answer(
     state: &AppState,
     id: &CartId,
     change: LineChange,
-    keyed: Option<Keyed>,
+    key: Option<IdempotencyKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let (cart, replayed) = state.carts.change(id, change, keyed).await?;
+    let (cart, replayed) = state.carts.change(id, change, key).await?;
     Ok(answer(HttpResponse::Ok(), &cart, replayed, state))
 }
 

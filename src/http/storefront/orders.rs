@@ -5,7 +5,7 @@ use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
-use crate::order::{self, Canceller, Order, OrderError, OrderStatus};
+use crate::order::{Canceller, Order, OrderError, OrderStatus};
 use crate::payment::PaymentToken;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -78,11 +78,12 @@ impl OrderView {
             customer_id: order.customer_id.as_ref().map(ToString::to_string),
             created_at: rfc3339(order.created_at),
             updated_at: rfc3339(order.updated_at),
-            email: order.email.clone(),
+            email: order.email.as_ref().map(ToString::to_string),
+            // Stored as JSON text; shown as the object it is.
             shipping_address: order
                 .shipping_address
-                .as_deref()
-                .and_then(|text| serde_json::from_str(text).ok()),
+                .as_ref()
+                .and_then(|address| serde_json::from_str(address.as_str()).ok()),
             payment: order.payment.as_ref().map(|p| PaymentView {
                 gateway: p.gateway.clone(),
                 authorization_id: p.authorization_id.clone(),
@@ -116,9 +117,8 @@ pub async fn get_order(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let order_id = order_id(&id)?;
-    let order =
-        order::get(&state.store, &order_id)?.ok_or_else(|| OrderError::NotFound(id.to_string()))?;
+    let id = order_id(&id)?;
+    let order = state.orders.get(&id)?;
     Ok(ok(&order))
 }
 
