@@ -159,7 +159,6 @@ impl Application {
 struct Parts {
     catalog: Arc<Catalog>,
     inventory: Inventory,
-    idempotency: Idempotency,
     outbox: Outbox,
     webhooks: Webhooks,
     carts: Carts,
@@ -215,7 +214,6 @@ impl Parts {
         Ok(Self {
             catalog,
             inventory,
-            idempotency,
             outbox,
             webhooks,
             carts,
@@ -256,7 +254,6 @@ fn app_state(
         reads: http::Reads::new(settings.catalog.cache_max_age_secs),
         inventory: parts.inventory,
         inventory_settings: settings.inventory.clone(),
-        idempotency: parts.idempotency,
         outbox: parts.outbox,
         webhooks: parts.webhooks,
         streams: Streams::new(

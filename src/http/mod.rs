@@ -32,7 +32,6 @@ use crate::cart::Carts;
 use crate::catalog::Catalog;
 use crate::config::{CatalogSettings, InventorySettings};
 use crate::events::{Outbox, Webhooks};
-use crate::idempotency::Idempotency;
 use crate::inventory::Inventory;
 use crate::order::Orders;
 use crate::store::Store;
@@ -52,7 +51,6 @@ pub struct AppState {
     pub reads: Reads,
     pub inventory: Inventory,
     pub inventory_settings: InventorySettings,
-    pub idempotency: Idempotency,
     pub outbox: Outbox,
     pub webhooks: Webhooks,
     /// Limits and shutdown of the live event streams.
