@@ -3,17 +3,11 @@
 //! wires the HTTP app; on a signal or a [`Shutdown`] request it stops taking
 //! connections, lets in-flight requests finish, and flushes the store.
 
-use crate::cart::{CartParts, Carts, StoredCarts};
-use crate::catalog::{self, Catalog, Seeded};
-use crate::checkout::{recovery, Checkouts};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::events::{self, Outbox, Webhooks};
-use crate::http::{self, AdminToken, Admission, AppState, Streams};
-use crate::idempotency::Idempotency;
-use crate::inventory::{Availability, Inventory, InventoryParts};
-use crate::order::{OrderParts, Orders, UnpaidOrders};
-use crate::payment::Payments;
+use crate::events;
+use crate::http::{self, AdminToken, AppState};
+use crate::inventory::Inventory;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -23,6 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use wiring::{app_state, retry_cancellations, Parts};
+
+mod wiring;
 
 /// Asks a running application to shut down gracefully.
 #[derive(Clone, Default)]
@@ -153,175 +150,6 @@ impl Application {
         tracing::info!("store flushed; bye");
         served?.map_err(anyhow::Error::from)
     }
-}
-
-/// The capabilities the handlers share.
-struct Parts {
-    catalog: Arc<Catalog>,
-    inventory: Inventory,
-    outbox: Outbox,
-    webhooks: Webhooks,
-    carts: Carts,
-    orders: Orders,
-    store: Store,
-}
-
-impl Parts {
-    /// Loads what the store holds and starts every capability, then
-    /// recovers what a crash interrupted, before anything serves.
-    async fn start(
-        settings: &Settings,
-        store: &Store,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
-        let availability = Availability::default();
-        let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
-        seed(&catalog, store, settings).await?;
-        let idempotency = Idempotency::load(store, settings.inventory.order_filter_items).await?;
-        let outbox = Outbox::load(store)?;
-        // Before anything records an event (recovery does): the outbox must
-        // know which kinds the webhooks want, or those events are dropped.
-        let webhooks = Webhooks::load(
-            store.clone(),
-            outbox.clone(),
-            clock.clone(),
-            settings.events.webhooks_max,
-        )?;
-        let inventory = Inventory::start(InventoryParts {
-            store: store.clone(),
-            availability,
-            outbox: outbox.clone(),
-            idempotency: idempotency.clone(),
-            lapsed: Arc::new(UnpaidOrders::new(store.clone(), outbox.clone())),
-            clock: clock.clone(),
-            settings: settings.inventory.clone(),
-        });
-        let orders = Orders::new(OrderParts {
-            store: store.clone(),
-            catalog: catalog.clone(),
-            inventory: inventory.clone(),
-            idempotency: idempotency.clone(),
-            payments: Arc::new(Payments::simulated(&settings.payment)),
-            outbox: outbox.clone(),
-            clock: clock.clone(),
-        });
-        let carts = Self::carts(settings, store, &catalog, &orders, &idempotency, &clock);
-        let stored_carts = StoredCarts {
-            store: store.clone(),
-            clock,
-        };
-        recover(&orders, &inventory, &stored_carts).await?;
-        Ok(Self {
-            catalog,
-            inventory,
-            outbox,
-            webhooks,
-            carts,
-            orders,
-            store: store.clone(),
-        })
-    }
-
-    fn carts(
-        settings: &Settings,
-        store: &Store,
-        catalog: &Arc<Catalog>,
-        orders: &Orders,
-        idempotency: &Idempotency,
-        clock: &Arc<dyn Clock>,
-    ) -> Carts {
-        Carts::new(CartParts {
-            store: store.clone(),
-            inventory: orders.inventory.clone(),
-            catalog: catalog.clone(),
-            checkouts: Checkouts::new(orders.clone(), settings.cart.checkout_hold_secs),
-            idempotency: idempotency.clone(),
-            settings: settings.cart.clone(),
-            clock: clock.clone(),
-        })
-    }
-}
-
-fn app_state(
-    parts: Parts,
-    settings: &Settings,
-    ready: Arc<AtomicBool>,
-    metrics: metrics_exporter_prometheus::PrometheusHandle,
-) -> web::Data<AppState> {
-    web::Data::new(AppState {
-        catalog: parts.catalog,
-        catalog_settings: settings.catalog.clone(),
-        reads: http::Reads::new(settings.catalog.cache_max_age_secs),
-        inventory: parts.inventory,
-        inventory_settings: settings.inventory.clone(),
-        outbox: parts.outbox,
-        webhooks: parts.webhooks,
-        streams: Streams::new(
-            settings.events.stream_clients_max,
-            settings.events.stream_keepalive_secs,
-        ),
-        admission: Admission::new(
-            settings.server.writes_in_flight_max,
-            (settings.server.write_latency_target_ms > 0)
-                .then(|| Duration::from_millis(settings.server.write_latency_target_ms)),
-            settings.server.body_limit_bytes,
-        ),
-        carts: parts.carts,
-        orders: parts.orders,
-        store: parts.store,
-        ready,
-        durability: settings.store.durability,
-        metrics,
-    })
-}
-
-/// Finishes or compensates the checkouts and cancellations a crash
-/// interrupted. Runs before any SKU actor: a paid checkout's holds must not
-/// expire first.
-async fn recover(
-    orders: &Orders,
-    inventory: &Inventory,
-    carts: &StoredCarts,
-) -> anyhow::Result<()> {
-    let recovered = recovery::checkouts(orders, inventory.availability(), carts).await?;
-    let cancellations = recovery::cancellations(orders).await?;
-    tracing::info!(
-        checkouts_finished = recovered.checkouts_finished,
-        checkouts_compensated = recovered.checkouts_compensated,
-        cancellations,
-        "recovered interrupted checkouts and cancellations"
-    );
-    Ok(())
-}
-
-/// Retries, every `CANCELLATION_RETRY`, the cancellations whose payment could
-/// not be returned (gateway down) until they finish.
-fn retry_cancellations(orders: Orders) -> actix_web::rt::task::JoinHandle<()> {
-    actix_web::rt::spawn(async move {
-        let mut every = tokio::time::interval(CANCELLATION_RETRY);
-        every.tick().await;
-        loop {
-            every.tick().await;
-            if let Err(e) = orders.resume_cancellations().await {
-                tracing::warn!(error = %e, "resuming cancellations");
-            }
-        }
-    })
-}
-
-/// Seeds the catalog on the first start of an empty store, and says so.
-async fn seed(catalog: &Catalog, store: &Store, settings: &Settings) -> anyhow::Result<()> {
-    let file = &settings.catalog.seed_file;
-    match catalog::seed(catalog, store, file).await? {
-        Seeded::Loaded { products, skus } => {
-            tracing::info!(products, skus, file = %file.display(), "seeded the demo catalog")
-        }
-        Seeded::NoFile if catalog.snapshot().is_empty() => {
-            tracing::info!("starting with an empty catalog")
-        }
-        Seeded::NoFile | Seeded::Already => {}
-    }
-    Ok(())
 }
 
 /// The admin token, logging where it came from (never the token).
