@@ -2,8 +2,8 @@
 //! holds expire and can be taken again, unsafe calls replay by key.
 
 use crate::helpers::{
-    assert_problem, eventually, header, json_body, spawn_app, spawn_with, test_settings, TestApp,
-    ADMIN_TOKEN,
+    assert_problem, eur, eventually, header, json_body, spawn_app, spawn_with, test_settings,
+    TestApp, ADMIN_TOKEN,
 };
 use crate::inventory::{assert_conserved, create_sku, inventory};
 use reqwest::Method;
@@ -55,46 +55,54 @@ async fn a_new_cart_is_empty_in_the_default_currency_with_an_unguessable_id() {
     assert_eq!(get_cart(&app, &id(&with)).await, with);
 }
 
-#[tokio::test]
-async fn lines_hold_stock_and_price_the_cart() {
-    let app = spawn_app().await;
-    create_sku(&app, "TEE-1", 10).await;
-    create_sku(&app, "MUG-1", 5).await;
-    let cart = id(&new_cart(&app, json!({})).await);
+/// SKUs `TEE-1` (10 in stock) and `MUG-1` (5 in stock), and an empty cart.
+async fn stocked_cart(app: &TestApp) -> String {
+    create_sku(app, "TEE-1", 10).await;
+    create_sku(app, "MUG-1", 5).await;
+    id(&new_cart(app, json!({})).await)
+}
 
+/// Adds 2 then 1 `TEE-1` and all 5 `MUG-1` to `cart`; the cart after.
+async fn fill(app: &TestApp, cart: &str) -> Value {
+    json_body(add_line(app, cart, "TEE-1", 2).await, 200).await;
+    json_body(add_line(app, cart, "TEE-1", 1).await, 200).await;
+    json_body(add_line(app, cart, "MUG-1", 5).await, 200).await
+}
+
+/// `(reserved, available)` of `sku`.
+async fn held_and_available(app: &TestApp, sku: &str) -> (Option<u64>, Option<u64>) {
+    let inv = inventory(app, sku).await;
+    (inv["reserved"].as_u64(), inv["available"].as_u64())
+}
+
+#[tokio::test]
+async fn a_line_holds_its_stock_and_shows_its_price() {
+    let app = spawn_app().await;
+    let cart = stocked_cart(&app).await;
     let after = json_body(add_line(&app, &cart, "TEE-1", 2).await, 200).await;
     let line = &after["lines"][0];
     assert_eq!(line["sku"], "TEE-1");
     assert_eq!(line["quantity"], 2);
-    assert_eq!(
-        line["unit_price"],
-        json!({"amount": 2500, "currency": "EUR"})
-    );
-    assert_eq!(
-        line["line_total"],
-        json!({"amount": 5000, "currency": "EUR"})
-    );
+    assert_eq!(line["unit_price"], eur(2500));
+    assert_eq!(line["line_total"], eur(5000));
     assert_eq!(line["status"], "held");
     assert!(line["title"]
         .as_str()
         .is_some_and(|t| t.contains("Product TEE-1")));
     assert!(line["hold_expires_at"].is_string());
     assert_eq!(inventory(&app, "TEE-1").await["reserved"], 2);
+}
 
+#[tokio::test]
+async fn lines_hold_stock_and_price_the_cart() {
+    let app = spawn_app().await;
+    let cart = stocked_cart(&app).await;
     // Adding the same SKU again adds to its line; another SKU is a new line.
-    json_body(add_line(&app, &cart, "TEE-1", 1).await, 200).await;
-    let after = json_body(add_line(&app, &cart, "MUG-1", 5).await, 200).await;
+    let after = fill(&app, &cart).await;
     assert_eq!(after["lines"].as_array().unwrap().len(), 2);
     assert_eq!(after["lines"][0]["quantity"], 3);
-    assert_eq!(
-        after["subtotal"],
-        json!({"amount": 8 * 2500, "currency": "EUR"})
-    );
-    let tee = inventory(&app, "TEE-1").await;
-    assert_eq!(
-        (tee["reserved"].as_u64(), tee["available"].as_u64()),
-        (Some(3), Some(7))
-    );
+    assert_eq!(after["subtotal"], eur(8 * 2500));
+    assert_eq!(held_and_available(&app, "TEE-1").await, (Some(3), Some(7)));
     assert_eq!(inventory(&app, "MUG-1").await["available"], 0);
 
     // More than is available: 409 with what is available, nothing changes.
@@ -106,7 +114,13 @@ async fn lines_hold_stock_and_price_the_cart() {
     assert_eq!(body["available"], 7);
     assert_eq!(inventory(&app, "TEE-1").await["reserved"], 3);
     assert_eq!(get_cart(&app, &cart).await["lines"][0]["quantity"], 3);
+}
 
+#[tokio::test]
+async fn patching_and_deleting_lines_moves_and_releases_their_holds() {
+    let app = spawn_app().await;
+    let cart = stocked_cart(&app).await;
+    fill(&app, &cart).await;
     // PATCH shrinks and grows the hold; DELETE releases it.
     let patch = |sku: &str, q: u64| {
         app.request(Method::PATCH, &format!("/v1/carts/{cart}/lines/{sku}"))
@@ -126,11 +140,7 @@ async fn lines_hold_stock_and_price_the_cart() {
         .unwrap();
     let after = json_body(res, 200).await;
     assert_eq!(after["lines"].as_array().unwrap().len(), 1);
-    let mug = inventory(&app, "MUG-1").await;
-    assert_eq!(
-        (mug["reserved"].as_u64(), mug["available"].as_u64()),
-        (Some(0), Some(5))
-    );
+    assert_eq!(held_and_available(&app, "MUG-1").await, (Some(0), Some(5)));
     // PATCH to 0 removes the line too.
     let after = json_body(patch("TEE-1", 0).await.unwrap(), 200).await;
     assert_eq!(after["lines"], json!([]));

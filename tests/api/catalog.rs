@@ -315,71 +315,81 @@ async fn sku_and_list_reads_have_an_etag_and_a_matching_if_none_match_gets_304()
     assert_ne!(header(&res, "etag").unwrap(), before);
 }
 
-/// Reads are answered from their last rendering while nothing they show has
-/// changed; every read below follows one already answered (and kept), so
-/// each checks that a change reaches all three kinds of read at once.
-#[tokio::test]
-async fn every_kind_of_read_shows_a_purchase_a_restock_and_an_edit_at_once() {
-    let app = spawn_app().await;
-    app.created(&product_body("tee", &["TEE-S", "TEE-M"])).await;
-    let reads = ["/v1/skus/TEE-S", "/v1/products/tee", "/v1/products"];
-    let sku_available = |v: &Value, path: &str| match path {
+/// The three kinds of read of SKU `TEE-S`: itself, its product, the list.
+const TEE_READS: [&str; 3] = ["/v1/skus/TEE-S", "/v1/products/tee", "/v1/products"];
+
+/// A read's path, its ETag and its body.
+type Read = (&'static str, String, Value);
+
+/// `TEE-S`'s availability as the read of `path` shows it.
+fn tee_available(v: &Value, path: &str) -> Value {
+    match path {
         "/v1/skus/TEE-S" => v["available"].clone(),
         "/v1/products/tee" => v["variants"][0]["available"].clone(),
         _ => v["items"][0]["variants"][0]["available"].clone(),
-    };
-    let read_all = || async {
-        let mut seen = Vec::new();
-        for path in reads {
-            let res = app.get(path).await;
-            let etag = header(&res, "etag").unwrap_or_else(|| panic!("{path}: ETag"));
-            seen.push((path, etag, json_body(res, 200).await));
-        }
-        seen
-    };
-    let before = read_all().await;
-    assert_eq!(read_all().await, before, "nothing changed, nothing differs");
-    for (path, _, body) in &before {
-        assert_eq!(sku_available(body, path), 10, "{path}");
     }
+}
 
+/// Every read in [`TEE_READS`], in order, asserting 200 and an ETag.
+async fn read_tee(app: &TestApp) -> Vec<Read> {
+    let mut seen = Vec::new();
+    for path in TEE_READS {
+        let res = app.get(path).await;
+        let etag = header(&res, "etag").unwrap_or_else(|| panic!("{path}: ETag"));
+        seen.push((path, etag, json_body(res, 200).await));
+    }
+    seen
+}
+
+/// Asserts that every read shows `available` units of `TEE-S`.
+fn assert_tee_available(reads: &[Read], available: u64, why: &str) {
+    for (path, _, body) in reads {
+        assert_eq!(tee_available(body, path), available, "{path}{why}");
+    }
+}
+
+/// The status of a GET of `path` with `If-None-Match: etag`.
+async fn status_if_none_match(app: &TestApp, path: &str, etag: &str) -> reqwest::StatusCode {
+    let res = app
+        .request(Method::GET, path)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    res.status()
+}
+
+/// Buys `quantity` of `TEE-S`, asserting 201.
+async fn buy_tee_s(app: &TestApp, quantity: u64) {
     let res = app
         .request(Method::POST, "/v1/skus/TEE-S/purchase")
         .header("Idempotency-Key", "tee-1")
-        .json(&json!({"customer_id": "c1", "quantity": 3}))
+        .json(&json!({"customer_id": "c1", "quantity": quantity}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let bought = read_all().await;
-    for ((path, old_etag, _), (_, etag, body)) in before.iter().zip(&bought) {
-        assert_eq!(sku_available(body, path), 7, "{path}");
-        assert_ne!(etag, old_etag, "{path}");
-        let res = app
-            .request(Method::GET, path)
-            .header("If-None-Match", old_etag)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}: a stale ETag must not get 304");
-    }
+}
 
+/// Restocks `quantity` of `TEE-S`, asserting 200.
+async fn restock_tee_s(app: &TestApp, quantity: u64) {
     let res = app
         .admin(Method::POST, "/v1/admin/skus/TEE-S/restock")
-        .json(&json!({"quantity": 5}))
+        .json(&json!({"quantity": quantity}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    for (path, _, body) in read_all().await {
-        assert_eq!(sku_available(&body, path), 12, "{path}");
-    }
+}
 
+/// Renames `TEE-S` (the first variant of `tee`) by replacing the product
+/// without stock, which keeps the stock.
+async fn rename_tee_s(app: &TestApp, title: &str) {
     let mut edited = product_body("tee", &["TEE-S", "TEE-M"]);
     for v in edited["variants"].as_array_mut().unwrap() {
         v.as_object_mut().unwrap().remove("stock"); // a replace keeps stock
     }
-    edited["variants"][0]["title"] = json!("Small, renamed");
+    edited["variants"][0]["title"] = json!(title);
     let res = app
         .admin(Method::PUT, "/v1/admin/products/tee")
         .json(&edited)
@@ -387,16 +397,44 @@ async fn every_kind_of_read_shows_a_purchase_a_restock_and_an_edit_at_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let after = read_all().await;
+}
+
+/// Reads are answered from their last rendering while nothing they show has
+/// changed; every read below follows one already answered (and kept), so
+/// each checks that a change reaches all three kinds of read at once.
+#[tokio::test]
+async fn every_kind_of_read_shows_a_purchase_a_restock_and_an_edit_at_once() {
+    let app = spawn_app().await;
+    app.created(&product_body("tee", &["TEE-S", "TEE-M"])).await;
+    let before = read_tee(&app).await;
+    assert_eq!(
+        read_tee(&app).await,
+        before,
+        "nothing changed, nothing differs"
+    );
+    assert_tee_available(&before, 10, "");
+
+    buy_tee_s(&app, 3).await;
+    let bought = read_tee(&app).await;
+    assert_tee_available(&bought, 7, "");
+    for ((path, old_etag, _), (_, etag, _)) in before.iter().zip(&bought) {
+        assert_ne!(etag, old_etag, "{path}");
+        let status = status_if_none_match(&app, path, old_etag).await;
+        assert_eq!(status, 200, "{path}: a stale ETag must not get 304");
+    }
+
+    restock_tee_s(&app, 5).await;
+    assert_tee_available(&read_tee(&app).await, 12, "");
+
+    rename_tee_s(&app, "Small, renamed").await;
+    let after = read_tee(&app).await;
     assert_eq!(after[0].2["title"], "Small, renamed");
     assert_eq!(after[1].2["variants"][0]["title"], "Small, renamed");
     assert_eq!(
         after[2].2["items"][0]["variants"][0]["title"],
         "Small, renamed"
     );
-    for (path, _, body) in &after {
-        assert_eq!(sku_available(body, path), 12, "{path}: stock is kept");
-    }
+    assert_tee_available(&after, 12, ": stock is kept");
 }
 
 /// Readers polling a SKU, its product and the list while buyers empty it:

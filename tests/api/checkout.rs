@@ -4,8 +4,8 @@
 
 use crate::carts::{add_line, get_cart, new_cart};
 use crate::helpers::{
-    assert_problem, eventually, header, json_body, spawn_app, spawn_with, stays, test_settings,
-    TestApp, ADMIN_TOKEN,
+    assert_problem, eur, eventually, header, json_body, spawn_app, spawn_with, stays,
+    test_settings, TestApp, ADMIN_TOKEN,
 };
 use crate::inventory::{assert_conserved, create_sku, inventory};
 use reqwest::Method;
@@ -56,23 +56,25 @@ fn kind(problem: &Value) -> &str {
         .unwrap()
 }
 
+/// SKUs `CO-1` and `CO-2` (10 each) and a cart holding 2 `CO-1` and 3 `CO-2`.
+async fn two_line_cart(app: &TestApp) -> String {
+    create_sku(app, "CO-1", 10).await;
+    create_sku(app, "CO-2", 10).await;
+    let cart = filled_cart(app, "CO-1", 2).await;
+    json_body(add_line(app, &cart, "CO-2", 3).await, 200).await;
+    cart
+}
+
 #[tokio::test]
 async fn a_checkout_sells_the_held_stock_and_answers_the_paid_order() {
     let app = spawn_app().await;
-    create_sku(&app, "CO-1", 10).await;
-    create_sku(&app, "CO-2", 10).await;
-    let cart = filled_cart(&app, "CO-1", 2).await;
-    json_body(add_line(&app, &cart, "CO-2", 3).await, 200).await;
-
+    let cart = two_line_cart(&app).await;
     let res = checkout(&app, &cart, "co-key-1", "tok_ok").await;
     assert!(header(&res, "location").is_some_and(|l| l.starts_with("/v1/orders/ord_")));
     let order = json_body(res, 201).await;
     assert_eq!(order["status"], "paid");
     assert_eq!(order["email"], "shopper@example.com");
-    assert_eq!(
-        order["total"],
-        json!({"amount": 5 * 2500, "currency": "EUR"})
-    );
+    assert_eq!(order["total"], eur(5 * 2500));
     assert_eq!(order["shipping_address"]["city"], "Springfield");
     assert_eq!(order["payment"]["captured"], true);
     assert!(order["created_at"].is_string());
@@ -82,10 +84,7 @@ async fn a_checkout_sells_the_held_stock_and_answers_the_paid_order() {
         (lines[0]["sku"].as_str(), lines[0]["quantity"].as_u64()),
         (Some("CO-1"), Some(2))
     );
-    assert_eq!(
-        lines[1]["line_total"],
-        json!({"amount": 7500, "currency": "EUR"})
-    );
+    assert_eq!(lines[1]["line_total"], eur(7500));
     let id = order["order_id"].as_str().unwrap();
     assert_eq!(
         json_body(app.get(&format!("/v1/orders/{id}")).await, 200).await,
@@ -103,7 +102,13 @@ async fn a_checkout_sells_the_held_stock_and_answers_the_paid_order() {
     let cart_view = get_cart(&app, &cart).await;
     assert_eq!(cart_view["status"], "checked_out");
     assert_eq!(cart_view["order_id"], order["order_id"]);
+}
 
+#[tokio::test]
+async fn a_checked_out_cart_replays_its_key_and_refuses_everything_else() {
+    let app = spawn_app().await;
+    let cart = two_line_cart(&app).await;
+    let order = json_body(checkout(&app, &cart, "co-key-1", "tok_ok").await, 201).await;
     // The same key again: the same order, nothing sold twice.
     let again = checkout(&app, &cart, "co-key-1", "tok_ok").await;
     assert_eq!(

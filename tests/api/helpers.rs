@@ -266,6 +266,11 @@ pub fn product_body(id: &str, skus: &[&str]) -> Value {
     })
 }
 
+/// A money value of `amount` euro cents, as the API renders it.
+pub fn eur(amount: i64) -> Value {
+    json!({"amount": amount, "currency": "EUR"})
+}
+
 /// Asserts a problem+json response with `status` and returns its body.
 pub async fn assert_problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "unexpected status");

@@ -375,91 +375,65 @@ async fn admin_stock_changes_keep_the_conservation_law() {
     assert_problem(unauthorized.await.unwrap(), 401).await;
 }
 
+/// How a bad purchase's body is sent.
+enum Sent {
+    Json(Value),
+    /// These bytes, with this `content-type` if one is given.
+    Raw(Option<&'static str>, &'static str),
+}
+
+/// A purchase the server must refuse: what is wrong with it, the SKU, the
+/// `Idempotency-Key` (if sent), the body, and the status it must get.
+type BadPurchase = (&'static str, &'static str, Option<&'static str>, Sent, u16);
+
+fn bad_purchases() -> Vec<BadPurchase> {
+    let buy = |quantity: Value| Sent::Json(json!({"customer_id": "x", "quantity": quantity}));
+    let no_customer = Sent::Json(json!({"customer_id": "", "quantity": 1}));
+    let unknown_field = Sent::Json(json!({"customer_id": "x", "quantity": 1, "x": 1}));
+    let malformed = Sent::Raw(Some("application/json"), "{");
+    let form = Sent::Raw(None, "customer=x");
+    vec![
+        ("no key", "BAD", None, buy(json!(1)), 400),
+        ("zero", "BAD", Some("b1"), buy(json!(0)), 400),
+        ("negative", "BAD", Some("b2"), buy(json!(-1)), 400),
+        ("huge", "BAD", Some("b3"), buy(json!(1_000_000)), 400),
+        ("no customer", "BAD", Some("b4"), no_customer, 400),
+        ("unknown field", "BAD", Some("b5"), unknown_field, 400),
+        ("malformed", "BAD", Some("b6"), malformed, 400),
+        ("form", "BAD", Some("b7"), form, 415),
+        ("unknown sku", "NOPE", Some("b8"), buy(json!(1)), 404),
+        ("bad key", "BAD", Some("has space"), buy(json!(1)), 400),
+        ("too many", "BAD", Some("b9"), buy(json!(6)), 409),
+    ]
+}
+
+/// Sends a purchase of `sku` with `key` (if any) and `body` as given.
+async fn send_purchase(
+    app: &TestApp,
+    sku: &str,
+    key: Option<&str>,
+    body: Sent,
+) -> reqwest::Response {
+    let mut request = app.request(Method::POST, &format!("/v1/skus/{sku}/purchase"));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request = match body {
+        Sent::Json(body) => request.json(&body),
+        Sent::Raw(Some(content_type), bytes) => {
+            request.header("content-type", content_type).body(bytes)
+        }
+        Sent::Raw(None, bytes) => request.body(bytes),
+    };
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn bad_purchases_get_4xx_problems_and_change_nothing() {
     let app = spawn_app().await;
     create_sku(&app, "BAD", 5).await;
-    let post = |path: &str| app.request(Method::POST, path);
-    let cases = vec![
-        (
-            post("/v1/skus/BAD/purchase").json(&json!({"customer_id": "x", "quantity": 1})),
-            400,
-            "no key",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b1")
-                .json(&json!({"customer_id": "x", "quantity": 0})),
-            400,
-            "zero",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b2")
-                .json(&json!({"customer_id": "x", "quantity": -1})),
-            400,
-            "negative",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b3")
-                .json(&json!({"customer_id": "x", "quantity": 1_000_000})),
-            400,
-            "huge",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b4")
-                .json(&json!({"customer_id": "", "quantity": 1})),
-            400,
-            "no customer",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b5")
-                .json(&json!({"customer_id": "x", "quantity": 1, "x": 1})),
-            400,
-            "unknown field",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b6")
-                .header("content-type", "application/json")
-                .body("{"),
-            400,
-            "malformed",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b7")
-                .body("customer=x"),
-            415,
-            "form",
-        ),
-        (
-            post("/v1/skus/NOPE/purchase")
-                .header("Idempotency-Key", "b8")
-                .json(&json!({"customer_id": "x", "quantity": 1})),
-            404,
-            "unknown sku",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "has space")
-                .json(&json!({"customer_id": "x", "quantity": 1})),
-            400,
-            "bad key",
-        ),
-        (
-            post("/v1/skus/BAD/purchase")
-                .header("Idempotency-Key", "b9")
-                .json(&json!({"customer_id": "x", "quantity": 6})),
-            409,
-            "too many",
-        ),
-    ];
-    for (request, status, what) in cases {
-        let res = request.send().await.unwrap();
+    for (what, sku, key, body, status) in bad_purchases() {
+        let res = send_purchase(&app, sku, key, body).await;
         assert_eq!(res.status().as_u16(), status, "{what}");
         assert_problem(res, status).await;
     }
