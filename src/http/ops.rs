@@ -2,6 +2,7 @@
 
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
+use crate::store::StoreError;
 use actix_web::{web, HttpResponse};
 use std::sync::atomic::Ordering;
 
@@ -17,7 +18,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.store.failed() {
         return Err(ApiError::unavailable(
-            "store-failed",
+            StoreError::Failed.code(),
             "a write failed; restart the server",
             30,
         ));

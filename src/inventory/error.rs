@@ -28,3 +28,18 @@ pub enum InventoryError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl InventoryError {
+    /// Stable machine-readable code; the last segment of the problem `type`.
+    /// A wrapped failure carries its own code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(e) => e.code(),
+            Self::UnknownSku(_) => "sku-not-found",
+            Self::Busy(_) => "busy",
+            Self::NoAnswer(_) | Self::Passivated => "no-answer",
+            Self::Idempotency(e) => e.code(),
+            Self::Store(e) => e.code(),
+        }
+    }
+}

@@ -25,6 +25,16 @@ impl StoreError {
     pub fn io(message: impl Into<String>) -> Self {
         Self::Io(message.into())
     }
+
+    /// Stable machine-readable code; the last segment of the problem `type`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Overloaded => "overloaded",
+            Self::Closed => "shutting-down",
+            Self::Failed => "store-failed",
+            Self::Io(_) | Self::Corrupt { .. } => "store-unavailable",
+        }
+    }
 }
 
 impl From<sled::Error> for StoreError {

@@ -11,6 +11,7 @@
 use super::write_limit::{WriteLimit, WritePermit};
 use crate::http::problem::ApiError;
 use crate::http::AppState;
+use crate::store::StoreError;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, ResponseError};
@@ -96,8 +97,9 @@ pub async fn admit(
     }
     metrics::counter!("surge_http_shed_total").increment(1);
     drain_body(&mut req, state.admission.body_limit_bytes).await;
+    // The same condition as a full commit queue, one step earlier.
     let problem = ApiError::unavailable(
-        "overloaded",
+        StoreError::Overloaded.code(),
         "the server is taking all the writes it can; retry shortly",
         1,
     );

@@ -1,6 +1,5 @@
-//! Inventory failures as HTTP problems. A SKU's refusal (`SkuError`) takes
-//! its problem `type` from its `code()`; `InventoryError` has no `code()`,
-//! so the types of its own variants are named here.
+//! Inventory failures as HTTP problems; each problem `type` is the error's
+//! `code()`.
 
 use super::api_error::ApiError;
 use crate::clock::rfc3339;
@@ -9,15 +8,13 @@ use actix_web::http::StatusCode;
 
 impl From<InventoryError> for ApiError {
     fn from(e: InventoryError) -> Self {
-        let detail = e.to_string();
+        let (code, detail) = (e.code(), e.to_string());
         match e {
             InventoryError::Refused(refusal) => refusal.into(),
-            InventoryError::UnknownSku(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "sku-not-found", detail)
-            }
-            InventoryError::Busy(_) => ApiError::unavailable("busy", detail, 1),
+            InventoryError::UnknownSku(_) => ApiError::new(StatusCode::NOT_FOUND, code, detail),
+            InventoryError::Busy(_) => ApiError::unavailable(code, detail, 1),
             InventoryError::NoAnswer(_) | InventoryError::Passivated => ApiError::unavailable(
-                "no-answer",
+                code,
                 "the SKU did not answer; retry with the same Idempotency-Key",
                 1,
             ),
