@@ -108,12 +108,12 @@ impl Inventory {
 
     /// Reserves stock for a new holder (a flash-sale order written in
     /// `req.attach`); durable on return.
-    pub async fn reserve(&self, sku: &Sku, req: Reserve) -> Result<Hold, InventoryError> {
+    pub async fn reserve(&self, sku: &Sku, req: Reserve) -> Result<Levels, InventoryError> {
         self.ask(sku, req).await
     }
 
     /// Sets `req.holder`'s hold (taking or resizing it); durable on return.
-    pub async fn take_hold(&self, sku: &Sku, req: TakeHold) -> Result<Hold, InventoryError> {
+    pub async fn take_hold(&self, sku: &Sku, req: TakeHold) -> Result<Levels, InventoryError> {
         self.ask(sku, req).await
     }
 

@@ -59,6 +59,7 @@ impl<R: Request> Message for Ask<R> {
 
 /// Reserves `quantity` units for a holder that holds nothing here yet (a
 /// flash-sale order), writing `attach` (the order) in the same commit.
+/// Answered with the SKU's levels after it (the caller knows its hold).
 #[derive(Debug, Clone)]
 pub struct Reserve {
     pub holder: HoldId,
@@ -135,8 +136,8 @@ macro_rules! answers {
 }
 
 answers! {
-    Reserve => Hold,
-    TakeHold => Hold,
+    Reserve => Levels,
+    TakeHold => Levels,
     Release => Hold,
     Sell => Hold,
     Unsell => Levels,

@@ -9,7 +9,7 @@ use super::{Ask, Change, Release, Reserve, Sell, SkuActor, TakeHold, Unsell};
 use crate::domain::HoldId;
 use crate::inventory::hold_pages::Place;
 use crate::inventory::persist;
-use crate::inventory::sku::Hold;
+use crate::inventory::sku::Levels;
 use crate::store::{StoreError, WriteGroup};
 use actix::prelude::*;
 
@@ -149,22 +149,23 @@ impl SkuActor {
 
     /// The change of a hold just made or resized: placed in the pages (a
     /// new hold joins the open page), then written with `attach`.
-    fn placed_hold_change(&mut self, was: u64, holder: HoldId, attach: WriteGroup) -> Change<Hold> {
-        let Some(hold) = self.state.hold_of(&holder).cloned() else {
+    fn placed_hold_change(
+        &mut self,
+        was: u64,
+        holder: HoldId,
+        attach: WriteGroup,
+    ) -> Change<Levels> {
+        let levels = self.state.levels();
+        let Some(hold) = self.state.hold_of(&holder) else {
             // The hold was just made: not finding it is a bug. Memory changed,
             // so this fails like a store error (and reloads the SKU).
             return Change {
                 written: Err(StoreError::Closed),
-                answer: Hold {
-                    holder,
-                    customer: None,
-                    quantity: 0,
-                    expires_at: 0,
-                },
+                answer: levels,
             };
         };
-        let place = self.pages.put(&hold);
-        self.hold_change(was, &holder, place, hold, |_, group| {
+        let place = self.pages.put(hold);
+        self.hold_change(was, &holder, place, levels, |_, group| {
             group.append(attach);
             Ok(())
         })
