@@ -20,17 +20,20 @@ use crate::virtual_actors::{CallError, Mailbox, Registry, Undelivered};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// What every cart actor shares.
+/// What every cart actor shares: the parts it was given (reached through
+/// `Deref`) and the registry of live cart actors.
 pub struct CartEnv {
-    pub store: Store,
-    pub inventory: Inventory,
-    pub catalog: Arc<Catalog>,
-    pub checkouts: Checkouts,
-    pub idempotency: Idempotency,
-    pub settings: CartSettings,
-    pub clock: Arc<dyn Clock>,
+    parts: CartParts,
     /// Live actors by cart. An actor removes itself when it passivates.
     pub registry: Registry<CartId, CartInbox>,
+}
+
+impl std::ops::Deref for CartEnv {
+    type Target = CartParts;
+
+    fn deref(&self) -> &CartParts {
+        &self.parts
+    }
 }
 
 /// What carts need from the rest of the process.
@@ -79,13 +82,7 @@ impl Carts {
     pub fn new(parts: CartParts) -> Self {
         Self {
             env: Arc::new(CartEnv {
-                store: parts.store,
-                inventory: parts.inventory,
-                catalog: parts.catalog,
-                checkouts: parts.checkouts,
-                idempotency: parts.idempotency,
-                settings: parts.settings,
-                clock: parts.clock,
+                parts,
                 registry: Registry::new("cart"),
             }),
         }

@@ -25,18 +25,20 @@ use parking_lot::Mutex;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
-/// What every SKU actor shares.
+/// What every SKU actor shares: the parts the inventory was given (reached
+/// through `Deref`) and the registry of live SKU actors.
 pub struct Env {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub settings: InventorySettings,
-    pub availability: Availability,
-    pub outbox: Outbox,
-    /// What a lapsed hold's holder writes with its expiry.
-    pub lapsed: Arc<dyn LapsedHolds>,
+    parts: InventoryParts,
     /// Live actors by SKU. An actor removes itself when it passivates.
     pub registry: Registry<Sku, Addr<SkuActor>>,
-    pub idempotency: Idempotency,
+}
+
+impl std::ops::Deref for Env {
+    type Target = InventoryParts;
+
+    fn deref(&self) -> &InventoryParts {
+        &self.parts
+    }
 }
 
 /// What the inventory needs from the rest of the process.
@@ -45,6 +47,7 @@ pub struct InventoryParts {
     pub availability: Availability,
     pub outbox: Outbox,
     pub idempotency: Idempotency,
+    /// What a lapsed hold's holder writes with its expiry.
     pub lapsed: Arc<dyn LapsedHolds>,
     pub clock: Arc<dyn Clock>,
     pub settings: InventorySettings,
@@ -83,14 +86,8 @@ impl Inventory {
         let shards = arbiters.iter().map(Arbiter::handle).collect();
         Self {
             env: Arc::new(Env {
-                store: parts.store,
-                clock: parts.clock,
-                settings: parts.settings,
-                availability: parts.availability,
-                outbox: parts.outbox,
-                lapsed: parts.lapsed,
+                parts,
                 registry: Registry::new("sku"),
-                idempotency: parts.idempotency,
             }),
             shards: Arc::new(shards),
             arbiters: Arc::new(Mutex::new(arbiters)),

@@ -81,6 +81,25 @@ pub struct TakeHold {
     pub attach: WriteGroup,
 }
 
+impl From<TakeHold> for Reserve {
+    fn from(take: TakeHold) -> Self {
+        let TakeHold {
+            holder,
+            customer,
+            quantity,
+            expires_at,
+            attach,
+        } = take;
+        Self {
+            holder,
+            customer,
+            quantity,
+            expires_at,
+            attach,
+        }
+    }
+}
+
 /// Ends a hold whatever its expiry, writing `attach` with it.
 #[derive(Debug, Clone)]
 pub struct Release {

@@ -9,7 +9,7 @@ use super::{Ask, Change, Release, Reserve, Sell, SkuActor, TakeHold, Unsell};
 use crate::domain::HoldId;
 use crate::inventory::hold_pages::Place;
 use crate::inventory::persist;
-use crate::inventory::sku::Levels;
+use crate::inventory::sku::{Levels, SkuError};
 use crate::store::{StoreError, WriteGroup};
 use actix::prelude::*;
 
@@ -17,20 +17,7 @@ impl Handler<Ask<Reserve>> for SkuActor {
     type Result = ();
 
     fn handle(&mut self, ask: Ask<Reserve>, ctx: &mut Context<Self>) {
-        self.serve(ask, ctx, |act, req, _| {
-            let Reserve {
-                holder,
-                customer,
-                quantity,
-                expires_at,
-                attach,
-            } = req;
-            let now = act.env.clock.now_ms();
-            let was = act.state.levels().available;
-            act.state
-                .hold(holder.clone(), customer, quantity, expires_at, now)?;
-            Ok(act.placed_hold_change(was, holder, attach))
-        });
+        self.serve(ask, ctx, |act, req, _| act.reserve(req));
     }
 }
 
@@ -39,31 +26,20 @@ impl Handler<Ask<TakeHold>> for SkuActor {
 
     fn handle(&mut self, ask: Ask<TakeHold>, ctx: &mut Context<Self>) {
         self.serve(ask, ctx, |act, req, ctx| {
-            let TakeHold {
-                holder,
-                customer,
-                quantity,
-                expires_at,
-                attach,
-            } = req;
             let now = act.env.clock.now_ms();
-            if act
-                .state
-                .hold_of(&holder)
-                .is_some_and(|h| h.expires_at <= now)
-            {
+            let held = act.state.hold_of(&req.holder).map(|h| h.expires_at);
+            if held.is_some_and(|expires_at| expires_at <= now) {
                 // A lapsed hold is expired (and its expiry written) first, so
                 // taking it again starts from a clean slate.
                 act.on_timer(ctx);
             }
-            let was = act.state.levels().available;
-            if act.state.hold_of(&holder).is_some() {
-                act.state.resize(&holder, quantity, expires_at, now)?;
-            } else {
-                act.state
-                    .hold(holder.clone(), customer, quantity, expires_at, now)?;
+            if act.state.hold_of(&req.holder).is_none() {
+                return act.reserve(req.into());
             }
-            Ok(act.placed_hold_change(was, holder, attach))
+            let was = act.state.levels().available;
+            act.state
+                .resize(&req.holder, req.quantity, req.expires_at, now)?;
+            Ok(act.placed_hold_change(was, req.holder, req.attach))
         });
     }
 }
@@ -126,6 +102,22 @@ impl Handler<Ask<Unsell>> for SkuActor {
 }
 
 impl SkuActor {
+    /// A new hold for a holder that holds nothing here.
+    fn reserve(&mut self, req: Reserve) -> Result<Change<Levels>, SkuError> {
+        let Reserve {
+            holder,
+            customer,
+            quantity,
+            expires_at,
+            attach,
+        } = req;
+        let now = self.env.clock.now_ms();
+        let was = self.state.levels().available;
+        self.state
+            .hold(holder.clone(), customer, quantity, expires_at, now)?;
+        Ok(self.placed_hold_change(was, holder, attach))
+    }
+
     /// A change of holds: the SKU's record and stock events, the page (or
     /// key) that stores `holder`, then what `also` adds (the caller's
     /// attached writes).
