@@ -52,7 +52,9 @@ fn actor(c: &mut Criterion) {
             .expect("encode");
         store.commit(group).await.expect("commit");
         let outbox = Outbox::load(&store).expect("outbox");
-        let idempotency = Idempotency::load(&store, 1024).await.expect("secret");
+        let idempotency = Idempotency::load(&store, 1024, Arc::new(SystemClock))
+            .await
+            .expect("secret");
         let inventory = Inventory::start(InventoryParts {
             store: store.clone(),
             availability: Availability::default(),

@@ -140,7 +140,7 @@ impl Plan {
                         .checkout_call(self.key(conn, seq))
                         .unwrap_or_else(|| shopper.cart_call(i, &self.sku(i))),
                     Draw::Pay => shopper
-                        .pay_call()
+                        .pay_call(self.key(conn, seq))
                         .unwrap_or_else(|| (self.purchase(i, conn, seq), Step::Purchase(i))),
                 }
             }

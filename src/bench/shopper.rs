@@ -190,11 +190,11 @@ impl Shopper {
     }
 
     /// Pays the order awaiting payment, if there is one.
-    pub fn pay_call(&self) -> Option<(Call, Step)> {
+    pub fn pay_call(&self, key: String) -> Option<(Call, Step)> {
         let order = self.awaiting.as_ref()?;
         let body = r#"{"payment_token":"tok_ok"}"#.to_owned();
         Some((
-            post(format!("/v1/orders/{order}/pay"), None, body),
+            post(format!("/v1/orders/{order}/pay"), Some(key), body),
             Step::Pay,
         ))
     }
@@ -294,12 +294,15 @@ mod tests {
         assert!(s.checkout_call("k".into()).is_some());
         s.observe(Step::Checkout, 201, b"{}");
         assert!(s.checkout_call("k".into()).is_none());
-        assert!(s.pay_call().is_none());
+        assert!(s.pay_call("k".into()).is_none());
         assert_eq!(
             s.observe(Step::Purchase(1), 201, br#"{"order_id":"ord_9"}"#),
             Some(1)
         );
-        assert_eq!(s.pay_call().unwrap().0.path, "/v1/orders/ord_9/pay");
+        assert_eq!(
+            s.pay_call("k".into()).unwrap().0.path,
+            "/v1/orders/ord_9/pay"
+        );
         assert_eq!(s.observe(Step::AddLine(2), 409, b"{}"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The catalog's closed list of failures.
 
 use crate::domain::{FieldError, ProductId, Sku};
+use crate::idempotency::IdempotencyError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,8 @@ pub enum CatalogError {
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -39,6 +42,7 @@ impl CatalogError {
             Self::DuplicateSku { .. } | Self::RepeatedSku(_) => "duplicate-sku",
             Self::PreconditionFailed { .. } => "precondition-failed",
             Self::Invalid(_) => "invalid-request",
+            Self::Idempotency(e) => e.code(),
             Self::Store(_) => "store",
         }
     }

@@ -30,8 +30,9 @@ pub struct Variant {
     pub price: Money,
 }
 
-/// A validated product definition from a client or the seed file.
-#[derive(Debug, Clone)]
+/// A validated product definition from a client or the seed file. It
+/// serializes only to identify a request (an Idempotency-Key's digest).
+#[derive(Debug, Clone, Serialize)]
 pub struct NewProduct {
     pub id: Option<ProductId>,
     pub title: BoundedText,
@@ -41,7 +42,7 @@ pub struct NewProduct {
     pub variants: Vec<NewVariant>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NewVariant {
     pub sku: Sku,
     pub title: BoundedText,

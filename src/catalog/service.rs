@@ -7,8 +7,9 @@ use super::error::CatalogError;
 use super::model::{NewProduct, Product};
 use super::snapshot::Snapshot;
 use crate::domain::{ProductId, Sku};
+use crate::idempotency::{request_digest, Answered, Idempotency, IdempotencyKey};
 use crate::inventory::{Availability, SkuRecord};
-use crate::store::{keys, Store, WriteGroup};
+use crate::store::{keys, Store, StoreError, WriteGroup};
 use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 pub struct Catalog {
     store: Store,
     availability: Availability,
+    idempotency: Idempotency,
     snapshot: RwLock<Arc<Snapshot>>,
     /// Serializes writers; readers never take it.
     writer: tokio::sync::Mutex<()>,
@@ -24,7 +26,11 @@ pub struct Catalog {
 impl Catalog {
     /// Loads every product and stock record from the store, publishing each
     /// SKU's available count.
-    pub fn load(store: Store, availability: Availability) -> Result<Self, CatalogError> {
+    pub fn load(
+        store: Store,
+        availability: Availability,
+        idempotency: Idempotency,
+    ) -> Result<Self, CatalogError> {
         let mut snapshot = Snapshot::default();
         let stock: Vec<(Vec<u8>, SkuRecord)> = store.scan(keys::INVENTORY)?;
         let mut owned: std::collections::HashMap<ProductId, Vec<Sku>> = Default::default();
@@ -40,6 +46,7 @@ impl Catalog {
         Ok(Self {
             store,
             availability,
+            idempotency,
             snapshot: RwLock::new(Arc::new(snapshot)),
             writer: tokio::sync::Mutex::new(()),
         })
@@ -54,12 +61,29 @@ impl Catalog {
         &self.availability
     }
 
-    /// Creates a product and its SKUs (with their initial stock) in one commit.
-    pub async fn create(&self, new: NewProduct) -> Result<Arc<Product>, CatalogError> {
-        let mut created = self.create_all(vec![new], WriteGroup::new()).await?;
-        created
-            .pop()
-            .ok_or_else(|| CatalogError::Invalid(Vec::new()))
+    /// Creates a product and its SKUs (with their initial stock) in one
+    /// commit, once per Idempotency-Key: a retry answers the id of the
+    /// product the key created.
+    pub async fn create(
+        &self,
+        mut new: NewProduct,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<ProductId>, CatalogError> {
+        let encoded = postcard::to_stdvec(&new)
+            .map_err(|e| StoreError::io(format!("encoding a product: {e}")))?;
+        let digest = request_digest(&[&encoded]);
+        self.idempotency
+            .once(&self.store, "product", key, digest, |keyed| async move {
+                // The id is fixed first: the receipt names it.
+                let id = new.id.get_or_insert_with(ProductId::generate).clone();
+                let mut extra = WriteGroup::new();
+                if let Some(keyed) = keyed {
+                    keyed.record(&mut extra, &id)?;
+                }
+                self.create_all(vec![new], extra).await?;
+                Ok(id)
+            })
+            .await
     }
 
     /// Creates several products atomically, together with the `extra` writes:

@@ -103,7 +103,7 @@ async fn finish(
     let mut finish = WriteGroup::new();
     finish.remove(keys::checkout(record.order.id.as_str()));
     carts.settle(&mut finish, &record.cart_id, Some(&record.order.id))?;
-    orders.capture(record.order, &auth, finish).await?;
+    orders.capture(record.order, &auth, finish, None).await?;
     Ok(())
 }
 

@@ -284,7 +284,10 @@ impl Checkouts {
     ) -> Outcome {
         let mut finished = cart;
         finished.remove(keys::checkout(record.order.id.as_str()));
-        let result = self.orders.capture(record.order, &auth, finished).await;
+        let result = self
+            .orders
+            .capture(record.order, &auth, finished, None)
+            .await;
         if result.is_ok() {
             metrics::counter!("surge_checkouts_total", "outcome" => "paid").increment(1);
         }
@@ -331,7 +334,7 @@ impl Checkouts {
                 return CartAfter::Frozen;
             }
         };
-        if let Err(e) = orders.finish_cancellation(order, cancellation).await {
+        if let Err(e) = orders.finish_cancellation(order, cancellation, None).await {
             tracing::error!(error = %e, "returning the stock of a failed checkout; start-up will finish it");
         }
         CartAfter::Reopened

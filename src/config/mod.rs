@@ -28,6 +28,7 @@ pub struct Settings {
     pub cart: CartSettings,
     pub payment: crate::payment::PaymentSettings,
     pub events: crate::events::EventSettings,
+    pub idempotency: crate::idempotency::IdempotencySettings,
     pub log: LogSettings,
 }
 
@@ -71,6 +72,7 @@ impl Settings {
             .and(self.cart.validate())
             .and(self.payment.validate())
             .and(self.events.validate())
+            .and(self.idempotency.validate())
     }
 }
 

@@ -12,6 +12,9 @@ use super::webhook::{new_id, parse};
 use super::{EventKind, Outbox, Webhook};
 use crate::clock::{Clock, Millis, Sleep};
 use crate::domain::FieldError;
+use crate::idempotency::{
+    request_digest, Answered, Idempotency, IdempotencyError, IdempotencyKey, KeyedCall,
+};
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -31,6 +34,8 @@ pub enum WebhookError {
     #[error("the webhook is invalid")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -42,6 +47,7 @@ pub struct Webhooks {
 
 struct Inner {
     store: Store,
+    idempotency: Idempotency,
     outbox: Outbox,
     clock: Arc<dyn Clock>,
     webhooks_max: usize,
@@ -59,6 +65,7 @@ impl Webhooks {
     pub fn load(
         store: Store,
         outbox: Outbox,
+        idempotency: Idempotency,
         clock: Arc<dyn Clock>,
         webhooks_max: usize,
     ) -> Result<Self, StoreError> {
@@ -74,6 +81,7 @@ impl Webhooks {
         let webhooks = Self {
             inner: Arc::new(Inner {
                 store,
+                idempotency,
                 outbox,
                 clock,
                 webhooks_max,
@@ -119,14 +127,38 @@ impl Webhooks {
         self.inner.rescan.notified().await;
     }
 
-    /// Registers an endpoint; it receives events recorded from now on.
+    /// Registers an endpoint, once per Idempotency-Key (a retry answers the
+    /// webhook the key registered); it receives events recorded from now on.
     pub async fn register(
         &self,
         url: &str,
         secret: &str,
         events: Option<&[String]>,
-    ) -> Result<Webhook, WebhookError> {
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<Webhook>, WebhookError> {
         let (url, events) = parse(url, secret, events)?;
+        let kinds: Vec<&str> = events.iter().flatten().map(|k| k.as_str()).collect();
+        let digest = request_digest(&[
+            url.as_bytes(),
+            secret.as_bytes(),
+            kinds.join(",").as_bytes(),
+            &[u8::from(events.is_some())],
+        ]);
+        self.inner
+            .idempotency
+            .once(&self.inner.store, "webhook", key, digest, |keyed| {
+                self.register_once(url, secret, events, keyed)
+            })
+            .await
+    }
+
+    async fn register_once(
+        &self,
+        url: String,
+        secret: &str,
+        events: Option<Vec<EventKind>>,
+        keyed: Option<KeyedCall>,
+    ) -> Result<Webhook, WebhookError> {
         let _changing = self.inner.changing.lock().await;
         let max = self.inner.webhooks_max;
         if self.inner.hooks.read().len() >= max {
@@ -145,6 +177,9 @@ impl Webhooks {
         let mut group = WriteGroup::new();
         group.put(keys::webhook(&hook.id), &hook)?;
         group.put(keys::webhook_from(&hook.id), &hook.first_seq)?;
+        if let Some(keyed) = keyed {
+            keyed.record(&mut group, &hook)?;
+        }
         self.inner.store.commit(group).await?;
         self.inner.hooks.write().push(hook.clone());
         self.publish_wanted();

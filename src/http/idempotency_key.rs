@@ -1,10 +1,13 @@
-//! The `Idempotency-Key` header: required on purchases and checkouts,
-//! optional on other unsafe storefront calls.
+//! The `Idempotency-Key` header: required on the calls that move money or
+//! stock for a buyer (purchases, checkouts, payments, refunds), optional on
+//! every other unsafe call; and the `Idempotent-Replayed` mark on answers
+//! given again.
 
 use crate::http::problem::ApiError;
 use crate::idempotency::{IdempotencyError, IdempotencyKey};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// The request's key; 400 when it is missing or malformed.
 pub fn required(req: &HttpRequest, what: &str) -> Result<IdempotencyKey, ApiError> {
@@ -30,6 +33,18 @@ pub fn optional(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     IdempotencyKey::parse(text)
         .map(Some)
         .map_err(|e| ApiError::bad_request("invalid-idempotency-key", e.0))
+}
+
+/// The header that marks an answer given again from an earlier call with
+/// the same key.
+pub const REPLAYED: (&str, &str) = ("Idempotent-Replayed", "true");
+
+/// Marks an answer already built as given again.
+pub fn mark_replayed(res: &mut HttpResponse) {
+    res.headers_mut().insert(
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    );
 }
 
 impl From<IdempotencyError> for ApiError {

@@ -14,6 +14,7 @@
 use super::{Order, OrderError, OrderStatus, Orders, PaymentRef, Transition};
 use crate::domain::{Money, OrderId};
 use crate::events::EventKind;
+use crate::idempotency::{request_digest, Answered, IdempotencyKey, KeyedCall};
 use crate::inventory::{InventoryError, SkuError};
 use crate::store::{keys, WriteGroup};
 use serde::{Deserialize, Serialize};
@@ -36,8 +37,36 @@ pub struct Cancellation {
 }
 
 impl Orders {
-    /// Cancels an order; its stock returns and any payment is given back.
-    pub async fn cancel(&self, id: &OrderId, by: Canceller) -> Result<Order, OrderError> {
+    /// Cancels an order, once per Idempotency-Key; its stock returns and
+    /// any payment is given back.
+    pub async fn cancel(
+        &self,
+        id: &OrderId,
+        by: Canceller,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<Order>, OrderError> {
+        let scope = match by {
+            Canceller::Customer => "cancel",
+            Canceller::Admin => "admin-cancel",
+        };
+        let digest = request_digest(&[id.as_str().as_bytes()]);
+        self.idempotency
+            .once(&self.store, scope, key, digest, |keyed| {
+                self.cancel_once(id, by, keyed)
+            })
+            .await
+    }
+
+    /// The receipt of a keyed cancellation is written with the
+    /// cancellation, and again with the order as it ends once its payment
+    /// is back: a retry is answered with the order as the first call was,
+    /// or, if the payment could not be returned yet, as it was cancelled.
+    async fn cancel_once(
+        &self,
+        id: &OrderId,
+        by: Canceller,
+        keyed: Option<KeyedCall>,
+    ) -> Result<Order, OrderError> {
         let _lock = self.lock(id).await;
         let mut order = self.get(id)?;
         let was = order.status();
@@ -45,15 +74,17 @@ impl Orders {
             return Err(OrderError::NotCancellable(was.as_str()));
         }
         if was == OrderStatus::AwaitingPayment {
-            return self.cancel_unpaid(order).await;
+            return self.cancel_unpaid(order, keyed.as_ref()).await;
         }
         let mut group = WriteGroup::new();
         let lines = (0..order.lines.len()).collect();
         let return_payment = order.payment.is_some();
         let cancellation =
             self.record_cancellation(&mut group, &mut order, lines, return_payment)?;
+        super::lifecycle::record(&mut group, keyed.as_ref(), &order)?;
         self.commit(group).await?;
-        self.finish_cancellation(order, cancellation).await
+        self.finish_cancellation(order, cancellation, keyed.as_ref())
+            .await
     }
 
     /// Cancels `order` in `group`: the order with its event, and the record
@@ -79,7 +110,11 @@ impl Orders {
         Ok(cancellation)
     }
 
-    async fn cancel_unpaid(&self, mut order: Order) -> Result<Order, OrderError> {
+    async fn cancel_unpaid(
+        &self,
+        mut order: Order,
+        keyed: Option<&KeyedCall>,
+    ) -> Result<Order, OrderError> {
         let now = self.now();
         order.apply(Transition::Cancel, now)?;
         let [line] = order.lines.as_slice() else {
@@ -90,6 +125,7 @@ impl Orders {
         };
         let mut attach = WriteGroup::new();
         self.put_with_event(&mut attach, &order, EventKind::OrderCancelled, now)?;
+        super::lifecycle::record(&mut attach, keyed, &order)?;
         match self
             .inventory
             .release_hold(&line.sku, &order.id.hold(), attach)
@@ -103,11 +139,13 @@ impl Orders {
     }
 
     /// Returns the stock of each remaining line (each step also shortens the
-    /// durable cancellation record), then the payment, then drops the record.
+    /// durable cancellation record), then the payment, then drops the record
+    /// (rewriting a keyed call's receipt with the order as it ends).
     pub(crate) async fn finish_cancellation(
         &self,
         mut order: Order,
         mut cancellation: Cancellation,
+        keyed: Option<&KeyedCall>,
     ) -> Result<Order, OrderError> {
         let key = keys::cancellation(order.id.as_str());
         while let Some(&index) = cancellation.lines.first() {
@@ -130,6 +168,7 @@ impl Orders {
         let mut group = WriteGroup::new();
         group.put(keys::order(order.id.as_str()), &order)?;
         group.remove(key);
+        super::lifecycle::record(&mut group, keyed, &order)?;
         self.commit(group).await?;
         Ok(order)
     }
@@ -147,7 +186,7 @@ impl Orders {
                 continue;
             };
             let order = self.get(&cancellation.order_id)?;
-            match self.finish_cancellation(order, cancellation).await {
+            match self.finish_cancellation(order, cancellation, None).await {
                 Ok(_) => finished += 1,
                 Err(e) => {
                     tracing::warn!(order = %stale.order_id, error = %e, "a cancellation is still unfinished; retrying later")

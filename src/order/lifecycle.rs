@@ -16,7 +16,7 @@ use crate::catalog::Catalog;
 use crate::clock::{Clock, Millis};
 use crate::domain::{Money, OrderId};
 use crate::events::{EventKind, Outbox};
-use crate::idempotency::Idempotency;
+use crate::idempotency::{request_digest, Answered, Idempotency, IdempotencyKey, KeyedCall};
 use crate::inventory::{Inventory, InventoryError, SkuError};
 use crate::payment::{Authorization, PaymentToken, Payments};
 use crate::store::{keys, Store, StoreError, WriteGroup};
@@ -81,9 +81,28 @@ impl Orders {
         self.clock.now_ms()
     }
 
-    /// Pays a flash-sale order awaiting payment. Paying a paid order again
-    /// answers it as it is (a retried request).
-    pub async fn pay(&self, id: &OrderId, token: &PaymentToken) -> Result<Order, OrderError> {
+    /// Pays a flash-sale order awaiting payment, once per Idempotency-Key.
+    /// Paying a paid order again answers it as it is (a retried request).
+    pub async fn pay(
+        &self,
+        id: &OrderId,
+        token: &PaymentToken,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<Order>, OrderError> {
+        let digest = request_digest(&[id.as_str().as_bytes(), token.as_str().as_bytes()]);
+        self.idempotency
+            .once(&self.store, "pay", key, digest, |keyed| {
+                self.pay_once(id, token, keyed)
+            })
+            .await
+    }
+
+    async fn pay_once(
+        &self,
+        id: &OrderId,
+        token: &PaymentToken,
+        keyed: Option<KeyedCall>,
+    ) -> Result<Order, OrderError> {
         let _lock = self.lock(id).await;
         let order = self.get(id)?;
         let now = self.now();
@@ -126,20 +145,22 @@ impl Orders {
                 });
             }
         }
-        self.capture(paid, &auth, WriteGroup::new()).await
+        self.capture(paid, &auth, WriteGroup::new(), keyed.as_ref())
+            .await
     }
 
     /// Captures an authorization whose stock is committed, and records it
     /// together with `attach` (a checkout's last step rides in the same
-    /// commit). A failed capture leaves the order paid with `captured:
-    /// false` (the authorization stands; an operator can retry) rather than
-    /// failing a sale whose stock is already sold; `attach` is written then
-    /// too.
+    /// commit) and the receipt of a keyed call. A failed capture leaves the
+    /// order paid with `captured: false` (the authorization stands; an
+    /// operator can retry) rather than failing a sale whose stock is
+    /// already sold; `attach` and the receipt are written then too.
     pub(crate) async fn capture(
         &self,
         mut order: Order,
         auth: &Authorization,
         attach: WriteGroup,
+        keyed: Option<&KeyedCall>,
     ) -> Result<Order, OrderError> {
         let op = format!("capture:{}", order.id);
         let mut group = WriteGroup::new();
@@ -155,6 +176,9 @@ impl Orders {
             }
         }
         group.append(attach);
+        if let Some(keyed) = keyed {
+            keyed.record(&mut group, &order)?;
+        }
         if !group.is_empty() {
             self.store.commit(group).await?;
         }
@@ -167,8 +191,32 @@ impl Orders {
         }
     }
 
-    /// Fulfils, ships or delivers a paid order.
-    pub async fn advance(&self, id: &OrderId, step: Transition) -> Result<Order, OrderError> {
+    /// Fulfils, ships or delivers a paid order, once per Idempotency-Key.
+    pub async fn advance(
+        &self,
+        id: &OrderId,
+        step: Transition,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<Order>, OrderError> {
+        let scope = match step {
+            Transition::Fulfil => "fulfil",
+            Transition::Ship => "ship",
+            _ => "deliver",
+        };
+        let digest = request_digest(&[id.as_str().as_bytes()]);
+        self.idempotency
+            .once(&self.store, scope, key, digest, |keyed| {
+                self.advance_once(id, step, keyed)
+            })
+            .await
+    }
+
+    async fn advance_once(
+        &self,
+        id: &OrderId,
+        step: Transition,
+        keyed: Option<KeyedCall>,
+    ) -> Result<Order, OrderError> {
         let _lock = self.lock(id).await;
         let mut order = self.get(id)?;
         let now = self.now();
@@ -180,12 +228,42 @@ impl Orders {
         };
         let mut group = WriteGroup::new();
         self.put_with_event(&mut group, &order, kind, now)?;
+        record(&mut group, keyed.as_ref(), &order)?;
         self.commit(group).await?;
         Ok(order)
     }
 
-    /// Refunds `amount` (all that is left when `None`) of a paid order.
-    pub async fn refund(&self, id: &OrderId, amount: Option<Money>) -> Result<Order, OrderError> {
+    /// Refunds `amount` (all that is left when `None`) of a paid order,
+    /// once per Idempotency-Key: a refund retried after its answer was lost
+    /// pays back nothing more.
+    pub async fn refund(
+        &self,
+        id: &OrderId,
+        amount: Option<Money>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<Order>, OrderError> {
+        let asked = match amount {
+            Some(m) => [
+                m.amount.to_be_bytes().as_slice(),
+                m.currency.as_str().as_bytes(),
+            ]
+            .concat(),
+            None => b"all".to_vec(),
+        };
+        let digest = request_digest(&[id.as_str().as_bytes(), &asked]);
+        self.idempotency
+            .once(&self.store, "refund", key, digest, |keyed| {
+                self.refund_once(id, amount, keyed)
+            })
+            .await
+    }
+
+    async fn refund_once(
+        &self,
+        id: &OrderId,
+        amount: Option<Money>,
+        keyed: Option<KeyedCall>,
+    ) -> Result<Order, OrderError> {
         let _lock = self.lock(id).await;
         let mut order = self.get(id)?;
         let now = self.now();
@@ -226,6 +304,7 @@ impl Orders {
         }
         let mut group = WriteGroup::new();
         self.put_with_event(&mut group, &order, EventKind::OrderRefunded, now)?;
+        record(&mut group, keyed.as_ref(), &order)?;
         self.commit(group).await?;
         Ok(order)
     }
@@ -284,6 +363,18 @@ pub struct Page {
     /// The cursor of the next page: the last order's id; `None` on the last
     /// page.
     pub next_cursor: Option<OrderId>,
+}
+
+/// Puts the receipt of a keyed call answering `order` in `group`.
+pub(super) fn record(
+    group: &mut WriteGroup,
+    keyed: Option<&KeyedCall>,
+    order: &Order,
+) -> Result<(), StoreError> {
+    match keyed {
+        Some(keyed) => keyed.record(group, order),
+        None => Ok(()),
+    }
 }
 
 /// The reference an order keeps of its authorization.

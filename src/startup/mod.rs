@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::events;
 use crate::http::{self, AdminToken, AppState};
+use crate::idempotency;
 use crate::inventory::Inventory;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
@@ -64,9 +65,10 @@ impl Application {
         let metrics = crate::telemetry::metrics();
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
         let token = admin_token(&secrets, &settings.store.data_dir)?;
-        let parts = Parts::start(&settings, &store, clock).await?;
+        let parts = Parts::start(&settings, &store, clock.clone()).await?;
         let background = vec![
             retry_cancellations(parts.orders.clone()),
+            idempotency::purge_periodically(store.clone(), clock, settings.idempotency.clone()),
             actix_web::rt::spawn(events::delivery::run(
                 parts.webhooks.clone(),
                 settings.events.clone(),

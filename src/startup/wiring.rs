@@ -38,16 +38,22 @@ impl Parts {
         store: &Store,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        let idempotency =
+            Idempotency::load(store, settings.inventory.order_filter_items, clock.clone()).await?;
         let availability = Availability::default();
-        let catalog = Arc::new(Catalog::load(store.clone(), availability.clone())?);
+        let catalog = Arc::new(Catalog::load(
+            store.clone(),
+            availability.clone(),
+            idempotency.clone(),
+        )?);
         seed(&catalog, store, settings).await?;
-        let idempotency = Idempotency::load(store, settings.inventory.order_filter_items).await?;
         let outbox = Outbox::load(store)?;
         // Before anything records an event (recovery does): the outbox must
         // know which kinds the webhooks want, or those events are dropped.
         let webhooks = Webhooks::load(
             store.clone(),
             outbox.clone(),
+            idempotency.clone(),
             clock.clone(),
             settings.events.webhooks_max,
         )?;

@@ -20,6 +20,8 @@ pub const CANCELLATION: &[u8] = b"cancel/";
 pub const CHECKOUT: &[u8] = b"checkout/";
 /// Receipts of admin restocks sent with an Idempotency-Key, by receipt id.
 pub const RESTOCK: &[u8] = b"restock/";
+/// Receipts of the other keyed calls (pay, refund, …), by receipt id.
+pub const RECEIPT: &[u8] = b"idem/";
 /// Carts, by cart id.
 pub const CART: &[u8] = b"cart/";
 /// Business events waiting for delivery, by sequence number.
@@ -67,6 +69,10 @@ pub fn checkout(order: &str) -> Vec<u8> {
 
 pub fn restock(receipt: &str) -> Vec<u8> {
     join(RESTOCK, receipt)
+}
+
+pub fn receipt(id: &str) -> Vec<u8> {
+    join(RECEIPT, id)
 }
 
 pub fn cart(id: &str) -> Vec<u8> {

@@ -162,6 +162,26 @@ impl Store {
         self.scan_page_salvaging(prefix, usize::MAX, |_| true)
     }
 
+    /// Every record under `prefix` with its key, with those that cannot be
+    /// decoded returned beside them rather than ending the read.
+    pub fn scan_keyed_salvaging<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Salvaged<(Vec<u8>, T)>, StoreError> {
+        let mut salvaged = Salvaged {
+            records: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        for item in self.db.scan_prefix(prefix) {
+            let (key, bytes) = item.map_err(StoreError::from)?;
+            match codec::decode(&key, &bytes) {
+                Ok(record) => salvaged.records.push((key.to_vec(), record)),
+                Err(e) => salvaged.unreadable.push(Unreadable::new(&key, &bytes, e)),
+            }
+        }
+        Ok(salvaged)
+    }
+
     fn page<T: DeserializeOwned>(
         &self,
         prefix: &[u8],

@@ -14,6 +14,7 @@ mod checkout;
 mod checkout_crash;
 mod crash;
 mod helpers;
+mod idempotency;
 mod inventory;
 mod ops;
 mod orders;

@@ -9,23 +9,41 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
-async fn pay(app: &TestApp, order: &str, token: &str) -> reqwest::Response {
+/// Pays with a fresh Idempotency-Key.
+pub async fn pay(app: &TestApp, order: &str, token: &str) -> reqwest::Response {
+    pay_keyed(app, order, token, &fresh_key()).await
+}
+
+pub async fn pay_keyed(app: &TestApp, order: &str, token: &str, key: &str) -> reqwest::Response {
     app.request(Method::POST, &format!("/v1/orders/{order}/pay"))
+        .header("Idempotency-Key", key)
         .json(&json!({"payment_token": token}))
         .send()
         .await
         .unwrap()
 }
 
-async fn admin_step(app: &TestApp, order: &str, step: &str) -> reqwest::Response {
+pub async fn admin_step(app: &TestApp, order: &str, step: &str) -> reqwest::Response {
     app.admin(Method::POST, &format!("/v1/admin/orders/{order}/{step}"))
         .send()
         .await
         .unwrap()
 }
 
-async fn refund(app: &TestApp, order: &str, body: Option<Value>) -> reqwest::Response {
-    let req = app.admin(Method::POST, &format!("/v1/admin/orders/{order}/refund"));
+/// Refunds with a fresh Idempotency-Key.
+pub async fn refund(app: &TestApp, order: &str, body: Option<Value>) -> reqwest::Response {
+    refund_keyed(app, order, body, &fresh_key()).await
+}
+
+pub async fn refund_keyed(
+    app: &TestApp,
+    order: &str,
+    body: Option<Value>,
+    key: &str,
+) -> reqwest::Response {
+    let req = app
+        .admin(Method::POST, &format!("/v1/admin/orders/{order}/refund"))
+        .header("Idempotency-Key", key);
     let req = match body {
         Some(body) => req.json(&body),
         None => req,
@@ -33,7 +51,11 @@ async fn refund(app: &TestApp, order: &str, body: Option<Value>) -> reqwest::Res
     req.send().await.unwrap()
 }
 
-fn kind(problem: &Value) -> &str {
+pub fn fresh_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn kind(problem: &Value) -> &str {
     problem["type"]
         .as_str()
         .unwrap()
@@ -43,7 +65,7 @@ fn kind(problem: &Value) -> &str {
 }
 
 /// A paid checkout order of `quantity` units of `sku` (2500 each).
-async fn paid_order(app: &TestApp, sku: &str, quantity: u64, key: &str) -> String {
+pub async fn paid_order(app: &TestApp, sku: &str, quantity: u64, key: &str) -> String {
     let cart = filled_cart(app, sku, quantity).await;
     let order = json_body(checkout(app, &cart, key, "tok_ok").await, 201).await;
     order["order_id"].as_str().unwrap().to_owned()

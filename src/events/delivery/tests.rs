@@ -8,6 +8,7 @@ use crate::clock::SystemClock;
 use crate::events::schedule::Schedule;
 use crate::events::sender::Connections;
 use crate::events::{Event, EventKind, EventSettings, Outbox, Webhook, Webhooks};
+use crate::idempotency::Idempotency;
 use crate::store::{keys, CommitterSettings, Durability, Store, StoreError, WriteGroup};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +40,12 @@ async fn world_at(url: &str, pending_max: usize) -> World {
     };
     let store = Store::open(dir.path(), committer).unwrap();
     let outbox = Outbox::load(&store).unwrap();
-    let webhooks = Webhooks::load(store.clone(), outbox, Arc::new(SystemClock), 8).unwrap();
-    let hook = webhooks.register(url, "s", None).await.unwrap();
+    let clock = Arc::new(SystemClock);
+    let idempotency = Idempotency::load(&store, 1024, clock.clone())
+        .await
+        .unwrap();
+    let webhooks = Webhooks::load(store.clone(), outbox, idempotency, clock, 8).unwrap();
+    let hook = webhooks.register(url, "s", None, None).await.unwrap().value;
     let settings = EventSettings {
         webhook_pending_max: pending_max,
         webhook_backoff_base_ms: 60_000,
@@ -192,9 +197,10 @@ async fn a_webhook_gets_only_the_events_recorded_after_it_was_registered() {
     w.new_event().await;
     let late = w
         .webhooks
-        .register("http://127.0.0.1:1/late", "s", None)
+        .register("http://127.0.0.1:1/late", "s", None, None)
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     w.new_event().await;
     w.round().await.unwrap();
     let stored = |hook: &str| {
@@ -209,10 +215,14 @@ async fn a_webhook_gets_only_the_events_recorded_after_it_was_registered() {
         "the first webhook got both (failed, stored)"
     );
     assert_eq!(stored(&late.id), 1, "the late one only the event after it");
+    let clock = Arc::new(SystemClock);
     let reloaded = Webhooks::load(
         w.store.clone(),
         Outbox::load(&w.store).unwrap(),
-        Arc::new(SystemClock),
+        Idempotency::load(&w.store, 1024, clock.clone())
+            .await
+            .unwrap(),
+        clock,
         8,
     )
     .unwrap();

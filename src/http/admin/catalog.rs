@@ -7,27 +7,37 @@ use crate::http::problem::{ApiError, Problem};
 use crate::http::rendering::etag::if_match_accepts;
 use crate::http::rendering::views::ProductView;
 use crate::http::storefront::catalog::{parse_product_id, render_product};
-use crate::http::AppState;
+use crate::http::{idempotency_key, AppState};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 #[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key creates nothing and answers the product it created")),
     security(("admin_token" = [])),
     responses((status = 201, body = ProductView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 409, body = Problem, description = "id or SKU already exists")))]
+        (status = 409, body = Problem, description = "id or SKU already exists, or the key is in use"),
+        (status = 410, body = Problem, description = "replayed: the product the key created is archived since"),
+        (status = 422, body = Problem, description = "the key was used for another request")))]
 pub async fn create_product(
     _: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key::optional(&req)?;
     let new = body.into_inner().parse().map_err(ApiError::invalid)?;
-    let product = state.catalog.create(new).await?;
+    let created = state.catalog.create(new, key.as_ref()).await?;
+    let id = created.value;
     let snapshot = state.catalog.snapshot();
-    let entry = crate::catalog::live(&snapshot, &product.id)?;
+    // A replay answers the product as it is now.
+    let entry = crate::catalog::live(&snapshot, &id)?;
     let rendering = render_product(&state, &snapshot, entry);
     let mut res = HttpResponse::Created();
-    res.insert_header((header::LOCATION, format!("/v1/products/{}", product.id)));
+    res.insert_header((header::LOCATION, format!("/v1/products/{id}")));
+    if created.replayed {
+        res.insert_header(idempotency_key::REPLAYED);
+    }
     Ok(rendering.respond(res))
 }
 

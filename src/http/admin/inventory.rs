@@ -109,7 +109,7 @@ pub async fn restock(
     let (levels, sale) = restocked.standing;
     let mut res = HttpResponse::Ok();
     if restocked.replayed {
-        res.insert_header(("Idempotent-Replayed", "true"));
+        res.insert_header(idempotency_key::REPLAYED);
     }
     Ok(res.json(view(&sku, levels, &sale)))
 }

@@ -4,12 +4,11 @@
 use super::auth::Admin;
 use crate::domain::{FieldError, Money};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::storefront::orders::{ok, order_id, OrderView};
-use crate::http::AppState;
-use crate::order::{Canceller, OrderError, OrderStatus, Orders, Transition};
-use actix_web::{web, HttpResponse};
+use crate::http::storefront::orders::{change, order_id, OrderView};
+use crate::http::{idempotency_key, AppState};
+use crate::order::{Canceller, OrderStatus, Transition};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest page of orders.
@@ -69,32 +68,28 @@ pub async fn list_orders(
         }))
 }
 
-/// Runs a change to completion (even if the client leaves) and answers it.
-async fn run<F, Fut>(state: &AppState, id: &str, change: F) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(Orders, crate::domain::OrderId) -> Fut,
-    Fut: Future<Output = Result<crate::order::Order, OrderError>> + 'static,
-{
-    let id = order_id(id)?;
-    let order = actix_web::rt::spawn(change(state.orders.clone(), id))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    Ok(ok(&order))
-}
-
 macro_rules! step_route {
     ($name:ident, $path:literal, $step:expr, $what:literal) => {
         #[utoipa::path(post, path = $path, tag = "admin",
-            params(("id" = String, Path, description = "order id")),
+            params(("id" = String, Path, description = "order id"),
+                ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
             responses((status = 200, body = OrderView, description = $what),
-                (status = 404, body = Problem), (status = 409, body = Problem, description = "illegal-transition")),
+                (status = 404, body = Problem),
+                (status = 409, body = Problem, description = "illegal-transition, or the key is in use"),
+                (status = 422, body = Problem, description = "the key was used for another request")),
             security(("admin_token" = [])))]
         pub async fn $name(
             _admin: Admin,
+            req: HttpRequest,
             state: web::Data<AppState>,
             id: web::Path<String>,
         ) -> Result<HttpResponse, ApiError> {
-            run(&state, &id, |orders, id| async move { orders.advance(&id, $step).await }).await
+            let id = order_id(&id)?;
+            let key = idempotency_key::optional(&req)?;
+            change(&state, id, key, |orders, id, key| async move {
+                orders.advance(&id, $step, key.as_ref()).await
+            })
+            .await
         }
     };
 }
@@ -119,33 +114,44 @@ step_route!(
 );
 
 #[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin",
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = String, Path, description = "order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "illegal-transition, or the key is in use"),
+        (status = 422, body = Problem, description = "the key was used for another request")),
     security(("admin_token" = [])))]
 pub async fn cancel(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    run(&state, &id, |orders, id| async move {
-        orders.cancel(&id, Canceller::Admin).await
+    let id = order_id(&id)?;
+    let key = idempotency_key::optional(&req)?;
+    change(&state, id, key, |orders, id, key| async move {
+        orders.cancel(&id, Canceller::Admin, key.as_ref()).await
     })
     .await
 }
 
 #[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = RefundBody,
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = String, Path, description = "order id"),
+        ("Idempotency-Key" = String, Header, description = "required; a refund retried with the same key pays back nothing more")),
     responses((status = 200, body = OrderView, description = "refunded (status `refunded` once fully)"),
-        (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem, description = "refund-exceeds-paid, currency-mismatch")),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "illegal-transition, or the key is in use"),
+        (status = 422, body = Problem, description = "refund-exceeds-paid, currency-mismatch, or the key was used for another request")),
     security(("admin_token" = [])))]
 pub async fn refund(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let id = order_id(&id)?;
+    let key = idempotency_key::required(&req, "refund")?;
     // The body is optional: none means a full refund.
     let body: RefundBody = if body.iter().all(u8::is_ascii_whitespace) {
         RefundBody::default()
@@ -157,8 +163,8 @@ pub async fn refund(
             )
         })?
     };
-    run(&state, &id, |orders, id| async move {
-        orders.refund(&id, body.amount).await
+    change(&state, id, Some(key), |orders, id, key| async move {
+        orders.refund(&id, body.amount, key.as_ref()).await
     })
     .await
 }

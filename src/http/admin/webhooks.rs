@@ -5,9 +5,9 @@ use super::auth::Admin;
 use crate::clock::rfc3339;
 use crate::events::{Delivery, EventKind, Webhook, WebhookError};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::AppState;
+use crate::http::{idempotency_key, AppState};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -136,6 +136,7 @@ impl From<WebhookError> for ApiError {
             WebhookError::DeadLetterNotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "dead-letter-not-found", detail)
             }
+            WebhookError::Idempotency(e) => e.into(),
             WebhookError::TooMany { max } => {
                 ApiError::new(StatusCode::CONFLICT, "too-many-webhooks", detail).with("max", max)
             }
@@ -146,21 +147,35 @@ impl From<WebhookError> for ApiError {
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", request_body = NewWebhook,
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key registers nothing and answers the webhook it registered")),
     responses((status = 201, body = WebhookView), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 409, body = Problem, description = "too-many-webhooks")),
+        (status = 401, body = Problem),
+        (status = 409, body = Problem, description = "too-many-webhooks, or the key is in use"),
+        (status = 422, body = Problem, description = "the key was used for another request")),
     security(("admin_token" = [])))]
 pub async fn register(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<NewWebhook>,
 ) -> Result<HttpResponse, ApiError> {
-    let hook = state
+    let key = idempotency_key::optional(&req)?;
+    let registered = state
         .webhooks
-        .register(&body.url, &body.secret, body.events.as_deref())
+        .register(
+            &body.url,
+            &body.secret,
+            body.events.as_deref(),
+            key.as_ref(),
+        )
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/v1/admin/webhooks/{}", hook.id)))
-        .json(WebhookView::new(&hook, None)))
+    let hook = registered.value;
+    let mut res = HttpResponse::Created();
+    res.insert_header(("Location", format!("/v1/admin/webhooks/{}", hook.id)));
+    if registered.replayed {
+        res.insert_header(idempotency_key::REPLAYED);
+    }
+    Ok(res.json(WebhookView::new(&hook, None)))
 }
 
 #[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin",

@@ -23,6 +23,7 @@ impl From<CatalogError> for ApiError {
                 Self::new(StatusCode::PRECONDITION_FAILED, code, detail)
             }
             CatalogError::Invalid(errors) => Self::invalid(errors),
+            CatalogError::Idempotency(e) => e.into(),
             CatalogError::Store(e) => e.into(),
         }
     }

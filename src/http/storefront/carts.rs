@@ -266,7 +266,7 @@ pub async fn checkout(
     let mut answer = HttpResponse::Created();
     answer.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
     if replayed {
-        answer.insert_header(("Idempotent-Replayed", "true"));
+        answer.insert_header(idempotency_key::REPLAYED);
     }
     Ok(answer.json(OrderView::new(&order)))
 }
@@ -319,7 +319,7 @@ fn answer(
     state: &AppState,
 ) -> HttpResponse {
     if replayed {
-        builder.insert_header(("Idempotent-Replayed", "true"));
+        builder.insert_header(idempotency_key::REPLAYED);
     }
     builder
         .insert_header(("Cache-Control", "no-store"))

@@ -4,11 +4,13 @@
 use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::AppState;
-use crate::order::{Canceller, Order, OrderError, OrderStatus};
+use crate::http::{idempotency_key, AppState};
+use crate::idempotency::{Answered, IdempotencyKey};
+use crate::order::{Canceller, Order, OrderError, OrderStatus, Orders};
 use crate::payment::PaymentToken;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use utoipa::ToSchema;
 
 /// An order. Single-line orders (flash-sale purchases) also carry their
@@ -143,39 +145,67 @@ pub struct PayBody {
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", request_body = PayBody,
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = String, Path, description = "order id"),
+        ("Idempotency-Key" = String, Header, description = "required; a retry with the same key is answered as the first call was and pays nothing more")),
     responses((status = 200, body = OrderView, description = "paid (also when it already was)"),
         (status = 402, body = Problem, description = "payment-declined"),
-        (status = 409, body = Problem, description = "order-expired, illegal-transition"),
+        (status = 409, body = Problem, description = "order-expired, illegal-transition, or the key is in use"),
+        (status = 422, body = Problem, description = "the key was used for another request"),
         (status = 503, body = Problem, description = "payment gateway unavailable; retry after Retry-After")))]
 pub async fn pay(
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<PayBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
+    let key = idempotency_key::required(&req, "payment")?;
     let token = PaymentToken::parse(&body.payment_token)
         .map_err(|e| ApiError::invalid(vec![FieldError::new("payment_token", e.0)]))?;
-    let orders = state.orders.clone();
-    // Runs to completion even if the client goes away mid-payment.
-    let order = actix_web::rt::spawn(async move { orders.pay(&id, &token).await })
-        .await
-        .map_err(|_| ApiError::internal())??;
-    Ok(ok(&order))
+    change(&state, id, Some(key), |orders, id, key| async move {
+        orders.pay(&id, &token, key.as_ref()).await
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = String, Path, description = "order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
-        (status = 409, body = Problem, description = "not-cancellable, illegal-transition")))]
+        (status = 409, body = Problem, description = "not-cancellable, illegal-transition, or the key is in use"),
+        (status = 422, body = Problem, description = "the key was used for another request")))]
 pub async fn cancel(
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
-    let orders = state.orders.clone();
-    let order = actix_web::rt::spawn(async move { orders.cancel(&id, Canceller::Customer).await })
+    let key = idempotency_key::optional(&req)?;
+    change(&state, id, key, |orders, id, key| async move {
+        orders.cancel(&id, Canceller::Customer, key.as_ref()).await
+    })
+    .await
+}
+
+/// Runs a change of an order to completion (even if the client goes away
+/// midway: a payment must not stop between its steps) and answers with the
+/// order, marked when the answer is a replay.
+pub async fn change<F, Fut>(
+    state: &AppState,
+    id: OrderId,
+    key: Option<IdempotencyKey>,
+    change: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(Orders, OrderId, Option<IdempotencyKey>) -> Fut,
+    Fut: Future<Output = Result<Answered<Order>, OrderError>> + 'static,
+{
+    let answered = actix_web::rt::spawn(change(state.orders.clone(), id, key))
         .await
         .map_err(|_| ApiError::internal())??;
-    Ok(ok(&order))
+    let mut res = ok(&answered.value);
+    if answered.replayed {
+        idempotency_key::mark_replayed(&mut res);
+    }
+    Ok(res)
 }

@@ -70,7 +70,7 @@ fn created(purchased: Purchased) -> HttpResponse {
     res.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
     let mut view = OrderView::new(order);
     if purchased.replayed {
-        res.insert_header(("Idempotent-Replayed", "true"));
+        res.insert_header(idempotency_key::REPLAYED);
         view.status = OrderStatus::AwaitingPayment;
     }
     res.json(view)

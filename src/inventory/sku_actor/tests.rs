@@ -43,7 +43,9 @@ async fn one_sku(dir: &std::path::Path, units: u64) -> (Inventory, Store, Sku) {
         store: store.clone(),
         availability: Availability::default(),
         outbox,
-        idempotency: Idempotency::load(&store, 1024).await.unwrap(),
+        idempotency: Idempotency::load(&store, 1024, Arc::new(ManualClock::new(NOW)))
+            .await
+            .unwrap(),
         lapsed: Arc::new(Nobody),
         clock: Arc::new(ManualClock::new(NOW)),
         settings: InventorySettings::default(),

@@ -42,14 +42,60 @@ struct AuthState {
 
 /// The books of every authorization, the answer to every op key, and the
 /// counts callers can read.
-#[derive(Default)]
 pub(super) struct Ledger {
+    /// Names this process's authorizations (`auth_<epoch>_<n>`). The books
+    /// live in memory, so after a restart the store still holds
+    /// authorizations an earlier process granted: those (another epoch)
+    /// are taken as the caller describes them, as a real gateway would
+    /// still know them; an unknown one of this epoch is refused.
+    epoch: u32,
     ops: HashMap<String, Recorded>,
     auths: HashMap<String, AuthState>,
     pub(super) stats: SimulatedStats,
 }
 
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            epoch: fastrand::u32(..),
+            ops: HashMap::new(),
+            auths: HashMap::new(),
+            stats: SimulatedStats::default(),
+        }
+    }
+}
+
 impl Ledger {
+    /// Takes `auth` into the books if an earlier process granted it
+    /// (`captured`: as the caller says; a refund is only asked of a
+    /// captured one).
+    pub(super) fn adopt(&mut self, auth: &Authorization, captured: bool) {
+        if self.auths.contains_key(&auth.id) || !self.granted_earlier(&auth.id) {
+            return;
+        }
+        let state = AuthState {
+            amount: auth.amount,
+            captured: if captured { auth.amount.amount } else { 0 },
+            refunded: 0,
+            voided: false,
+            magic: false,
+        };
+        self.auths.insert(auth.id.clone(), state);
+    }
+
+    /// Whether `id` looks like an authorization of another epoch (or of
+    /// the release before epochs: `auth_` and 16 hex digits).
+    fn granted_earlier(&self, id: &str) -> bool {
+        let Some(rest) = id.strip_prefix("auth_") else {
+            return false;
+        };
+        let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+        match rest.split_once('_') {
+            Some((epoch, n)) => hex(epoch) && hex(n) && epoch != format!("{:08x}", self.epoch),
+            None => rest.len() == 16 && hex(rest),
+        }
+    }
+
     /// Answers `request` made with `op_key`: a transient failure (changes
     /// nothing, not remembered), the answer already given to the key, or the
     /// request applied and its answer remembered (unless it was invalid, so
@@ -133,7 +179,7 @@ impl Ledger {
             });
         }
         let id = loop {
-            let id = format!("auth_{:016x}", fastrand::u64(..));
+            let id = format!("auth_{:08x}_{:016x}", self.epoch, fastrand::u64(..));
             if !self.auths.contains_key(&id) {
                 break id;
             }

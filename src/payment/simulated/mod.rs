@@ -170,6 +170,7 @@ impl PaymentGateway for SimulatedGateway {
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(async move {
             self.check_owner(auth)?;
+            self.ledger.lock().adopt(auth, false);
             let request = Request::Capture {
                 auth: auth.id.clone(),
                 amount,
@@ -185,6 +186,7 @@ impl PaymentGateway for SimulatedGateway {
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(async move {
             self.check_owner(auth)?;
+            self.ledger.lock().adopt(auth, false);
             let request = Request::Void {
                 auth: auth.id.clone(),
             };
@@ -200,6 +202,7 @@ impl PaymentGateway for SimulatedGateway {
     ) -> BoxFuture<'a, Result<(), PaymentError>> {
         Box::pin(async move {
             self.check_owner(auth)?;
+            self.ledger.lock().adopt(auth, true);
             let request = Request::Refund {
                 auth: auth.id.clone(),
                 amount,

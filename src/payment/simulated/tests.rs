@@ -132,6 +132,40 @@ async fn unknown_or_foreign_authorizations_are_invalid() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn authorizations_granted_before_a_restart_are_honoured() {
+    let before = gateway();
+    let auth = before
+        .authorize("a", &token("tok_ok"), eur(10))
+        .await
+        .unwrap();
+    before.capture("c", &auth, eur(10)).await.unwrap();
+    let after = gateway();
+    after.refund("r", &auth, eur(4)).await.unwrap();
+    after.refund("r2", &auth, eur(6)).await.unwrap();
+    assert!(
+        matches!(
+            after.refund("r3", &auth, eur(1)).await,
+            Err(PaymentError::Invalid(_))
+        ),
+        "no more than was captured"
+    );
+    let mine = after
+        .authorize("a", &token("tok_ok"), eur(10))
+        .await
+        .unwrap();
+    let mut forged = mine.clone();
+    // This process's epoch, another number (equal once in 2^64 draws).
+    forged.id = format!("{}ffffffffffffffff", &mine.id[..mine.id.len() - 16]);
+    assert!(
+        matches!(
+            after.capture("c", &forged, eur(1)).await,
+            Err(PaymentError::Invalid(_))
+        ),
+        "an unknown authorization of this process is refused"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn failure_rate_applies_to_ordinary_tokens_only() {
     let settings = SimulatedSettings {
         failure_rate: 1.0,

@@ -9,12 +9,22 @@
 //! atomic commit. The id stays unguessable to anyone without the secret.
 //! Requests with the same key in flight at once are told to retry (409).
 //!
+//! Other keyed calls (pay, refund, fulfil, product and webhook creation,
+//! restocks) leave a receipt instead: see [`receipt`].
+//!
 //! A Bloom filter of every order id in the store sits in front of that
 //! lookup: a fresh key (the common case) is known to be new without reading
 //! sled. The filter may say "maybe" for a new id (then the store decides);
 //! it never says "no" for an existing one, because an id is added before its
 //! order can be written.
 
+mod receipt;
+mod retention;
+
+pub use receipt::{Answered, KeyedCall, Receipt};
+pub use retention::{purge, purge_periodically, IdempotencySettings};
+
+use crate::clock::Clock;
 use crate::domain::{CartId, OrderId, ParseError};
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use dashmap::DashMap;
@@ -111,6 +121,8 @@ pub struct Idempotency {
     in_flight: Arc<DashMap<String, ()>>,
     /// Every order id that may be in the store (a superset).
     known: Arc<AtomicBloomFilter>,
+    /// Dates receipts.
+    clock: Arc<dyn Clock>,
 }
 
 /// False-positive rate of the known-ids filter while it holds no more than
@@ -120,7 +132,11 @@ const FILTER_FALSE_POSITIVE_RATE: f64 = 0.01;
 impl Idempotency {
     /// Loads the store's secret (creating it on first start) and fills the
     /// known-ids filter, sized for `expected_orders`, from the stored orders.
-    pub async fn load(store: &Store, expected_orders: usize) -> Result<Self, StoreError> {
+    pub async fn load(
+        store: &Store,
+        expected_orders: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         let secret = match store.get::<[u8; 32]>(keys::IDEMPOTENCY_SECRET)? {
             Some(secret) => secret,
             None => {
@@ -142,6 +158,7 @@ impl Idempotency {
             secret: Arc::new(secret),
             in_flight: Arc::default(),
             known: Arc::new(known),
+            clock,
         })
     }
 
@@ -221,6 +238,7 @@ mod tests {
             secret: Arc::new([7; 32]),
             in_flight: Arc::default(),
             known: Arc::new(AtomicBloomFilter::with_false_pos(0.01).expected_items(1024)),
+            clock: Arc::new(crate::clock::ManualClock::default()),
         }
     }
 
