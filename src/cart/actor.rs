@@ -12,7 +12,7 @@ use super::registry::{CartEnv, CartInbox};
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::checkout::CheckoutRequest;
 use crate::domain::{Quantity, Sku};
-use crate::idempotency::{request_digest, IdempotencyKey};
+use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::Order;
 use crate::store::{keys, WriteGroup};
@@ -147,7 +147,7 @@ impl CartActor {
         if let Some(k) = &keyed {
             match self.cart.replay(&k.key, &k.digest) {
                 Some(true) => return Ok((self.cart.clone(), true)),
-                Some(false) => return Err(CartError::KeyReused),
+                Some(false) => return Err(IdempotencyError::Reused.into()),
                 None => {}
             }
         }

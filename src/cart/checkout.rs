@@ -13,7 +13,7 @@ use crate::checkout::{
 };
 use crate::clock::{Clock, Millis};
 use crate::domain::{CartId, Email, Money, OrderId, ShippingAddress, Sku};
-use crate::idempotency::request_digest;
+use crate::idempotency::{request_digest, IdempotencyError};
 use crate::order::{CheckoutOrder, Order, OrderLine};
 use crate::payment::PaymentToken;
 use crate::store::{keys, Store, StoreError, WriteGroup};
@@ -61,7 +61,7 @@ impl CartActor {
             if existing.request_digest != req.request_digest
                 || existing.cart_id.as_ref() != Some(&self.cart.id)
             {
-                return Err(CartError::KeyReused);
+                return Err(IdempotencyError::Reused.into());
             }
             return Ok((existing, true));
         }

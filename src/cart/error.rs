@@ -3,6 +3,7 @@
 use crate::catalog::CatalogError;
 use crate::checkout::CheckoutError;
 use crate::domain::Sku;
+use crate::idempotency::IdempotencyError;
 use crate::inventory::InventoryError;
 use crate::order::OrderError;
 use crate::payment::PaymentError;
@@ -37,8 +38,8 @@ pub enum CartError {
     Empty,
     #[error("these lines hold no stock: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
     LinesUnavailable(Vec<Sku>),
-    #[error("this Idempotency-Key was used for a different request")]
-    KeyReused,
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -79,7 +80,7 @@ impl CartError {
             Self::LineNotFound(_) => "line-not-found",
             Self::Empty => "cart-empty",
             Self::LinesUnavailable(_) => "lines-unavailable",
-            Self::KeyReused => "idempotency-key-reused",
+            Self::Idempotency(e) => e.code(),
             Self::Catalog(e) => e.code(),
             Self::Inventory(_) => "inventory",
             Self::Order(e) => e.code(),

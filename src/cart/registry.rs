@@ -12,7 +12,7 @@ use crate::checkout::Checkouts;
 use crate::clock::Clock;
 use crate::config::CartSettings;
 use crate::domain::{CartId, Currency, CustomerId};
-use crate::idempotency::{request_digest, Idempotency, IdempotencyKey};
+use crate::idempotency::{request_digest, Idempotency, IdempotencyError, IdempotencyKey};
 use crate::inventory::Inventory;
 use crate::order::Order;
 use crate::store::{keys, Store, WriteGroup};
@@ -107,10 +107,20 @@ impl Carts {
             }
             None => (CartId::generate(), [0; 32]),
         };
+        // Two creates with one key at once would both write the cart.
+        let _claim = match key {
+            Some(_) => Some(
+                self.env
+                    .idempotency
+                    .claim(id.as_str())
+                    .ok_or(IdempotencyError::InUse)?,
+            ),
+            None => None,
+        };
         if key.is_some() {
             if let Some(existing) = self.env.store.get::<Cart>(&keys::cart(id.as_str()))? {
                 if existing.create_digest != digest {
-                    return Err(CartError::KeyReused);
+                    return Err(IdempotencyError::Reused.into());
                 }
                 return Ok((existing, true));
             }

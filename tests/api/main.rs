@@ -21,6 +21,7 @@ mod orders;
 mod persistence;
 mod process;
 mod receiver;
+mod refund_crash;
 mod seed;
 mod stream;
 mod webhooks;

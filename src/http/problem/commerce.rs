@@ -30,7 +30,8 @@ impl From<CartError> for ApiError {
             CartError::CurrencyMismatch { ref cart, .. } => {
                 answer(UNPROCESSABLE).with("currency", cart.clone())
             }
-            CartError::Empty | CartError::KeyReused => answer(UNPROCESSABLE),
+            CartError::Empty => answer(UNPROCESSABLE),
+            CartError::Idempotency(e) => e.into(),
             CartError::Catalog(e) => e.into(),
             CartError::Inventory(e) => e.into(),
             CartError::Order(e) => e.into(),
@@ -97,6 +98,7 @@ mod tests {
     use super::*;
     use crate::catalog::CatalogError;
     use crate::domain::Sku;
+    use crate::idempotency::IdempotencyError;
     use crate::inventory::InventoryError;
     use crate::order::{IllegalTransition, OrderStatus, Transition};
     use crate::store::StoreError;
@@ -141,7 +143,11 @@ mod tests {
                 409,
                 "lines-unavailable",
             ),
-            (CartError::KeyReused, 422, "idempotency-key-reused"),
+            (
+                CartError::Idempotency(IdempotencyError::Reused),
+                422,
+                "idempotency-key-reused",
+            ),
             (
                 CartError::Catalog(CatalogError::SkuRetired(sku())),
                 410,
