@@ -12,6 +12,14 @@ use utoipa::ToSchema;
 /// Most units a SKU may be created with.
 pub const INITIAL_STOCK_MAX: u64 = 1_000_000_000;
 
+/// The category of a product defined without one, so that a title and one
+/// variant are enough and such products can still be listed on their own.
+pub const DEFAULT_CATEGORY: &str = "uncategorized";
+
+fn default_category() -> String {
+    DEFAULT_CATEGORY.to_owned()
+}
+
 /// A product definition: create (`POST`) or replace (`PUT`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,11 +28,18 @@ pub struct ProductInput {
     /// the path's id on replace.
     pub id: Option<String>,
     pub title: String,
+    /// Empty when absent (also on replace, which sets the whole definition).
     #[serde(default)]
+    #[schema(default = "")]
     pub description: String,
+    /// What `GET /v1/products?category=` filters on; "uncategorized" when
+    /// absent (also on replace, which sets the whole definition).
+    #[serde(default = "default_category")]
+    #[schema(default = default_category)]
     pub category: String,
-    /// Free-form string attributes (brand, material, …).
+    /// Free-form string attributes (brand, material, …); none when absent.
     #[serde(default)]
+    #[schema(default = json!({}))]
     pub attributes: BTreeMap<String, String>,
     pub variants: Vec<VariantInput>,
 }
@@ -170,6 +185,30 @@ mod tests {
         .unwrap();
         assert_eq!(p.title.as_str(), "Tee");
         assert_eq!(p.variants[0].initial_stock, 0);
+    }
+
+    #[test]
+    fn a_title_and_one_variant_are_enough() {
+        let p = input(serde_json::json!({
+            "title": "Tee",
+            "variants": [{"sku": "T-1", "title": "S", "price": {"amount": 100, "currency": "EUR"}}]
+        }))
+        .parse()
+        .unwrap();
+        assert_eq!(p.description.as_str(), "");
+        assert_eq!(p.category.as_str(), DEFAULT_CATEGORY);
+        assert!(p.attributes.is_empty());
+    }
+
+    #[test]
+    fn a_given_empty_category_is_still_refused() {
+        let errors = input(serde_json::json!({
+            "title": "Tee", "category": " ",
+            "variants": [{"sku": "T-1", "title": "S", "price": {"amount": 100, "currency": "EUR"}}]
+        }))
+        .parse()
+        .unwrap_err();
+        assert_eq!(errors[0].field, "category");
     }
 
     #[test]

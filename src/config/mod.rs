@@ -130,6 +130,66 @@ mod tests {
     }
 
     #[test]
+    fn cors_origins_must_be_origins_as_browsers_send_them() {
+        let with = |origins: &[&str]| {
+            let mut s = Settings::default();
+            s.server.cors_origins = origins.iter().map(|o| (*o).to_owned()).collect();
+            s.validate()
+        };
+        for ok in [
+            &[][..],
+            &["https://shop.example", "http://localhost:3000"],
+            &["http://127.0.0.1:8081", "http://[::1]:3000"],
+            &["*"],
+        ] {
+            assert_eq!(with(ok), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            &["https://shop.example/"][..],
+            &["https://shop.example/app"],
+            &["shop.example"],
+            &["https://Shop.example"],
+            &["https://shop.example:"],
+            &["ftp://shop.example"],
+            &["https://"],
+            &[""],
+        ] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("is not an origin"), "{bad:?}: {err}");
+        }
+        let err = with(&["*", "https://shop.example"]).unwrap_err();
+        assert!(err.contains("only entry"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_come_as_a_list_or_one_string_with_commas() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "config.toml",
+                "[server]\ncors_origins = [\"https://a.example\"]\n",
+            )?;
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.cors_origins, ["https://a.example"]);
+            jail.set_env(
+                "SURGE_SERVER__CORS_ORIGINS",
+                "https://b.example, http://localhost:3000",
+            );
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(
+                s.server.cors_origins,
+                ["https://b.example", "http://localhost:3000"]
+            );
+            jail.set_env("SURGE_SERVER__CORS_ORIGINS", "[\"https://c.example\"]");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.server.cors_origins, ["https://c.example"]);
+            jail.set_env("SURGE_SERVER__CORS_ORIGINS", "");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert!(s.server.cors_origins.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn without_a_config_file_the_defaults_apply() {
         Jail::expect_with(|_| {
             let s = Settings::load(None).map_err(|e| *e)?;

@@ -29,6 +29,13 @@ pub struct ServerSettings {
     /// `writes_in_flight_max` (and grows back when they are fast again).
     /// 0 keeps the limit fixed.
     pub write_latency_target_ms: u64,
+    /// Origins (`https://shop.example`) whose browser pages may call the
+    /// storefront routes and the event stream (CORS); "*" alone for any.
+    /// Empty: no CORS, only same-origin pages. Admin routes never answer it.
+    /// A list, or one string with the origins separated by commas (handy
+    /// in an environment variable).
+    #[serde(deserialize_with = "origin_list")]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -41,6 +48,7 @@ impl Default for ServerSettings {
             connections_per_worker_max: 25_000,
             writes_in_flight_max: 512,
             write_latency_target_ms: 0,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -65,7 +73,73 @@ impl ServerSettings {
                 self.write_latency_target_ms <= 60_000,
             ),
         ])
+        .and_then(|()| self.check_cors_origins())
     }
+
+    fn check_cors_origins(&self) -> Result<(), String> {
+        let any_origin = self.cors_origins == ["*"];
+        if let Some(bad) = self
+            .cors_origins
+            .iter()
+            .find(|o| !any_origin && !is_origin(o))
+        {
+            return Err(if bad == "*" {
+                "server.cors_origins: \"*\" allows every origin and must be the only entry"
+                    .to_owned()
+            } else {
+                format!(
+                    "server.cors_origins: {bad:?} is not an origin; write it as a browser \
+                     sends it: http:// or https://, lowercase host, optional port, nothing after"
+                )
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether `entry` is an origin exactly as a browser writes it in `Origin`
+/// (the only form CORS compares, byte for byte): scheme, lowercase host,
+/// optional port, and no path, not even a trailing slash.
+fn is_origin(entry: &str) -> bool {
+    let Some(authority) = entry
+        .strip_prefix("https://")
+        .or_else(|| entry.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    // An IPv6 host ("[::1]") has colons of its own; a port follows its "]".
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '[' | ']' | ':')
+        });
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
+}
+
+/// A list of origins, or one string of them separated by commas: an
+/// environment variable is one string, and `["https://a"]` is easy to get
+/// wrong in a shell.
+fn origin_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Origins {
+        List(Vec<String>),
+        Joined(String),
+    }
+    Ok(match Origins::deserialize(d)? {
+        Origins::List(list) => list,
+        Origins::Joined(joined) => joined
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

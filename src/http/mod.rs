@@ -4,7 +4,7 @@
 //! - `storefront/`, `admin/`, `ops.rs`: the routes, one file per resource
 //!   (admin ones behind the bearer token of `admin/auth.rs`);
 //! - `middleware/`: what runs around every handler (write admission,
-//!   per-route metrics);
+//!   per-route metrics, CORS for the storefront);
 //! - `problem/`: every error as problem+json, mapped once;
 //! - `rendering/`: catalog views, ETags and the cache of rendered reads;
 //! - `idempotency_key.rs`: the `Idempotency-Key` header;
@@ -22,7 +22,7 @@ mod rendering;
 mod storefront;
 
 pub use admin::auth::AdminToken;
-pub use middleware::{Admission, Front};
+pub use middleware::{storefront_cors, Admission, Front};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use rendering::Reads;
@@ -90,7 +90,8 @@ pub fn app_data(
 /// tried only against its own resource's patterns (routing was about a
 /// twentieth of a catalog read's CPU before). The hot flash-sale and catalog
 /// paths come first. A path that no scope's resource matches falls back to
-/// the app's default (the 404 problem).
+/// the app's default (the 404 problem). A storefront scope added here
+/// belongs in `middleware/cors.rs` too (the paths CORS covers).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1/skus")

@@ -195,10 +195,12 @@ fn serve(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let body_limit = settings.server.body_limit_bytes;
+    let cors_origins = settings.server.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         let (state, token) = (state.clone(), token.clone());
         App::new()
             .wrap(http::Front)
+            .wrap(http::storefront_cors(&cors_origins))
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
             .configure(http::routes)
     })

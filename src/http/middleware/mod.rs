@@ -1,12 +1,15 @@
 //! What runs around every handler: the one [`Front`] middleware, which
 //! admits storefront writes against an adaptive limit (`admission`,
 //! `write_limit`), gives bare error responses a problem body, and counts
-//! every request under its route pattern (`route_metrics`).
+//! every request under its route pattern (`route_metrics`); and outside
+//! it, when origins are configured, CORS for the storefront (`cors`).
 
 mod admission;
+mod cors;
 mod front;
 mod route_metrics;
 mod write_limit;
 
 pub use admission::Admission;
+pub use cors::storefront_cors;
 pub use front::Front;

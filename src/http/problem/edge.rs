@@ -121,6 +121,33 @@ pub fn with_problem_body<B: MessageBody + 'static>(
     ServiceResponse::new(req, new).map_into_right_body()
 }
 
+/// A refused CORS preflight (origin, method or header not allowed) as a
+/// problem, with the reason the CORS layer gave; anything else passes.
+/// Browsers do not show a preflight's body to the page, but other clients
+/// and the browser's network panel do.
+pub fn cors_refusal<B>(res: ServiceResponse<EitherBody<B>>) -> ServiceResponse<EitherBody<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let Some(reason) = res
+        .response()
+        .error()
+        .filter(|_| res.status().is_client_error() && !is_problem)
+        .map(ToString::to_string)
+    else {
+        return res;
+    };
+    let (req, old) = res.into_parts();
+    let problem =
+        ApiError::bad_request("cors-refused", format!("CORS preflight refused: {reason}"));
+    let mut new = actix_web::ResponseError::error_response(&problem);
+    if let Some(vary) = old.headers().get(header::VARY) {
+        new.headers_mut().insert(header::VARY, vary.clone());
+    }
+    ServiceResponse::new(req, new).map_into_right_body()
+}
+
 /// A problem code for a bare status.
 fn slug(status: StatusCode) -> String {
     title(status).to_ascii_lowercase().replace(' ', "-")
