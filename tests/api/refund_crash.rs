@@ -141,7 +141,7 @@ async fn a_refund_whose_answer_was_lost_before_a_kill_9_is_replayed_once() {
 }
 
 fn product() -> Value {
-    json!({"id": "refund-crash", "title": "Refund crash", "category": "test", "variants": [
+    json!({"id": "refund-crash", "title": "Refund crash", "variants": [
         {"sku": SKU, "title": SKU, "stock": 1000, "price": {"amount": PRICE, "currency": "EUR"}}
     ]})
 }
