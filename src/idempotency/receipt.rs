@@ -115,6 +115,9 @@ impl Idempotency {
             if receipt.request_digest != request_digest {
                 return Err(IdempotencyError::Reused.into());
             }
+            // A steady stream of replays means clients that lose answers.
+            metrics::counter!("surge_idempotent_replays_total", "scope" => scope.to_owned())
+                .increment(1);
             return Ok(Answered {
                 value: receipt.outcome,
                 replayed: true,
