@@ -42,8 +42,9 @@ pub struct ApiError {
     /// Seconds for `Retry-After` on 429/503.
     pub retry_after_secs: Option<u32>,
     /// More headers for the answer (a 429's `RateLimit` fields, a customer
-    /// 401's `WWW-Authenticate`).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// 401's `WWW-Authenticate`). A boxed slice: empty, it allocates
+    /// nothing, and it keeps every `Result<_, ApiError>` small.
+    pub headers: Box<[(HeaderName, HeaderValue)]>,
 }
 
 impl ApiError {
@@ -55,7 +56,7 @@ impl ApiError {
             errors: Vec::new(),
             extensions: serde_json::Map::new(),
             retry_after_secs: None,
-            headers: Vec::new(),
+            headers: Box::default(),
         }
     }
 
@@ -94,7 +95,9 @@ impl ApiError {
     /// Adds a header to the answer (replacing one of the same name the
     /// problem would set by itself, such as `WWW-Authenticate`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        let mut headers = std::mem::take(&mut self.headers).into_vec();
+        headers.push((name, value));
+        self.headers = headers.into_boxed_slice();
         self
     }
 
