@@ -192,6 +192,38 @@ impl Buyer {
             Buyer::Verified(customer) => owner == Some(customer),
         }
     }
+
+    /// `thing` if this buyer may use it; another customer's is not found,
+    /// as an unknown id is (so a token does not help to probe ids).
+    pub(crate) fn own<T: Owned>(&self, thing: T) -> Result<T, ApiError> {
+        if self.may_use(thing.owner()) {
+            Ok(thing)
+        } else {
+            Err(thing.not_found())
+        }
+    }
+
+    /// Before a change: with tokens on, checks that what `load` finds is
+    /// this buyer's (its owner never changes, so the answer holds for the
+    /// change that follows); with tokens off, loads nothing.
+    pub(crate) fn check_owns<T: Owned>(
+        &self,
+        load: impl FnOnce() -> Result<T, ApiError>,
+    ) -> Result<(), ApiError> {
+        if self.is_verified() {
+            self.own(load()?)?;
+        }
+        Ok(())
+    }
+}
+
+/// What belongs to one customer: a cart, an order (a waiting-room ticket).
+pub(crate) trait Owned {
+    /// Its customer, if it was made with one.
+    fn owner(&self) -> Option<&CustomerId>;
+    /// The answer for a buyer who may not see it: the same as for an id
+    /// that does not exist.
+    fn not_found(&self) -> ApiError;
 }
 
 /// The customer a body names in `customer_id` (`raw`): `Some(None)` when

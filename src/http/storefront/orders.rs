@@ -4,8 +4,8 @@
 //! such order: 404).
 
 use crate::clock::rfc3339;
-use crate::domain::{FieldError, Money, OrderId};
-use crate::http::customer::Buyer;
+use crate::domain::{CustomerId, FieldError, Money, OrderId};
+use crate::http::customer::{Buyer, Owned};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::{Answered, IdempotencyKey};
@@ -124,7 +124,7 @@ pub async fn get_order(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
-    let order = owned(&buyer, state.orders.get(&id)?)?;
+    let order = buyer.own(state.orders.get(&id)?)?;
     Ok(ok(&order))
 }
 
@@ -140,22 +140,21 @@ pub fn order_id(raw: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(raw).map_err(|_| OrderError::NotFound(raw.to_owned()).into())
 }
 
-/// The id of an order the buyer may change. With customer tokens on, that
-/// costs a read of the order (its customer never changes); without, nothing.
+/// The id of an order the buyer may change (with customer tokens on, that
+/// costs a read of the order).
 fn buyers_order(state: &AppState, buyer: &Buyer, raw: &str) -> Result<OrderId, ApiError> {
     let id = order_id(raw)?;
-    if buyer.is_verified() {
-        owned(buyer, state.orders.get(&id)?)?;
-    }
+    buyer.check_owns(|| Ok(state.orders.get(&id)?))?;
     Ok(id)
 }
 
-/// The order, if the buyer may use it; another customer's is not found.
-fn owned(buyer: &Buyer, order: Order) -> Result<Order, ApiError> {
-    if buyer.may_use(order.customer_id.as_ref()) {
-        Ok(order)
-    } else {
-        Err(OrderError::NotFound(order.id.to_string()).into())
+impl Owned for Order {
+    fn owner(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
+    }
+
+    fn not_found(&self) -> ApiError {
+        OrderError::NotFound(self.id.to_string()).into()
     }
 }
 
