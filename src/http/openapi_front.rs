@@ -9,8 +9,17 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::Modify;
 
-/// The storefront's paths: where customer tokens and rate limits apply.
-const STOREFRONT: [&str; 4] = ["/v1/skus", "/v1/products", "/v1/carts", "/v1/orders"];
+/// The storefront's paths: where customer tokens and rate limits apply
+/// (the middleware's rule is "under /v1/, not /v1/admin"; the waiting
+/// room's `/v1/queue` is listed ahead of its routes).
+const STOREFRONT: [&str; 6] = [
+    "/v1/skus",
+    "/v1/products",
+    "/v1/carts",
+    "/v1/orders",
+    "/v1/queue",
+    "/v1/events/stream",
+];
 /// Paths of a customer's own carts and orders: reads check the token there
 /// too, and another customer's answers 404.
 const OWNED: [&str; 2] = ["/v1/carts/", "/v1/orders/"];
