@@ -5,12 +5,15 @@
 //!
 //! Each section is a struct with its defaults and its own checks: the ones
 //! about how the process runs in `runtime.rs`, the storefront's in
-//! `storefront.rs`; payments and events keep theirs in their modules.
+//! `storefront.rs`, the front door's (customer tokens, rate limits) in
+//! `front.rs`; payments and events keep theirs in their modules.
 
+mod front;
 mod runtime;
 mod storefront;
 
-pub use runtime::{LogFormat, LogSettings, ServerSettings, StoreSettings};
+pub use front::{CustomerSettings, RateLimitSettings, Secret, TOKEN_SECRET_MIN_BYTES};
+pub use runtime::{ForwardedHeader, LogFormat, LogSettings, ServerSettings, StoreSettings};
 pub use storefront::{CartSettings, CatalogSettings, InventorySettings};
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -29,6 +32,8 @@ pub struct Settings {
     pub payment: crate::payment::PaymentSettings,
     pub events: crate::events::EventSettings,
     pub idempotency: crate::idempotency::IdempotencySettings,
+    pub customers: CustomerSettings,
+    pub rate_limits: RateLimitSettings,
     pub log: LogSettings,
 }
 
@@ -73,6 +78,8 @@ impl Settings {
             .and(self.payment.validate())
             .and(self.events.validate())
             .and(self.idempotency.validate())
+            .and(self.customers.validate())
+            .and(self.rate_limits.validate())
     }
 }
 
@@ -185,6 +192,51 @@ mod tests {
             jail.set_env("SURGE_SERVER__CORS_ORIGINS", "");
             let s = Settings::load(None).map_err(|e| *e)?;
             assert!(s.server.cors_origins.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn front_door_settings_are_checked_and_the_secret_never_printed() {
+        let mut s = Settings::default();
+        s.customers.token_secret = Secret::new("too-short");
+        assert!(s.validate().unwrap_err().contains("token_secret"));
+        s.customers.token_secret = Secret::new("s".repeat(TOKEN_SECRET_MIN_BYTES));
+        assert_eq!(s.validate(), Ok(()));
+        assert!(!format!("{s:?}").contains("ssss"), "the secret is printed");
+        s.server.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into(), "192.0.2.1".into()];
+        assert_eq!(s.validate(), Ok(()));
+        assert_eq!(s.server.trusted_proxy_nets().len(), 3);
+        for bad in ["10.0.0.0/33", "proxy.example", ""] {
+            s.server.trusted_proxies = vec![bad.into()];
+            assert!(
+                s.validate().unwrap_err().contains("trusted_proxies"),
+                "{bad}"
+            );
+        }
+        let mut s = Settings::default();
+        s.rate_limits.ip_write_burst = 0;
+        assert!(s.validate().unwrap_err().contains("ip_write_burst"));
+        let mut s = Settings::default();
+        s.rate_limits.ip_reads_per_sec = f64::NAN;
+        assert!(s.validate().unwrap_err().contains("ip_reads_per_sec"));
+        let mut s = Settings::default();
+        s.rate_limits.tracked_clients_max = 0;
+        assert!(s.validate().unwrap_err().contains("tracked_clients_max"));
+    }
+
+    #[test]
+    fn front_door_settings_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SURGE_CUSTOMERS__TOKEN_SECRET", "from-the-environment");
+            jail.set_env("SURGE_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1");
+            jail.set_env("SURGE_SERVER__FORWARDED_HEADER", "forwarded");
+            jail.set_env("SURGE_RATE_LIMITS__IP_WRITES_PER_SEC", "10");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.customers.token_secret.expose(), "from-the-environment");
+            assert_eq!(s.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+            assert_eq!(s.server.forwarded_header, ForwardedHeader::Forwarded);
+            assert!((s.rate_limits.ip_writes_per_sec - 10.0).abs() < f64::EPSILON);
             Ok(())
         });
     }

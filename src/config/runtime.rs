@@ -4,7 +4,9 @@
 
 use super::first_failure;
 use crate::store::{CommitterSettings, Durability};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,8 +36,29 @@ pub struct ServerSettings {
     /// Empty: no CORS, only same-origin pages. Admin routes never answer it.
     /// A list, or one string with the origins separated by commas (handy
     /// in an environment variable).
-    #[serde(deserialize_with = "origin_list")]
+    #[serde(deserialize_with = "string_list")]
     pub cors_origins: Vec<String>,
+    /// Proxies (IPs or CIDRs: `10.0.0.0/8`, `::1`) whose word on the
+    /// client's address is believed: only for a request whose peer is one of
+    /// them is `forwarded_header` read, taking the right-most address that
+    /// is not itself a trusted proxy. Empty: the peer is the client. A list,
+    /// or one string with commas.
+    #[serde(deserialize_with = "string_list")]
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies append the client's address to.
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// Which header carries the client's address from a trusted proxy. One, not
+/// both: a proxy passes the other one through as the client sent it, so
+/// reading it would believe whatever the client wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx, HAProxy, most balancers).
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +72,8 @@ impl Default for ServerSettings {
             writes_in_flight_max: 512,
             write_latency_target_ms: 0,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
         }
     }
 }
@@ -74,6 +99,25 @@ impl ServerSettings {
             ),
         ])
         .and_then(|()| self.check_cors_origins())
+        .and_then(|()| self.check_trusted_proxies())
+    }
+
+    /// `trusted_proxies` as networks (the entries were validated at start).
+    pub fn trusted_proxy_nets(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| proxy_net(p))
+            .collect()
+    }
+
+    fn check_trusted_proxies(&self) -> Result<(), String> {
+        match self.trusted_proxies.iter().find(|p| proxy_net(p).is_none()) {
+            Some(bad) => Err(format!(
+                "server.trusted_proxies: {bad:?} is neither an IP address nor a CIDR \
+                 (10.0.0.0/8, fd00::/8)"
+            )),
+            None => Ok(()),
+        }
     }
 
     fn check_cors_origins(&self) -> Result<(), String> {
@@ -95,6 +139,16 @@ impl ServerSettings {
         }
         Ok(())
     }
+}
+
+/// An entry of `trusted_proxies`: a CIDR, or one address (a network of one).
+fn proxy_net(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    let net = entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))?;
+    Some(net.trunc())
 }
 
 /// Whether `entry` is an origin exactly as a browser writes it in `Origin`
@@ -121,19 +175,19 @@ fn is_origin(entry: &str) -> bool {
     host_ok && port_ok
 }
 
-/// A list of origins, or one string of them separated by commas: an
-/// environment variable is one string, and `["https://a"]` is easy to get
-/// wrong in a shell.
-fn origin_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// A list of strings (origins, proxies), or one string of them separated by
+/// commas: an environment variable is one string, and `["https://a"]` is
+/// easy to get wrong in a shell.
+fn string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Origins {
+    enum Strings {
         List(Vec<String>),
         Joined(String),
     }
-    Ok(match Origins::deserialize(d)? {
-        Origins::List(list) => list,
-        Origins::Joined(joined) => joined
+    Ok(match Strings::deserialize(d)? {
+        Strings::List(list) => list,
+        Strings::Joined(joined) => joined
             .split(',')
             .map(str::trim)
             .filter(|o| !o.is_empty())

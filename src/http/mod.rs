@@ -8,21 +8,27 @@
 //! - `problem/`: every error as problem+json, mapped once;
 //! - `rendering/`: catalog views, ETags and the cache of rendered reads;
 //! - `idempotency_key.rs`: the `Idempotency-Key` header;
-//! - `openapi.rs`: the OpenAPI document.
+//! - `customer.rs`: who a storefront request acts for (customer tokens);
+//! - `bearer.rs`: the `Authorization: Bearer` header;
+//! - `openapi.rs`: the OpenAPI document (`openapi_front.rs`: what the front
+//!   door adds to it).
 //!
 //! This file holds what handlers share ([`AppState`]) and the route table.
 
 mod admin;
+mod bearer;
+pub(crate) mod customer;
 mod idempotency_key;
 mod middleware;
 mod openapi;
+mod openapi_front;
 mod ops;
 mod problem;
 mod rendering;
 mod storefront;
 
 pub use admin::auth::AdminToken;
-pub use middleware::{storefront_cors, Admission, Front};
+pub use middleware::{storefront_cors, Admission, Front, FrontDoor};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use rendering::Reads;
@@ -57,6 +63,8 @@ pub struct AppState {
     pub streams: Streams,
     /// Bounds storefront writes in flight (503 beyond).
     pub admission: Admission,
+    /// Customer tokens and rate limits (see `customer`).
+    pub front: Arc<FrontDoor>,
     pub carts: Carts,
     pub orders: Orders,
     pub store: Store,

@@ -2,6 +2,7 @@
 //! view types, served at `/openapi.json` and browsable at `/docs/`.
 
 use super::admin;
+use super::openapi_front::FrontDoorDocs;
 use super::ops;
 use super::storefront::{carts, catalog, orders, purchase, stream};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -25,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         admin::webhooks::dead_letters, admin::webhooks::replay_all, admin::webhooks::replay_one,
         stream::stream,
     ),
-    modifiers(&AdminSecurity),
+    modifiers(&AdminSecurity, &FrontDoorDocs),
     tags((name = "catalog"), (name = "flash sale"), (name = "carts"), (name = "orders"), (name = "admin"), (name = "ops"))
 )]
 pub struct ApiDoc;

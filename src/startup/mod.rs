@@ -68,7 +68,11 @@ impl Application {
         let parts = Parts::start(&settings, &store, clock.clone()).await?;
         let background = vec![
             retry_cancellations(parts.orders.clone()),
-            idempotency::purge_periodically(store.clone(), clock, settings.idempotency.clone()),
+            idempotency::purge_periodically(
+                store.clone(),
+                clock.clone(),
+                settings.idempotency.clone(),
+            ),
             actix_web::rt::spawn(events::delivery::run(
                 parts.webhooks.clone(),
                 settings.events.clone(),
@@ -84,7 +88,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let ready = Arc::new(AtomicBool::new(false));
-        let state = app_state(parts, &settings, ready.clone(), metrics);
+        let state = app_state(parts, &settings, ready.clone(), metrics, clock);
         let server = serve(listener, state.clone(), AdminToken::new(&token), &settings)?;
         tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
         ready.store(true, Ordering::Release);
@@ -199,7 +203,7 @@ fn serve(
     let mut server = HttpServer::new(move || {
         let (state, token) = (state.clone(), token.clone());
         App::new()
-            .wrap(http::Front)
+            .wrap(http::Front::new(&state.front))
             .wrap(http::storefront_cors(&cors_origins))
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
             .configure(http::routes)

@@ -8,7 +8,7 @@ use crate::checkout::{recovery, Checkouts};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::events::{Outbox, Webhooks};
-use crate::http::{self, Admission, AppState, Streams};
+use crate::http::{self, Admission, AppState, FrontDoor, Streams};
 use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory, InventoryParts};
 use crate::order::{OrderParts, Orders, UnpaidOrders};
@@ -117,6 +117,7 @@ pub(super) fn app_state(
     settings: &Settings,
     ready: Arc<AtomicBool>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    clock: Arc<dyn Clock>,
 ) -> web::Data<AppState> {
     web::Data::new(AppState {
         catalog: parts.catalog,
@@ -136,6 +137,7 @@ pub(super) fn app_state(
                 .then(|| Duration::from_millis(settings.server.write_latency_target_ms)),
             settings.server.body_limit_bytes,
         ),
+        front: Arc::new(FrontDoor::new(settings, clock)),
         carts: parts.carts,
         orders: parts.orders,
         store: parts.store,

@@ -122,7 +122,14 @@ async fn storefront_answers_to_a_listed_origin_carry_the_allow_and_expose_header
             "{path}"
         );
         let exposed = names(&res, "access-control-expose-headers");
-        for name in ["etag", "location", "retry-after", "idempotent-replayed"] {
+        for name in [
+            "etag",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "ratelimit",
+            "ratelimit-policy",
+        ] {
             assert!(
                 exposed.iter().any(|h| h == name),
                 "{path} {name}: {exposed:?}"

@@ -1,6 +1,7 @@
 //! Admin authentication: `Authorization: Bearer <token>`, compared in
 //! constant time (on digests, so not even the length leaks).
 
+use crate::http::bearer::bearer_token;
 use crate::http::problem::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -44,23 +45,15 @@ fn check(req: &HttpRequest) -> Result<Admin, ApiError> {
         tracing::error!("admin token missing from app data");
         return Err(ApiError::internal());
     };
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    if !req.headers().contains_key(header::AUTHORIZATION) {
         return Err(unauthorized(
             "admin routes need Authorization: Bearer <admin token>",
         ));
-    };
-    // The scheme name is case-insensitive (RFC 9110, section 11.1).
-    let presented = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or_default();
-    if presented.is_empty() || !token.accepts(presented) {
-        return Err(unauthorized("the admin token is missing or wrong"));
     }
-    Ok(Admin)
+    match bearer_token(req.headers()) {
+        Some(presented) if token.accepts(presented) => Ok(Admin),
+        _ => Err(unauthorized("the admin token is missing or wrong")),
+    }
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ fn is_one_step(path: &str) -> bool {
 /// connection stays usable: a response sent with the body unread makes the
 /// server close the connection, and a reconnect costs a shed client far
 /// more than the few bytes of a purchase.
-async fn drain_body(req: &mut ServiceRequest, limit: usize) {
+pub(super) async fn drain_body(req: &mut ServiceRequest, limit: usize) {
     let mut payload = req.take_payload();
     let mut read = 0;
     while let Some(Ok(chunk)) = payload.next().await {
@@ -75,11 +75,26 @@ async fn drain_body(req: &mut ServiceRequest, limit: usize) {
     }
 }
 
-/// Whether a request is a storefront write (shed under overload).
+/// Whether a request is a storefront write (shed under overload, and
+/// checked by the front door).
 pub fn is_storefront_write(req: &ServiceRequest) -> bool {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let path = req.path();
-    !safe && path.starts_with("/v1/") && !path.starts_with("/v1/admin/")
+    !safe && is_storefront(req.path())
+}
+
+/// Whether a request is a storefront read (checked by the front door).
+pub fn is_storefront_read(req: &ServiceRequest) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD) && is_storefront(req.path())
+}
+
+/// Under `/v1/` but not under `/v1/admin`; the operations routes
+/// (`/healthz`, `/metrics`, `/openapi.json`, `/docs`) are outside `/v1/`.
+fn is_storefront(path: &str) -> bool {
+    path.strip_prefix("/v1/").is_some_and(|rest| {
+        !rest
+            .strip_prefix("admin")
+            .is_some_and(|after| after.is_empty() || after.starts_with('/'))
+    })
 }
 
 /// Admits a storefront write or answers it at once: `Err` is the 503 for
@@ -108,7 +123,23 @@ pub async fn admit(
 
 #[cfg(test)]
 mod tests {
-    use super::is_one_step;
+    use super::{is_one_step, is_storefront};
+
+    #[test]
+    fn storefront_is_v1_but_not_admin() {
+        for path in ["/v1/skus/A/purchase", "/v1/carts", "/v1/administrators"] {
+            assert!(is_storefront(path), "{path}");
+        }
+        for path in [
+            "/v1/admin",
+            "/v1/admin/orders",
+            "/healthz",
+            "/metrics",
+            "/docs/",
+        ] {
+            assert!(!is_storefront(path), "{path}");
+        }
+    }
 
     #[test]
     fn only_checkout_and_pay_are_sagas_whatever_the_ids_are_called() {

@@ -75,6 +75,9 @@ fn policy(origins: &[String]) -> Cors {
         header::LOCATION,
         header::RETRY_AFTER,
         HeaderName::from_static("idempotent-replayed"),
+        // A refused page learns which limit and when to come back.
+        HeaderName::from_static("ratelimit"),
+        HeaderName::from_static("ratelimit-policy"),
     ])
     .max_age(PREFLIGHT_MAX_AGE_SECS)
     // Same-origin pages (the docs) send `Origin` on writes too; an origin

@@ -1,31 +1,48 @@
-//! The one middleware every request passes: write admission, problem bodies
-//! for bare error responses, and per-route telemetry.
+//! The one middleware every request passes: the front door (customer
+//! tokens and rate limits, when configured), write admission, problem
+//! bodies for bare error responses, and per-route telemetry.
 //!
 //! It is written out as a `Transform` rather than stacked layers because it
 //! runs on every read, where everything else is cheap: each `from_fn` layer
 //! boxes a future and calls through a boxed service. Here a read's future is
 //! a concrete type with nothing allocated, and only a storefront write,
 //! which waits for the committer anyway, is boxed. (Merging the three layers
-//! gave about +3 % SKU reads/s; BENCHMARKS.md.)
+//! gave about +3 % SKU reads/s; BENCHMARKS.md.) With the front door idle
+//! (the default: no customer tokens, no per-address limits), a request pays
+//! one branch for it.
 
-use super::admission::{admit, is_storefront_write};
+use super::admission::{admit, drain_body, is_storefront_read, is_storefront_write};
+use super::front_door::FrontDoor;
 use super::route_metrics::{method_label, record};
+use crate::http::customer::Verified;
 use crate::http::problem::edge::with_problem_body;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::Error;
+use actix_web::{Error, HttpMessage, ResponseError};
 use futures_util::future::{Either, LocalBoxFuture};
 use pin_project_lite::pin_project;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
-/// Wrap the app in this once (`App::new().wrap(Front)`).
-pub struct Front;
+/// Wrap the app in this once (`App::new().wrap(Front::new(&door))`).
+pub struct Front {
+    /// `None` when the door has nothing to check.
+    door: Option<Arc<FrontDoor>>,
+}
+
+impl Front {
+    pub fn new(door: &Arc<FrontDoor>) -> Self {
+        Self {
+            door: door.is_needed().then(|| Arc::clone(door)),
+        }
+    }
+}
 
 impl<S, B> Transform<S, ServiceRequest> for Front
 where
@@ -41,12 +58,14 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(FrontService {
             service: Rc::new(service),
+            door: self.door.clone(),
         }))
     }
 }
 
 pub struct FrontService<S> {
     service: Rc<S>,
+    door: Option<Arc<FrontDoor>>,
 }
 
 type Answer<B> = Result<ServiceResponse<EitherBody<B>>, Error>;
@@ -68,7 +87,15 @@ where
         let span = tracing::debug_span!("request", method, path = %req.path());
         let answer = if is_storefront_write(&req) {
             let service = Rc::clone(&self.service);
+            let door = self.door.clone();
             Either::Right(Box::pin(async move {
+                let req = match door {
+                    Some(door) => match enter(&door, req).await {
+                        Ok(req) => req,
+                        Err(refused) => return Ok(refused.map_into_right_body()),
+                    },
+                    None => req,
+                };
                 let (req, permit) = match admit(req).await {
                     Ok(admitted) => admitted,
                     Err(refused) => return Ok(refused.map_into_right_body()),
@@ -77,6 +104,11 @@ where
                 drop(permit);
                 Ok(with_problem_body(res))
             }) as LocalBoxFuture<'static, Answer<B>>)
+        } else if let Some(refused) = self.door.as_ref().and_then(|door| refuse_read(door, &req)) {
+            // Rare: no need for a concrete future type here.
+            let res = req.into_response(refused.error_response());
+            Either::Right(Box::pin(ready(Ok(res.map_into_right_body())))
+                as LocalBoxFuture<'static, Answer<B>>)
         } else {
             Either::Left(Passed {
                 inner: self.service.call(req),
@@ -88,6 +120,36 @@ where
             method,
         }
     }
+}
+
+/// Passes a storefront write through the front door, its verified
+/// customer (if tokens are on) left in its extensions for the handler; or
+/// the refusal (401, 429), its body read and dropped first so that the
+/// connection stays usable.
+async fn enter(
+    door: &FrontDoor,
+    mut req: ServiceRequest,
+) -> Result<ServiceRequest, ServiceResponse> {
+    match door.check_write(&req) {
+        Ok(customer) => {
+            if let Some(customer) = customer {
+                req.extensions_mut().insert(Verified(customer));
+            }
+            Ok(req)
+        }
+        Err(refused) => {
+            drain_body(&mut req, door.body_limit_bytes()).await;
+            Err(req.into_response(refused.error_response()))
+        }
+    }
+}
+
+/// The 429 for a storefront read over its client's limit, if it is.
+fn refuse_read(door: &FrontDoor, req: &ServiceRequest) -> Option<crate::http::ApiError> {
+    if !is_storefront_read(req) {
+        return None;
+    }
+    door.check_read(req).err()
 }
 
 pin_project! {

@@ -3,7 +3,8 @@
 //! tell the client, and `Retry-After` for 429/503.
 
 use crate::domain::FieldError;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
@@ -40,6 +41,10 @@ pub struct ApiError {
     pub extensions: serde_json::Map<String, serde_json::Value>,
     /// Seconds for `Retry-After` on 429/503.
     pub retry_after_secs: Option<u32>,
+    /// More headers for the answer (a 429's `RateLimit` fields, a customer
+    /// 401's `WWW-Authenticate`). A boxed slice: empty, it allocates
+    /// nothing, and it keeps every `Result<_, ApiError>` small.
+    pub headers: Box<[(HeaderName, HeaderValue)]>,
 }
 
 impl ApiError {
@@ -51,6 +56,7 @@ impl ApiError {
             errors: Vec::new(),
             extensions: serde_json::Map::new(),
             retry_after_secs: None,
+            headers: Box::default(),
         }
     }
 
@@ -83,6 +89,15 @@ impl ApiError {
     /// Adds a fact to the problem body.
     pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extensions.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Adds a header to the answer (replacing one of the same name the
+    /// problem would set by itself, such as `WWW-Authenticate`).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        let mut headers = std::mem::take(&mut self.headers).into_vec();
+        headers.push((name, value));
+        self.headers = headers.into_boxed_slice();
         self
     }
 
@@ -130,6 +145,9 @@ impl ResponseError for ApiError {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"surge-admin\""));
+        }
+        for (name, value) in &self.headers {
+            res.insert_header((name.clone(), value.clone()));
         }
         res.json(self.problem())
     }

@@ -1,6 +1,8 @@
-//! Carts and checkout. A cart id is the capability to use the cart: there is
-//! no other access control, so ids are 128-bit random. Every unsafe call
-//! accepts an Idempotency-Key; checkout requires one.
+//! Carts and checkout. A cart id is the capability to use the cart, so ids
+//! are 128-bit random; with customer tokens on, a cart also belongs to the
+//! customer of the token that created it, and another customer's token
+//! finds no such cart (404). Every unsafe call accepts an Idempotency-Key;
+//! checkout requires one.
 
 use super::orders::OrderView;
 use crate::cart::{Cart, CartError, CheckoutDetails, LineChange};
@@ -8,6 +10,7 @@ use crate::clock::{rfc3339, Millis};
 use crate::domain::{
     CartId, Currency, CustomerId, Email, FieldError, Money, Quantity, ShippingAddress, Sku,
 };
+use crate::http::customer::{claimed_customer, Buyer, Owned};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::IdempotencyKey;
@@ -97,6 +100,8 @@ impl CartView {
 pub struct NewCartBody {
     /// ISO 4217; the configured default when omitted.
     pub currency: Option<String>,
+    /// With customer tokens on, the token's `sub` whether given or not (a
+    /// different one is refused with 403).
     pub customer_id: Option<String>,
 }
 
@@ -131,18 +136,22 @@ pub struct CheckoutBody {
 pub async fn create_cart(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (currency, customer) = parse_new_cart(&body)?;
+    let (currency, customer) = parse_new_cart(&body, &buyer)?;
     let key = idempotency_key::optional(&req)?;
     let (cart, replayed) = state.carts.create(currency, customer, key).await?;
     Ok(answer(HttpResponse::Created(), &cart, replayed, &state))
 }
 
-/// A new cart's currency (`None`: the cart's default) and customer. The
-/// body is optional: an empty one means "all defaults". Every invalid field
-/// is reported at once.
-fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>), ApiError> {
+/// A new cart's currency (`None`: the cart's default) and customer (the
+/// buyer's, see [`Buyer::customer`]). The body is optional: an empty one
+/// means "all defaults". Every invalid field is reported at once.
+fn parse_new_cart(
+    body: &[u8],
+    buyer: &Buyer,
+) -> Result<(Option<Currency>, Option<CustomerId>), ApiError> {
     let body: NewCartBody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCartBody::default()
     } else {
@@ -163,15 +172,9 @@ fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>),
             .map_err(|e| errors.push(FieldError::new("currency", e.0)))
             .ok(),
     };
-    let customer = match &body.customer_id {
-        None => Some(None),
-        Some(raw) => CustomerId::parse(raw)
-            .map(Some)
-            .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
-            .ok(),
-    };
+    let customer = claimed_customer(body.customer_id.as_deref(), &mut errors);
     match (currency, customer) {
-        (Some(currency), Some(customer)) => Ok((currency, customer)),
+        (Some(currency), Some(customer)) => Ok((currency, buyer.customer(customer)?)),
         _ => Err(ApiError::invalid(errors)),
     }
 }
@@ -181,10 +184,11 @@ fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>),
     responses((status = 200, body = CartView), (status = 404, body = Problem)))]
 pub async fn get_cart(
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = cart_id(&id)?;
-    let cart = state.carts.get(&id)?;
+    let cart = buyer.own(state.carts.get(&id)?)?;
     Ok(answer(HttpResponse::Ok(), &cart, false, &state))
 }
 
@@ -197,10 +201,11 @@ pub async fn get_cart(
 pub async fn add_line(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
     body: web::Json<AddLineBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = cart_id(&id)?;
+    let id = buyers_cart(&state, &buyer, &id)?;
     let sku =
         Sku::parse(&body.sku).map_err(|e| ApiError::invalid(vec![FieldError::new("sku", e.0)]))?;
     // The cart checks its line limit against the line's total.
@@ -217,11 +222,12 @@ pub async fn add_line(
 pub async fn set_quantity(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     path: web::Path<(String, String)>,
     body: web::Json<SetQuantityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, sku) = path.into_inner();
-    let id = cart_id(&id)?;
+    let id = buyers_cart(&state, &buyer, &id)?;
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     // Any quantity: 0 removes the line, and the cart checks its limit.
     let quantity = body.quantity;
@@ -236,10 +242,11 @@ pub async fn set_quantity(
 pub async fn remove_line(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, sku) = path.into_inner();
-    let id = cart_id(&id)?;
+    let id = buyers_cart(&state, &buyer, &id)?;
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let key = idempotency_key::optional(&req)?;
     change_answer(&state, &id, LineChange::Remove { sku }, key).await
@@ -256,10 +263,11 @@ pub async fn remove_line(
 pub async fn checkout(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
     body: web::Json<CheckoutBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = cart_id(&id)?;
+    let id = buyers_cart(&state, &buyer, &id)?;
     let key = idempotency_key::required(&req, "checkout")?;
     let details = parse_checkout(&body)?;
     let (order, replayed) = state.carts.checkout(&id, details, &key).await?;
@@ -273,6 +281,24 @@ pub async fn checkout(
 
 fn cart_id(raw: &str) -> Result<CartId, ApiError> {
     CartId::parse(raw).map_err(|_| CartError::NotFound(raw.to_owned()).into())
+}
+
+/// The id of a cart the buyer may change (with customer tokens on, that
+/// costs a read of the cart).
+fn buyers_cart(state: &AppState, buyer: &Buyer, raw: &str) -> Result<CartId, ApiError> {
+    let id = cart_id(raw)?;
+    buyer.check_owns(|| Ok(state.carts.get(&id)?))?;
+    Ok(id)
+}
+
+impl Owned for Cart {
+    fn owner(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
+    }
+
+    fn not_found(&self) -> ApiError {
+        CartError::NotFound(self.id.to_string()).into()
+    }
 }
 
 /// A checkout's email, shipping address (absent or null for none) and

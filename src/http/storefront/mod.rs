@@ -1,7 +1,9 @@
 //! Storefront routes, one file per resource: catalog reads, the flash-sale
-//! purchase, carts and checkout, orders, and the live stock stream. No
-//! token guards them: catalog reads are public, and an unguessable id (a
-//! cart's, an order's) is the capability to use what it names.
+//! purchase, carts and checkout, orders, and the live stock stream. Catalog
+//! reads are public, and an unguessable id (a cart's, an order's) is the
+//! capability to use what it names; with customer tokens on
+//! (`http::customer`), writes act for the token's customer and carts and
+//! orders are their own customer's only.
 
 pub mod carts;
 pub mod catalog;

@@ -1,8 +1,11 @@
 //! Orders as their customer sees them: read, pay, cancel. The unguessable
-//! order id is the capability to use the order.
+//! order id is the capability to use the order; with customer tokens on,
+//! only its own customer's token can use it (another customer's finds no
+//! such order: 404).
 
 use crate::clock::rfc3339;
-use crate::domain::{FieldError, Money, OrderId};
+use crate::domain::{CustomerId, FieldError, Money, OrderId};
+use crate::http::customer::{Buyer, Owned};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::{Answered, IdempotencyKey};
@@ -117,10 +120,11 @@ impl OrderView {
     responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
 pub async fn get_order(
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
-    let order = state.orders.get(&id)?;
+    let order = buyer.own(state.orders.get(&id)?)?;
     Ok(ok(&order))
 }
 
@@ -134,6 +138,24 @@ pub fn ok(order: &Order) -> HttpResponse {
 /// An order id from the path; an id that cannot exist is simply not found.
 pub fn order_id(raw: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(raw).map_err(|_| OrderError::NotFound(raw.to_owned()).into())
+}
+
+/// The id of an order the buyer may change (with customer tokens on, that
+/// costs a read of the order).
+fn buyers_order(state: &AppState, buyer: &Buyer, raw: &str) -> Result<OrderId, ApiError> {
+    let id = order_id(raw)?;
+    buyer.check_owns(|| Ok(state.orders.get(&id)?))?;
+    Ok(id)
+}
+
+impl Owned for Order {
+    fn owner(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
+    }
+
+    fn not_found(&self) -> ApiError {
+        OrderError::NotFound(self.id.to_string()).into()
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,10 +177,11 @@ pub struct PayBody {
 pub async fn pay(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
     body: web::Json<PayBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = order_id(&id)?;
+    let id = buyers_order(&state, &buyer, &id)?;
     let key = idempotency_key::required(&req, "payment")?;
     let token = PaymentToken::parse(&body.payment_token)
         .map_err(|e| ApiError::invalid(vec![FieldError::new("payment_token", e.0)]))?;
@@ -177,9 +200,10 @@ pub async fn pay(
 pub async fn cancel(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = order_id(&id)?;
+    let id = buyers_order(&state, &buyer, &id)?;
     let key = idempotency_key::optional(&req)?;
     change(&state, id, key, |orders, id, key| async move {
         orders.cancel(&id, Canceller::Customer, key.as_ref()).await

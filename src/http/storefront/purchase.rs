@@ -3,6 +3,7 @@
 
 use super::orders::OrderView;
 use crate::domain::{CustomerId, FieldError, Quantity, Sku};
+use crate::http::customer::{claimed_customer, Buyer};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::order::{OrderStatus, Purchase, Purchased};
@@ -15,7 +16,9 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PurchaseBody {
     /// The merchant's id of the buyer; per-customer limits count by it.
-    pub customer_id: String,
+    /// Required, unless customer tokens are on: then the token's `sub` is
+    /// the buyer, and a `customer_id` other than it is refused (403).
+    pub customer_id: Option<String>,
     /// Units to buy, at least 1.
     pub quantity: u64,
 }
@@ -33,12 +36,14 @@ pub struct PurchaseBody {
 pub async fn purchase(
     req: HttpRequest,
     state: web::Data<AppState>,
+    buyer: Buyer,
     sku: web::Path<String>,
     body: web::Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let key = idempotency_key::required(&req, "purchase")?;
-    let (customer, quantity) = parse_body(&body, state.inventory_settings.purchase_quantity_max)?;
+    let quantity_max = state.inventory_settings.purchase_quantity_max;
+    let (customer, quantity) = parse_body(&body, quantity_max, &buyer)?;
     let purchase = Purchase {
         key,
         customer,
@@ -48,14 +53,27 @@ pub async fn purchase(
     Ok(created(purchased))
 }
 
-fn parse_body(body: &PurchaseBody, quantity_max: u64) -> Result<(CustomerId, Quantity), ApiError> {
+/// The buyer (the body's with tokens off, the token's with them on) and
+/// the quantity; every invalid field is reported at once, a body naming
+/// another customer than the token's is 403.
+fn parse_body(
+    body: &PurchaseBody,
+    quantity_max: u64,
+    buyer: &Buyer,
+) -> Result<(CustomerId, Quantity), ApiError> {
     let mut errors = Vec::new();
-    let customer = CustomerId::parse(&body.customer_id)
-        .map_err(|e| errors.push(FieldError::new("customer_id", e.0)))
-        .ok();
+    let claimed = claimed_customer(body.customer_id.as_deref(), &mut errors);
     let quantity = Quantity::parse(body.quantity, quantity_max)
         .map_err(|e| errors.push(FieldError::new("quantity", e.0)))
         .ok();
+    // `None`: invalid, already reported.
+    let customer = match claimed {
+        Some(claimed) => buyer.customer(claimed)?,
+        None => None,
+    };
+    if customer.is_none() && body.customer_id.is_none() {
+        errors.push(FieldError::new("customer_id", "customer_id is required"));
+    }
     match (customer, quantity) {
         (Some(customer), Some(quantity)) => Ok((customer, quantity)),
         _ => Err(ApiError::invalid(errors)),
