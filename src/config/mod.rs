@@ -29,6 +29,7 @@ pub struct Settings {
     pub payment: crate::payment::PaymentSettings,
     pub events: crate::events::EventSettings,
     pub idempotency: crate::idempotency::IdempotencySettings,
+    pub queue: crate::queue::QueueSettings,
     pub log: LogSettings,
 }
 
@@ -73,6 +74,7 @@ impl Settings {
             .and(self.payment.validate())
             .and(self.events.validate())
             .and(self.idempotency.validate())
+            .and(self.queue.validate())
     }
 }
 

@@ -1,10 +1,13 @@
 //! Storefront routes, one file per resource: catalog reads, the flash-sale
-//! purchase, carts and checkout, orders, and the live stock stream. No
+//! purchase, a drop's waiting room and its ticket stream, carts and
+//! checkout, orders, and the live stock stream. No
 //! token guards them: catalog reads are public, and an unguessable id (a
-//! cart's, an order's) is the capability to use what it names.
+//! cart's, an order's, a ticket's) is the capability to use what it names.
 
 pub mod carts;
 pub mod catalog;
 pub mod orders;
 pub mod purchase;
+pub mod queue;
 pub mod stream;
+pub mod ticket_stream;

@@ -39,17 +39,34 @@ impl Streams {
         }
     }
 
+    /// How often an idle stream gets a keep-alive comment.
+    pub(super) fn keepalive(&self) -> Duration {
+        self.keepalive
+    }
+
+    /// Turns true when every stream must end (shutdown).
+    pub(super) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Ends every open stream and refuses new ones (at shutdown).
     pub fn close(&self) {
         self.closing.send_replace(true);
     }
 
-    /// A place for one more client, or `None` at the limit.
-    fn admit(&self) -> Option<OwnedSemaphorePermit> {
+    /// A place for one more client; 503 at the limit or when closing.
+    pub(super) fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let full = || {
+            ApiError::unavailable(
+                "too-many-streams",
+                "the live stream is at its client limit",
+                5,
+            )
+        };
         if *self.closing.borrow() {
-            return None;
+            return Err(full());
         }
-        self.clients.clone().try_acquire_owned().ok()
+        self.clients.clone().try_acquire_owned().map_err(|_| full())
     }
 }
 
@@ -84,13 +101,7 @@ pub async fn stream(
         None => None,
         Some(raw) => Some(parse_skus(raw)?),
     };
-    let slot = state.streams.admit().ok_or_else(|| {
-        ApiError::unavailable(
-            "too-many-streams",
-            "the live stream is at its client limit",
-            5,
-        )
-    })?;
+    let slot = state.streams.slot()?;
     // Subscribe before reading the current values, so no change between the
     // two is missed (a duplicate is harmless: frames carry absolute counts).
     let feed = state.inventory.availability().subscribe();
@@ -113,7 +124,7 @@ pub async fn stream(
         only,
         first,
         keepalive,
-        closing: state.streams.closing.subscribe(),
+        closing: state.streams.closing(),
         _slot: slot,
     };
     Ok(HttpResponse::Ok()
