@@ -22,6 +22,8 @@ mod orders;
 mod persistence;
 mod process;
 mod product_defaults;
+mod queue;
+mod queue_crash;
 mod receiver;
 mod refund_crash;
 mod seed;
