@@ -5,7 +5,7 @@
 //! join sequence), so the order survives a restart without being stored.
 
 use crate::clock::Millis;
-use crate::domain::{CustomerId, ParseError};
+use crate::domain::{random_hex128, CustomerId, ParseError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -23,13 +23,7 @@ pub const TICKET_ID_PATTERN: &str = "^tkt_[0-9a-f]{32}$";
 
 impl TicketId {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        // The OS source cannot fail on supported platforms; a v4 UUID (122
-        // random bits) stands in if it ever does.
-        if getrandom::fill(&mut bytes).is_err() {
-            bytes = *uuid::Uuid::new_v4().as_bytes();
-        }
-        Self(format!("{PREFIX}{}", hex::encode(bytes)))
+        Self(format!("{PREFIX}{}", random_hex128()))
     }
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {

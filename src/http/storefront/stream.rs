@@ -39,9 +39,12 @@ impl Streams {
         }
     }
 
-    /// How often an idle stream gets a keep-alive comment.
-    pub(super) fn keepalive(&self) -> Duration {
-        self.keepalive
+    /// The timer of a stream's keep-alive comments (its first tick is at
+    /// once, which starts the response on a stream with nothing to say).
+    pub(super) fn keepalive_timer(&self) -> tokio::time::Interval {
+        let mut timer = tokio::time::interval(self.keepalive);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
     }
 
     /// Turns true when every stream must end (shutdown).
@@ -117,21 +120,28 @@ pub async fn stream(
             }))
         })
         .collect();
-    let mut keepalive = tokio::time::interval(state.streams.keepalive);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let client = Client {
         feed,
         only,
         first,
-        keepalive,
+        keepalive: state.streams.keepalive_timer(),
         closing: state.streams.closing(),
         _slot: slot,
     };
-    Ok(HttpResponse::Ok()
+    Ok(event_stream(futures_util::stream::unfold(client, next)))
+}
+
+/// A `text/event-stream` response of `frames`, never cached or buffered
+/// by a proxy on the way.
+pub(super) fn event_stream<S>(frames: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, Infallible>> + 'static,
+{
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::stream::unfold(client, next)))
+        .streaming(frames)
 }
 
 /// What woke a waiting stream.

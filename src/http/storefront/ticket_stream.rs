@@ -9,6 +9,7 @@
 //! when the ticket is gone (its room switched off).
 
 use super::queue::{parse_ticket, TicketView};
+use super::stream::event_stream;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
 use crate::queue::TicketWatch;
@@ -45,23 +46,15 @@ pub async fn stream(
     let id = parse_ticket(&ticket)?;
     // The ticket must exist before a client slot is taken.
     state.queues.ticket(&id)?;
-    let slot = state.streams.slot()?;
-    let period = state.streams.keepalive();
-    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let follower = Follower {
+        _slot: state.streams.slot()?,
         watch: state.queues.watch(&id)?,
         last: None,
-        keepalive,
+        keepalive: state.streams.keepalive_timer(),
         keepalive_due: false,
         closing: state.streams.closing(),
-        _slot: slot,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::stream::unfold(follower, next)))
+    Ok(event_stream(futures_util::stream::unfold(follower, next)))
 }
 
 /// What woke a waiting stream.

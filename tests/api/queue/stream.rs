@@ -1,29 +1,15 @@
 //! `GET /v1/queue/{ticket}/stream`: the ticket as Server-Sent Events.
 
 use super::{buy, id, join, open_room, ticket, token};
-use crate::helpers::{eventually, header, spawn_app};
+use crate::helpers::{eventually, header, spawn_app, Events};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Duration;
 
-/// The next `ticket` event of an open stream (keep-alives skipped).
-async fn next_ticket(res: &mut reqwest::Response, text: &mut String) -> Value {
-    loop {
-        if let Some(end) = text.find("\n\n") {
-            let frame: String = text.drain(..end + 2).collect();
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
-                continue;
-            };
-            assert!(frame.starts_with("event: ticket\n"), "{frame}");
-            return serde_json::from_str(data).expect("JSON data");
-        }
-        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-            .await
-            .expect("an event within 10 s")
-            .expect("the stream stays readable")
-            .expect("the stream stays open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+/// The next event of a ticket stream: its ticket.
+async fn next_ticket(events: &mut Events) -> Value {
+    let (event, ticket) = events.next().await;
+    assert_eq!(event, "ticket");
+    ticket
 }
 
 #[tokio::test]
@@ -33,14 +19,14 @@ async fn a_ticket_stream_sends_the_ticket_at_once_and_again_as_it_changes() {
     let first = id(&join(&app, "SSE-1", "ann").await);
     let first = eventually(|| ticket(&app, &first), |t| t["status"] == "admitted").await;
     let second = join(&app, "SSE-1", "ben").await;
-    let mut res = app.get(&format!("/v1/queue/{}/stream", id(&second))).await;
+    let res = app.get(&format!("/v1/queue/{}/stream", id(&second))).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         header(&res, "content-type").as_deref(),
         Some("text/event-stream")
     );
-    let mut text = String::new();
-    let now = next_ticket(&mut res, &mut text).await;
+    let mut events = Events::new(res);
+    let now = next_ticket(&mut events).await;
     assert_eq!(
         now,
         ticket(&app, &id(&second)).await,
@@ -58,14 +44,14 @@ async fn a_ticket_stream_sends_the_ticket_at_once_and_again_as_it_changes() {
             .status(),
         201
     );
-    assert_eq!(next_ticket(&mut res, &mut text).await["status"], "sold_out");
+    assert_eq!(next_ticket(&mut events).await["status"], "sold_out");
     // A unit comes back: the ticket is admitted.
     let restock = app.admin(Method::POST, "/v1/admin/skus/SSE-1/restock");
     let restock = restock.json(&json!({"quantity": 1})).send().await.unwrap();
     assert_eq!(restock.status(), 200);
-    let mut seen = next_ticket(&mut res, &mut text).await;
+    let mut seen = next_ticket(&mut events).await;
     if seen["status"] == "waiting" {
-        seen = next_ticket(&mut res, &mut text).await;
+        seen = next_ticket(&mut events).await;
     }
     assert_eq!(seen["status"], "admitted", "{seen}");
     assert!(seen["admission"]["token"].is_string(), "{seen}");
