@@ -61,10 +61,10 @@ impl Queues {
             // Read under the lock: a purchase marks its admission used
             // under it only after its units left `available`, so the two
             // counts are never read half-way through a purchase.
-            let available = inventory.availability().get(&room.sku).unwrap_or(0);
-            let plan = match line.rule().enabled {
-                true => line.plan(now, available),
-                false => Plan::Idle,
+            let available = inventory.availability().get(&room.sku);
+            let plan = match (line.rule().enabled, available) {
+                (true, Some(available)) => line.plan(now, available),
+                _ => Plan::Idle,
             };
             let generation = line.rule().generation;
             match &plan {

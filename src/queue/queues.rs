@@ -7,9 +7,11 @@
 //! written, and one that finds the customer's ticket still being written
 //! waits for it (an empty group commits after every earlier one).
 //!
-//! A mutex rather than an actor: a room's work is a few microseconds of
-//! bookkeeping and never waits under the lock, and readers (ticket reads,
-//! streams) reach it from any worker without a mailbox in between.
+//! A mutex rather than an actor: a room's work is bookkeeping that never
+//! waits under the lock (a lookup, or for a lottery join an insertion into
+//! a sorted vector, a memmove of at most `tickets_per_sku_max` entries),
+//! and readers (ticket reads, streams) reach it from any worker without a
+//! mailbox in between.
 
 use super::error::{QueueError, Refusal};
 use super::line::{Fresh, Line, Place};
@@ -132,7 +134,7 @@ impl Queues {
 
     /// The rule of `sku`'s waiting room, if it has one switched on.
     pub fn rule(&self, sku: &Sku) -> Option<QueueRecord> {
-        let room = self.0.rooms.get(sku)?;
+        let room = self.room(sku).ok()?;
         let rule = room.line.lock().rule().clone();
         Some(rule)
     }
