@@ -15,6 +15,7 @@ use super::line::Plan;
 use super::persist;
 use super::queues::{Queues, Room};
 use super::ticket::QueueRecord;
+use crate::clock::Millis;
 use crate::store::WriteGroup;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +44,9 @@ impl Queues {
         }
     }
 
-    /// Plans one room's step under its lock, writes it, then applies it.
-    /// Holding the rules lock keeps an admin's change of the rule from
-    /// crossing a close or reopen written here.
+    /// Plans one room's step, writes it, then applies it. Holding the
+    /// rules lock keeps an admin's change of the rule from crossing a close
+    /// or reopen written here.
     async fn step(&self, room: &Room) -> Result<(), QueueError> {
         let inventory = &self.0.parts.inventory;
         if inventory.availability().get(&room.sku).is_none() {
@@ -55,36 +56,10 @@ impl Queues {
         let _rules = self.0.rules.lock().await;
         let now = self.now();
         let expires_at = now.saturating_add(self.settings().admission_ttl_ms());
-        let mut group = WriteGroup::new();
-        let plan = {
-            let mut line = room.line.lock();
-            // Read under the lock: a purchase marks its admission used
-            // under it only after its units left `available`, so the two
-            // counts are never read half-way through a purchase.
-            let available = inventory.availability().get(&room.sku);
-            let plan = match (line.rule().enabled, available) {
-                (true, Some(available)) => line.plan(now, available),
-                _ => Plan::Idle,
-            };
-            let generation = line.rule().generation;
-            match &plan {
-                Plan::Idle => return Ok(()),
-                Plan::Admit(entries) => {
-                    for &entry in entries {
-                        let record = line.admitted_record(entry, expires_at);
-                        persist::put_ticket(&mut group, &room.sku, generation, &record)?;
-                    }
-                }
-                Plan::Close | Plan::Reopen => {
-                    let rule = QueueRecord {
-                        sold_out: plan == Plan::Close,
-                        ..line.rule().clone()
-                    };
-                    persist::put_queue(&mut group, &room.sku, &rule)?;
-                }
-            }
-            plan
-        };
+        let (plan, group) = self.plan(room, now, expires_at)?;
+        if plan == Plan::Idle {
+            return Ok(());
+        }
         self.0.parts.store.commit(group).await?;
         let mut line = room.line.lock();
         match plan {
@@ -102,5 +77,42 @@ impl Queues {
         drop(line);
         room.bump();
         Ok(())
+    }
+
+    /// Under the room's lock: what to do now, and what that writes.
+    fn plan(
+        &self,
+        room: &Room,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<(Plan, WriteGroup), QueueError> {
+        let mut group = WriteGroup::new();
+        let mut line = room.line.lock();
+        // Read under the lock: a purchase marks its admission used under it
+        // only after its units left `available`, so the two counts are
+        // never read half-way through a purchase.
+        let available = self.0.parts.inventory.availability().get(&room.sku);
+        let plan = match (line.rule().enabled, available) {
+            (true, Some(available)) => line.plan(now, available),
+            _ => Plan::Idle,
+        };
+        let generation = line.rule().generation;
+        match &plan {
+            Plan::Idle => {}
+            Plan::Admit(entries) => {
+                for &entry in entries {
+                    let record = line.admitted_record(entry, expires_at);
+                    persist::put_ticket(&mut group, &room.sku, generation, &record)?;
+                }
+            }
+            Plan::Close | Plan::Reopen => {
+                let rule = QueueRecord {
+                    sold_out: plan == Plan::Close,
+                    ..line.rule().clone()
+                };
+                persist::put_queue(&mut group, &room.sku, &rule)?;
+            }
+        }
+        Ok((plan, group))
     }
 }

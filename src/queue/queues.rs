@@ -22,7 +22,7 @@ use super::token::AdmissionKey;
 use crate::clock::{Clock, Millis};
 use crate::domain::{CustomerId, Sku};
 use crate::inventory::Inventory;
-use crate::store::{Store, StoreError, WriteGroup};
+use crate::store::{Store, StoreError, Ticket as Commit, WriteGroup};
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -156,59 +156,89 @@ impl Queues {
     /// `customer`'s ticket for `sku`: the one it has, or a new one, durable
     /// on return.
     pub async fn join(&self, sku: &Sku, customer: &CustomerId) -> Result<TicketState, QueueError> {
-        let store = &self.0.parts.store;
-        if store.failed() {
+        if self.0.parts.store.failed() {
             return Err(StoreError::Failed.into());
         }
         let room = self.room(sku)?;
-        let fresh = Fresh {
-            id: TicketId::generate(),
-            draw: random_draw(),
-        };
-        let (entry, wait) = {
-            let mut line = room.line.lock();
-            if !line.rule().enabled {
-                return Err(QueueError::NotEnabled(sku.clone()));
-            }
-            let max = self.settings().tickets_per_sku_max;
-            let (entry, new) = line
-                .join(customer, fresh, self.now(), max)
-                .map_err(|full| QueueError::Full { max: full.max })?;
-            let mut group = WriteGroup::new();
-            if new {
-                let generation = line.rule().generation;
-                let queued = persist::put_ticket(&mut group, sku, generation, line.record(entry))
-                    .and_then(|()| store.committer().submit(group));
-                match queued {
-                    Ok(wait) => (entry, Some((wait, line.record(entry).draw.is_some()))),
-                    Err(e) => {
-                        line.undo_join(entry);
-                        return Err(e.into());
-                    }
-                }
-            } else if line.is_durable(entry) {
-                (entry, None)
-            } else {
-                // Its join is still being written: answer after it.
-                (entry, Some((store.committer().submit(group)?, false)))
-            }
-        };
-        if let Some((wait, in_lottery)) = wait {
-            wait.wait().await?;
+        let (entry, pending) = self.take_ticket(&room, customer)?;
+        if let Some(pending) = pending {
+            pending.commit.wait().await?;
             let id = {
                 let mut line = room.line.lock();
                 line.made_durable(entry);
                 line.record(entry).id.clone()
             };
-            self.0.tickets.insert(id, sku.clone());
-            if in_lottery {
+            if pending.new {
+                self.0.tickets.insert(id, sku.clone());
+                metrics::counter!("surge_queue_joins_total").increment(1);
+            }
+            if pending.in_lottery {
                 // A lottery ticket moves the places of those drawn after it.
                 room.bump();
             }
-            metrics::counter!("surge_queue_joins_total").increment(1);
         }
         let line = room.line.lock();
         Ok(self.state(&room, &line, entry))
+    }
+
+    /// Under the room's lock: `customer`'s ticket, and the write to wait
+    /// for before answering (none if the ticket is on disk already). A new
+    /// ticket whose write cannot be queued is taken back.
+    fn take_ticket(
+        &self,
+        room: &Room,
+        customer: &CustomerId,
+    ) -> Result<(usize, Option<Pending>), QueueError> {
+        let fresh = Fresh {
+            id: TicketId::generate(),
+            draw: random_draw(),
+        };
+        let committer = self.0.parts.store.committer();
+        let mut line = room.line.lock();
+        if !line.rule().enabled {
+            return Err(QueueError::NotEnabled(room.sku.clone()));
+        }
+        let max = self.settings().tickets_per_sku_max;
+        let (entry, new) = line
+            .join(customer, fresh, self.now(), max)
+            .map_err(|full| QueueError::Full { max: full.max })?;
+        let mut group = WriteGroup::new();
+        if !new {
+            if line.is_durable(entry) {
+                return Ok((entry, None));
+            }
+            // Its join is still being written: an empty group completes
+            // after it.
+            let commit = committer.submit(group)?;
+            return Ok((
+                entry,
+                Some(Pending {
+                    commit,
+                    new,
+                    in_lottery: false,
+                }),
+            ));
+        }
+        let generation = line.rule().generation;
+        let queued = persist::put_ticket(&mut group, &room.sku, generation, line.record(entry))
+            .and_then(|()| committer.submit(group));
+        match queued {
+            Ok(commit) => {
+                let in_lottery = line.record(entry).draw.is_some();
+                Ok((
+                    entry,
+                    Some(Pending {
+                        commit,
+                        new,
+                        in_lottery,
+                    }),
+                ))
+            }
+            Err(e) => {
+                line.undo_join(entry);
+                Err(e.into())
+            }
+        }
     }
 
     /// Ticket `id` as it stands now.
@@ -289,6 +319,15 @@ impl Queues {
             }
         }
     }
+}
+
+/// A join's write on its way to the disk.
+struct Pending {
+    commit: Commit,
+    /// The ticket is new (not a customer's second join).
+    new: bool,
+    /// A new lottery ticket: the places of others moved.
+    in_lottery: bool,
 }
 
 /// A lottery draw: from the OS, so that nobody can predict the next one.

@@ -29,23 +29,14 @@ impl Queues {
         let admit_per_sec = change
             .admit_per_sec
             .unwrap_or(self.settings().admit_per_sec_default);
-        let running = self.room(sku).ok();
-        let Some(room) = running else {
+        let Ok(room) = self.room(sku) else {
             if !change.enabled {
                 return Ok(None);
             }
-            let stored: Option<QueueRecord> = self.0.parts.store.get(&keys::queue(sku.as_str()))?;
-            let rule = QueueRecord {
-                generation: stored.map_or(1, |r| r.generation.saturating_add(1)),
-                enabled: true,
-                admit_per_sec,
-                starts_at,
-                ends_at,
-                sold_out: false,
-            };
-            self.write_rule(sku, &rule).await?;
-            self.install(sku, Some(Line::new(rule.clone())));
-            return Ok(Some(rule));
+            return self
+                .start_room(sku, admit_per_sec, starts_at, ends_at)
+                .await
+                .map(Some);
         };
         let current = room.line.lock().rule().clone();
         let rule = QueueRecord {
@@ -70,6 +61,28 @@ impl Queues {
             }
         }
         Ok(None)
+    }
+
+    /// Switches on a room that was off: a new, empty run.
+    async fn start_room(
+        &self,
+        sku: &Sku,
+        admit_per_sec: u32,
+        starts_at: Option<Millis>,
+        ends_at: Option<Millis>,
+    ) -> Result<QueueRecord, QueueError> {
+        let stored: Option<QueueRecord> = self.0.parts.store.get(&keys::queue(sku.as_str()))?;
+        let rule = QueueRecord {
+            generation: stored.map_or(1, |r| r.generation.saturating_add(1)),
+            enabled: true,
+            admit_per_sec,
+            starts_at,
+            ends_at,
+            sold_out: false,
+        };
+        self.write_rule(sku, &rule).await?;
+        self.install(sku, Some(Line::new(rule.clone())));
+        Ok(rule)
     }
 
     async fn write_rule(&self, sku: &Sku, rule: &QueueRecord) -> Result<(), QueueError> {

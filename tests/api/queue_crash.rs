@@ -62,24 +62,44 @@ async fn join_then_kill(server: Running, workers: usize, acks: usize) -> HashMap
     server.kill9_after(&acked, acks, tasks).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_tickets_survive_kill_9_with_their_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Running::start(dir.path()).await;
+/// A drop of `SKU` whose sale starts in 2999: every joiner is in the lottery.
+async fn open_drop(server: &Running, client: &Client) {
     let product = json!({"id": "drop", "title": "Drop", "variants": [{"sku": SKU, "title": "One",
         "price": {"amount": 100, "currency": "EUR"}, "stock": 100}]});
     server.create_product(&product).await;
-    let client = Client::new();
     let sale = json!({"per_customer_limit": null, "starts_at": "2999-01-01T00:00:00Z", "ends_at": null,
         "queue": {"enabled": true, "admit_per_sec": 10}});
     let path = format!("/v1/admin/skus/{SKU}/sale");
     let res = server
-        .admin(&client, Method::PUT, &path)
+        .admin(client, Method::PUT, &path)
         .json(&sale)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+/// The indexes of `places` from the first place to the last.
+fn ranking(places: &[u64]) -> Vec<usize> {
+    let mut ranked: Vec<usize> = (0..places.len()).collect();
+    ranked.sort_by_key(|&i| places[i]);
+    ranked
+}
+
+async fn positions(client: &Client, base: &str, tickets: &[(String, String)]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (_, ticket) in tickets {
+        out.push(position(client, base, ticket).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_tickets_survive_kill_9_with_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new();
+    let server = Running::start(dir.path()).await;
+    open_drop(&server, &client).await;
     let mut early = Vec::new();
     for n in 0..40 {
         let customer = format!("early-{n}");
@@ -88,19 +108,14 @@ async fn acknowledged_tickets_survive_kill_9_with_their_order() {
             .expect("joined");
         early.push((customer, ticket));
     }
-    let mut before = Vec::new();
-    for (_, ticket) in &early {
-        before.push(position(&client, &server.base, ticket).await);
-    }
+    let before = positions(&client, &server.base, &early).await;
 
     let acked = join_then_kill(server, 16, 200).await;
     let server = Running::start(dir.path()).await;
-    let mut seen = std::collections::HashSet::new();
+    let mut places = std::collections::HashSet::new();
     for (customer, ticket) in early.iter().cloned().chain(acked) {
-        assert!(
-            seen.insert(position(&client, &server.base, &ticket).await),
-            "two tickets share a place"
-        );
+        let place = position(&client, &server.base, &ticket).await;
+        assert!(places.insert(place), "two tickets share place {place}");
         let again = join(&client, &server.base, &customer).await;
         assert_eq!(
             again.as_deref(),
@@ -108,18 +123,10 @@ async fn acknowledged_tickets_survive_kill_9_with_their_order() {
             "{customer} got a new ticket"
         );
     }
-    let mut after = Vec::new();
-    for (_, ticket) in &early {
-        after.push(position(&client, &server.base, ticket).await);
-    }
-    let order = |places: &[u64]| {
-        let mut ranked: Vec<usize> = (0..places.len()).collect();
-        ranked.sort_by_key(|&i| places[i]);
-        ranked
-    };
+    let after = positions(&client, &server.base, &early).await;
     assert_eq!(
-        order(&after),
-        order(&before),
+        ranking(&after),
+        ranking(&before),
         "the early tickets changed places"
     );
     server.kill9();
