@@ -13,6 +13,7 @@ use crate::domain::{CustomerId, Money, OrderId, ProductId, Quantity, Sku};
 use crate::events::EventKind;
 use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, Reserve, SkuError};
+use crate::queue::Pass;
 use crate::store::{StoreError, WriteGroup};
 
 /// The Idempotency-Key scope of purchases.
@@ -83,14 +84,28 @@ impl Orders {
             expires_at,
             attach,
         };
-        self.inventory.reserve(sku, reserve).await?;
-        if let Some(pass) = pass {
-            pass.used();
-        }
+        self.hold(sku, reserve, pass).await?;
         Ok(Purchased {
             order,
             replayed: false,
         })
+    }
+
+    /// Holds the stock (writing the order), and spends the admission of a
+    /// purchase that passed a waiting room once that is durable.
+    async fn hold(
+        &self,
+        sku: &Sku,
+        reserve: Reserve,
+        pass: Option<Pass>,
+    ) -> Result<(), InventoryError> {
+        let Some(pass) = pass else {
+            return self.inventory.reserve(sku, reserve).await.map(drop);
+        };
+        let (inventory, sku) = (self.inventory.clone(), sku.clone());
+        let no_answer = InventoryError::NoAnswer(sku.clone());
+        let held = pass.spend(async move { inventory.reserve(&sku, reserve).await });
+        held.await.unwrap_or(Err(no_answer)).map(drop)
     }
 
     /// The order `req` makes, awaiting payment until the time returned.

@@ -13,6 +13,7 @@ use super::queues::{Queues, Room};
 use super::ticket::TicketRecord;
 use crate::domain::{CustomerId, Sku};
 use crate::store::{StoreError, WriteGroup};
+use std::future::Future;
 use std::sync::Arc;
 
 /// A claimed admission, for one purchase.
@@ -84,8 +85,34 @@ impl Pass {
         persist::put_ticket(group, &self.room.sku, self.generation, &self.used)
     }
 
+    /// Runs `purchase` (the step that commits the order with this pass's
+    /// [`write`](Self::write)) and spends the admission if it succeeds.
+    /// It runs to its end on a task of its own, even if the caller stops
+    /// waiting (actix drops a handler whose client reset the connection):
+    /// otherwise the order could commit with the admission written as used
+    /// while memory still offered it for another purchase.
+    /// `None` if that task died.
+    pub async fn spend<T, E>(
+        self,
+        purchase: impl Future<Output = Result<T, E>> + 'static,
+    ) -> Option<Result<T, E>>
+    where
+        T: 'static,
+        E: 'static,
+    {
+        actix_rt::spawn(async move {
+            let outcome = purchase.await;
+            if outcome.is_ok() {
+                self.used();
+            }
+            outcome
+        })
+        .await
+        .ok()
+    }
+
     /// The purchase is durable: the admission is spent.
-    pub fn used(mut self) {
+    fn used(mut self) {
         self.room.line.lock().mark_used(self.entry);
         self.done = true;
     }

@@ -184,3 +184,33 @@ async fn the_openapi_document_gives_ticket_ids_their_pattern() {
     let purchase = &doc["paths"]["/v1/skus/{sku}/purchase"]["post"]["responses"];
     assert!(purchase.get("403").is_some(), "purchase lacks 403");
 }
+
+#[tokio::test]
+async fn an_admission_buys_once_even_when_buyers_hang_up_midway() {
+    let app = spawn_app().await;
+    open_room(&app, "HANG-1", 10, Value::Null, 100).await;
+    let good = token(&admitted(&app, "HANG-1", "alice").await);
+    for n in 0..16 {
+        // Gone within a few ms: the purchase may or may not have been made
+        // (a hang-up that resets the connection drops the handler).
+        let body = json!({"customer_id": "alice", "quantity": 1, "admission": good});
+        let _ = app
+            .request(Method::POST, "/v1/skus/HANG-1/purchase")
+            .header("Idempotency-Key", format!("hang-{n}"))
+            .timeout(std::time::Duration::from_micros(500 + 250 * (n % 16)))
+            .json(&body)
+            .send()
+            .await;
+    }
+    let last = eventually(
+        || async {
+            let res = buy(&app, "HANG-1", "last", "alice", Some(&good)).await;
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        },
+        |(status, body)| *status == 201 || body["reason"] == "used",
+    )
+    .await;
+    let inv = inventory(&app, "HANG-1").await;
+    assert_eq!(inv["reserved"], 1, "one admission, {last:?}: {inv}");
+}
