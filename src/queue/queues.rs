@@ -162,14 +162,12 @@ impl Queues {
         let room = self.room(sku)?;
         let (entry, pending) = self.take_ticket(&room, customer)?;
         if let Some(pending) = pending {
+            // If this request is dropped while it waits, the ticket stays
+            // marked as being written, and the customer's next join waits
+            // for the disk again before answering.
             pending.commit.wait().await?;
-            let id = {
-                let mut line = room.line.lock();
-                line.made_durable(entry);
-                line.record(entry).id.clone()
-            };
+            room.line.lock().made_durable(entry);
             if pending.new {
-                self.0.tickets.insert(id, sku.clone());
                 metrics::counter!("surge_queue_joins_total").increment(1);
             }
             if pending.in_lottery {
@@ -224,7 +222,9 @@ impl Queues {
             .and_then(|()| committer.submit(group));
         match queued {
             Ok(commit) => {
-                let in_lottery = line.record(entry).draw.is_some();
+                let record = line.record(entry);
+                self.0.tickets.insert(record.id.clone(), room.sku.clone());
+                let in_lottery = record.draw.is_some();
                 Ok((
                     entry,
                     Some(Pending {
