@@ -174,10 +174,16 @@ pub async fn set_sale(
     let sku = parse_sku(&sku)?;
     let (rules, queue) = parse_sale(&body)?;
     let (levels, sale) = state.inventory.set_sale(&sku, rules).await?;
-    let queue = state
-        .queues
-        .configure(&sku, queue, sale.starts_at, sale.ends_at)
-        .await?;
+    // To its end even if the admin hangs up: memory must follow the disk.
+    let (queues, at, window) = (
+        state.queues.clone(),
+        sku.clone(),
+        (sale.starts_at, sale.ends_at),
+    );
+    let configured = async move { queues.configure(&at, queue, window.0, window.1).await };
+    let queue = actix_web::rt::spawn(configured)
+        .await
+        .map_err(|_| ApiError::internal())??;
     Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
 }
 
