@@ -2,7 +2,7 @@
 //! available, an unused admission expires and frees its place, and with
 //! nothing left every waiting ticket turns sold_out at once.
 
-use super::{buy, id, join, open_room, statuses, ticket, token, try_join};
+use super::{buy, id, join, join_many, open_room, statuses, ticket, token, try_join};
 use crate::helpers::{
     assert_problem, eventually, json_body, spawn_app, spawn_with, stays, test_settings, ADMIN_TOKEN,
 };
@@ -19,15 +19,12 @@ fn count(statuses: &[String], status: &str) -> usize {
 async fn outstanding_admissions_never_exceed_the_units_available() {
     let app = spawn_app().await;
     open_room(&app, "FEW-1", 3, Value::Null, 1_000).await;
-    let mut ids = Vec::new();
-    for n in 0..10 {
-        ids.push(id(&join(&app, "FEW-1", &format!("c{n}")).await));
-    }
+    let ids = join_many(&app, "FEW-1", 10).await;
     eventually(|| statuses(&app, &ids), |s| count(s, "admitted") == 3).await;
     stays(|| statuses(&app, &ids), |s| count(s, "admitted") == 3).await;
     // One buys: 2 units left, 2 admissions outstanding, nobody more.
     let first = ticket(&app, &ids[0]).await;
-    let res = buy(&app, "FEW-1", "k0", "c0", Some(&token(&first))).await;
+    let res = buy(&app, "FEW-1", "k0", "c00", Some(&token(&first))).await;
     let order = json_body(res, 201).await;
     stays(|| statuses(&app, &ids), |s| count(s, "admitted") == 3).await;
     // Its unpaid order is cancelled: the unit is back, the next is let in.
@@ -50,10 +47,7 @@ async fn at_most_admit_per_sec_are_admitted_in_a_second() {
         2,
     )
     .await;
-    let mut ids = Vec::new();
-    for n in 0..12 {
-        ids.push(id(&join(&app, "RATE-1", &format!("c{n}")).await));
-    }
+    let ids = join_many(&app, "RATE-1", 12).await;
     let opened = std::time::Instant::now();
     app.advance(start);
     eventually(|| statuses(&app, &ids), |s| count(s, "admitted") >= 2).await;
@@ -96,13 +90,10 @@ async fn an_unused_admission_that_expires_frees_its_place_for_the_next_in_line()
 async fn with_no_unit_left_and_no_admission_outstanding_every_waiting_ticket_turns_sold_out() {
     let app = spawn_app().await;
     open_room(&app, "LAST-1", 1, Value::Null, 100).await;
-    let mut ids = Vec::new();
-    for n in 0..4 {
-        ids.push(id(&join(&app, "LAST-1", &format!("c{n}")).await));
-    }
+    let ids = join_many(&app, "LAST-1", 4).await;
     let first = eventually(|| ticket(&app, &ids[0]), |t| t["status"] == "admitted").await;
     assert_eq!(statuses(&app, &ids[1..]).await, ["waiting"; 3]);
-    let res = buy(&app, "LAST-1", "k0", "c0", Some(&token(&first))).await;
+    let res = buy(&app, "LAST-1", "k0", "c00", Some(&token(&first))).await;
     assert_eq!(res.status(), 201);
     eventually(|| statuses(&app, &ids[1..]), |s| count(s, "sold_out") == 3).await;
     let late = join(&app, "LAST-1", "late").await;
@@ -130,10 +121,7 @@ async fn tickets_per_sku_are_bounded_and_holders_keep_theirs() {
     settings.queue.tickets_per_sku_max = 3;
     let app = spawn_with(settings, dir, Some(ADMIN_TOKEN)).await;
     open_room(&app, "BOUND-1", 10, json!("2999-01-01T00:00:00Z"), 10).await;
-    let mut first = Vec::new();
-    for n in 0..3 {
-        first.push(join(&app, "BOUND-1", &format!("c{n}")).await);
-    }
+    let first = join_many(&app, "BOUND-1", 3).await;
     let full = assert_problem(try_join(&app, "BOUND-1", "c3").await, 409).await;
     assert!(
         full["type"].as_str().unwrap().ends_with("/queue-full"),
@@ -141,7 +129,7 @@ async fn tickets_per_sku_are_bounded_and_holders_keep_theirs() {
     );
     assert_eq!(full["max"], 3);
     assert_eq!(
-        join(&app, "BOUND-1", "c1").await["ticket"],
-        first[1]["ticket"]
+        join(&app, "BOUND-1", "c01").await["ticket"],
+        first[1].as_str()
     );
 }

@@ -2,7 +2,7 @@
 //! first come first served after it, one ticket per customer, and the same
 //! order after a restart.
 
-use super::{buy, id, in_app_time, join, open_room, statuses, ticket, token};
+use super::{buy, id, in_app_time, join, join_many, open_room, statuses, ticket, token};
 use crate::helpers::{assert_problem, eventually, spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -44,10 +44,7 @@ async fn tickets_taken_before_the_start_are_served_by_lottery_not_by_arrival_als
     let start = Duration::from_secs(3_600);
     // 5 units: 5 admitted at a time, the next 5 once their admissions lapse.
     open_room(&app, "LOT-1", 5, json!(in_app_time(&app, start)), 1_000).await;
-    let mut ids = Vec::new();
-    for n in 0..20 {
-        ids.push(id(&join(&app, "LOT-1", &format!("c{n:02}")).await));
-    }
+    let ids = join_many(&app, "LOT-1", 20).await;
     let drawn = positions(&app, &ids).await;
     let mut places = drawn.clone();
     places.sort_unstable();
@@ -74,10 +71,7 @@ async fn after_the_start_tickets_are_served_in_arrival_order() {
     let app = spawn_app().await;
     // One unit: one admitted at a time, the next once its admission lapses.
     open_room(&app, "FIFO-1", 1, Value::Null, 100).await;
-    let mut ids = Vec::new();
-    for n in 0..6 {
-        ids.push(id(&join(&app, "FIFO-1", &format!("c{n}")).await));
-    }
+    let ids = join_many(&app, "FIFO-1", 6).await;
     for turn in 0..2 {
         eventually(|| admitted(&app, &ids), |a| a.len() == turn + 1).await;
         assert_eq!(admitted(&app, &ids).await, ids[..=turn]);
@@ -116,10 +110,7 @@ async fn a_second_join_returns_the_first_ticket() {
 async fn a_restart_mid_queue_keeps_every_ticket_its_place_and_its_admission() {
     let app = spawn_app().await;
     open_room(&app, "MID-1", 2, Value::Null, 100).await;
-    let mut ids = Vec::new();
-    for n in 0..5 {
-        ids.push(id(&join(&app, "MID-1", &format!("c{n}")).await));
-    }
+    let ids = join_many(&app, "MID-1", 5).await;
     let admitted = |s: &Vec<String>| s.iter().filter(|s| *s == "admitted").count() == 2;
     eventually(|| statuses(&app, &ids), admitted).await;
     let mut before = Vec::new();
@@ -130,9 +121,9 @@ async fn a_restart_mid_queue_keeps_every_ticket_its_place_and_its_admission() {
     for (id, was) in ids.iter().zip(&before) {
         assert_eq!(&ticket(&app, id).await, was, "changed by the restart");
     }
-    let bought = buy(&app, "MID-1", "k0", "c0", Some(&token(&before[0]))).await;
+    let bought = buy(&app, "MID-1", "k0", "c00", Some(&token(&before[0]))).await;
     assert_eq!(bought.status(), 201);
     let app = app.restart().await;
-    let used = buy(&app, "MID-1", "k1", "c0", Some(&token(&before[0]))).await;
+    let used = buy(&app, "MID-1", "k1", "c00", Some(&token(&before[0]))).await;
     assert_eq!(assert_problem(used, 403).await["reason"], "used");
 }

@@ -54,6 +54,16 @@ pub async fn join(app: &TestApp, sku: &str, customer: &str) -> Value {
     json_body(try_join(app, sku, customer).await, 201).await
 }
 
+/// Customers `c00`, `c01`, … (`n` of them) join `sku`'s waiting room one
+/// after another; their ticket ids, in that order.
+pub async fn join_many(app: &TestApp, sku: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for k in 0..n {
+        ids.push(id(&join(app, sku, &format!("c{k:02}")).await));
+    }
+    ids
+}
+
 /// Ticket `id` as `GET /v1/queue/{id}` answers it (asserting 200).
 pub async fn ticket(app: &TestApp, id: &str) -> Value {
     json_body(app.get(&format!("/v1/queue/{id}")).await, 200).await
