@@ -11,6 +11,8 @@
 //! - [`checkout`]: the checkout saga and its start-up recovery.
 //! - [`order`]: orders and their life (pay, cancel, fulfil, refund).
 //! - [`events`]: business events, written to a durable outbox with their change.
+//! - [`queue`]: a waiting room per drop: lottery before the start, then
+//!   first come first served; purchases need a signed admission.
 //! - [`payment`]: the payment gateway behind timeouts, retries, circuit
 //!   breakers and a fallback; card data stays tokens.
 //! - [`clock`]: injected time.
@@ -35,6 +37,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod order;
 pub mod payment;
+pub mod queue;
 pub mod secrets;
 pub mod startup;
 pub mod store;

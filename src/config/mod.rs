@@ -34,6 +34,7 @@ pub struct Settings {
     pub idempotency: crate::idempotency::IdempotencySettings,
     pub customers: CustomerSettings,
     pub rate_limits: RateLimitSettings,
+    pub queue: crate::queue::QueueSettings,
     pub log: LogSettings,
 }
 
@@ -80,6 +81,7 @@ impl Settings {
             .and(self.idempotency.validate())
             .and(self.customers.validate())
             .and(self.rate_limits.validate())
+            .and(self.queue.validate())
     }
 }
 

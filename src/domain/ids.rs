@@ -102,15 +102,21 @@ string_id!(
     "cart id"
 );
 
+/// 128 random bits as 32 lowercase hex digits: the secret part of an id
+/// that is a capability (a cart's, a waiting-room ticket's).
+pub fn random_hex128() -> String {
+    let mut bytes = [0u8; 16];
+    // The OS source cannot fail on supported platforms; a v4 UUID (122
+    // random bits) stands in if it ever does.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = *uuid::Uuid::new_v4().as_bytes();
+    }
+    hex::encode(bytes)
+}
+
 impl CartId {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        // The OS source cannot fail on supported platforms; a v4 UUID (122
-        // random bits) stands in if it ever does.
-        if getrandom::fill(&mut bytes).is_err() {
-            bytes = *uuid::Uuid::new_v4().as_bytes();
-        }
-        Self(format!("cart_{}", hex::encode(bytes)))
+        Self(format!("cart_{}", random_hex128()))
     }
 
     /// An id from a keyed digest (a cart created with an Idempotency-Key).

@@ -10,7 +10,7 @@ mod shipping_address;
 mod text;
 
 pub use email::Email;
-pub use ids::{CartId, CustomerId, HoldId, OrderId, ProductId, Sku};
+pub use ids::{random_hex128, CartId, CustomerId, HoldId, OrderId, ProductId, Sku};
 pub use money::{Currency, Money};
 pub use quantity::Quantity;
 pub use shipping_address::ShippingAddress;

@@ -40,12 +40,13 @@ use crate::config::{CatalogSettings, InventorySettings};
 use crate::events::{Outbox, Webhooks};
 use crate::inventory::Inventory;
 use crate::order::Orders;
+use crate::queue::Queues;
 use crate::store::Store;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use storefront::{carts, catalog, orders, purchase, stream};
+use storefront::{carts, catalog, orders, purchase, queue, stream, ticket_stream};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -67,6 +68,8 @@ pub struct AppState {
     pub front: Arc<FrontDoor>,
     pub carts: Carts,
     pub orders: Orders,
+    /// The waiting rooms of drops.
+    pub queues: Queues,
     pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
@@ -106,7 +109,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // Reads first: a purchase waits for a commit anyway, a read is
             // a tenth of its cost and pays for every pattern tried.
             .service(web::resource("/{sku}").get(catalog::get_sku))
-            .service(web::resource("/{sku}/purchase").post(purchase::purchase)),
+            .service(web::resource("/{sku}/purchase").post(purchase::purchase))
+            .service(web::resource("/{sku}/queue").post(queue::join)),
+    )
+    .service(
+        web::scope("/v1/queue")
+            .service(web::resource("/{ticket}").get(queue::get_ticket))
+            .service(web::resource("/{ticket}/stream").get(ticket_stream::stream)),
     )
     .service(
         web::scope("/v1/products")

@@ -4,7 +4,7 @@
 use super::admin;
 use super::openapi_front::FrontDoorDocs;
 use super::ops;
-use super::storefront::{carts, catalog, orders, purchase, stream};
+use super::storefront::{carts, catalog, orders, purchase, queue, stream, ticket_stream};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         catalog::list_products, catalog::get_product, catalog::get_sku,
-        purchase::purchase, orders::get_order, orders::pay, orders::cancel,
+        purchase::purchase, queue::join, queue::get_ticket, ticket_stream::stream,
+        orders::get_order, orders::pay, orders::cancel,
         carts::create_cart, carts::get_cart, carts::add_line, carts::set_quantity,
         carts::remove_line, carts::checkout,
         admin::orders::list_orders, admin::orders::fulfil, admin::orders::ship,

@@ -5,6 +5,7 @@ use crate::catalog::CatalogError;
 use crate::idempotency::IdempotencyError;
 use crate::inventory::InventoryError;
 use crate::payment::PaymentError;
+use crate::queue::QueueError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub enum OrderError {
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -55,6 +58,7 @@ impl OrderError {
             Self::Idempotency(e) => e.code(),
             Self::Payment(e) => e.code(),
             Self::Inventory(_) => "inventory",
+            Self::Queue(e) => e.code(),
             Self::Store(_) => "store",
         }
     }

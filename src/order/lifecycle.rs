@@ -19,6 +19,7 @@ use crate::events::{EventKind, Outbox};
 use crate::idempotency::{request_digest, Answered, Idempotency, IdempotencyKey, KeyedCall};
 use crate::inventory::{Inventory, InventoryError, SkuError};
 use crate::payment::{Authorization, PaymentToken, Payments};
+use crate::queue::Queues;
 use crate::store::{keys, Store, StoreError, WriteGroup};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct OrderParts {
     pub payments: Arc<Payments>,
     pub outbox: Outbox,
     pub clock: Arc<dyn Clock>,
+    /// The waiting rooms a purchase may have to pass.
+    pub queues: Queues,
 }
 
 #[derive(Clone)]
@@ -48,6 +51,7 @@ pub struct Orders {
     pub(crate) payments: Arc<Payments>,
     pub(crate) outbox: Outbox,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(super) queues: Queues,
     locks: Arc<Vec<Mutex<()>>>,
     hasher: RandomState,
 }
@@ -62,6 +66,7 @@ impl Orders {
             payments: parts.payments,
             outbox: parts.outbox,
             clock: parts.clock,
+            queues: parts.queues,
             locks: Arc::new((0..LOCKS).map(|_| Mutex::new(())).collect()),
             hasher: RandomState::new(),
         }

@@ -1,15 +1,19 @@
 //! The flash-sale purchase: one request, one SKU actor step, one commit. The
 //! cheapest answers come first: a replayed Idempotency-Key is answered from
-//! the store, a sold-out SKU from its published count, and only a purchase
-//! that may succeed reaches the SKU actor, which holds the stock and writes
-//! the order (built here) in the same commit.
+//! the store, a SKU sold through a waiting room without a valid admission
+//! is refused by the queue, a sold-out SKU from its published count, and
+//! only a purchase that may succeed reaches the SKU actor, which holds the
+//! stock and writes the order (built here) and the used admission in the
+//! same commit.
 
 use super::{Order, OrderError, Orders};
 use crate::catalog::{CatalogError, SkuStatus};
+use crate::clock::Millis;
 use crate::domain::{CustomerId, Money, OrderId, ProductId, Quantity, Sku};
 use crate::events::EventKind;
 use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, Reserve, SkuError};
+use crate::queue::Pass;
 use crate::store::{StoreError, WriteGroup};
 
 /// The Idempotency-Key scope of purchases.
@@ -21,6 +25,8 @@ pub struct Purchase {
     pub key: IdempotencyKey,
     pub customer: CustomerId,
     pub quantity: Quantity,
+    /// The waiting room's admission token, for a SKU sold through one.
+    pub admission: Option<String>,
 }
 
 /// The order a purchase made, or found when its key was used before
@@ -38,13 +44,12 @@ impl Orders {
             // A replay could read a write that was never flushed: answer nothing.
             return Err(StoreError::Failed.into());
         }
-        let (product_id, unit_price) = self.listed(sku)?;
-        let quantity = req.quantity.get();
+        let listing = self.listed(sku)?;
         let order_id = self.idempotency.order_id(SCOPE, &req.key);
         let digest = request_digest(&[
             sku.as_str().as_bytes(),
             req.customer.as_str().as_bytes(),
-            &quantity.to_be_bytes(),
+            &req.quantity.get().to_be_bytes(),
         ]);
         let _claim = self
             .idempotency
@@ -56,7 +61,62 @@ impl Orders {
                 replayed: true,
             });
         }
-        self.refuse_if_sold_out(sku, quantity)?;
+        let pass = self
+            .queues
+            .pass(sku, &req.customer, req.admission.as_deref())?;
+        self.refuse_if_sold_out(sku, req.quantity.get())?;
+        let (order, expires_at) = self.new_order(sku, listing, &req, order_id, digest)?;
+        let mut attach = WriteGroup::new();
+        self.put_with_event(
+            &mut attach,
+            &order,
+            EventKind::OrderCreated,
+            order.created_at,
+        )?;
+        if let Some(pass) = &pass {
+            pass.write(&mut attach)?;
+        }
+        self.idempotency.remember(&order.id);
+        let reserve = Reserve {
+            holder: order.id.hold(),
+            customer: Some(req.customer),
+            quantity: req.quantity.get(),
+            expires_at,
+            attach,
+        };
+        self.hold(sku, reserve, pass).await?;
+        Ok(Purchased {
+            order,
+            replayed: false,
+        })
+    }
+
+    /// Holds the stock (writing the order), and spends the admission of a
+    /// purchase that passed a waiting room once that is durable.
+    async fn hold(
+        &self,
+        sku: &Sku,
+        reserve: Reserve,
+        pass: Option<Pass>,
+    ) -> Result<(), InventoryError> {
+        let Some(pass) = pass else {
+            return self.inventory.reserve(sku, reserve).await.map(drop);
+        };
+        let (inventory, sku) = (self.inventory.clone(), sku.clone());
+        let no_answer = InventoryError::NoAnswer(sku.clone());
+        let held = pass.spend(async move { inventory.reserve(&sku, reserve).await });
+        held.await.unwrap_or(Err(no_answer)).map(drop)
+    }
+
+    /// The order `req` makes, awaiting payment until the time returned.
+    fn new_order(
+        &self,
+        sku: &Sku,
+        (product_id, unit_price): (ProductId, Money),
+        req: &Purchase,
+        order_id: OrderId,
+        digest: [u8; 32],
+    ) -> Result<(Order, Millis), OrderError> {
         let now = self.now();
         let window_ms = self
             .inventory
@@ -64,7 +124,7 @@ impl Orders {
             .payment_window_secs
             .saturating_mul(1000);
         let expires_at = now.saturating_add(window_ms);
-        let line = (sku.clone(), product_id, unit_price, quantity);
+        let line = (sku.clone(), product_id, unit_price, req.quantity.get());
         let order = Order::awaiting_payment(
             order_id,
             req.customer.clone(),
@@ -74,21 +134,7 @@ impl Orders {
             expires_at,
         )
         .ok_or(OrderError::TotalOverflow)?;
-        let mut attach = WriteGroup::new();
-        self.put_with_event(&mut attach, &order, EventKind::OrderCreated, now)?;
-        self.idempotency.remember(&order.id);
-        let reserve = Reserve {
-            holder: order.id.hold(),
-            customer: Some(req.customer),
-            quantity,
-            expires_at,
-            attach,
-        };
-        self.inventory.reserve(sku, reserve).await?;
-        Ok(Purchased {
-            order,
-            replayed: false,
-        })
+        Ok((order, expires_at))
     }
 
     /// The product and price of a SKU on sale.

@@ -9,6 +9,7 @@ use crate::events;
 use crate::http::{self, AdminToken, AppState};
 use crate::idempotency;
 use crate::inventory::Inventory;
+use crate::queue;
 use crate::secrets::{self, Secrets, TokenSource};
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -77,6 +78,7 @@ impl Application {
                 parts.webhooks.clone(),
                 settings.events.clone(),
             )),
+            actix_web::rt::spawn(queue::run(parts.queues.clone())),
         ];
         let woken = parts.inventory.wake_held()?;
         tracing::info!(

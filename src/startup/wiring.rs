@@ -13,6 +13,7 @@ use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory, InventoryParts};
 use crate::order::{OrderParts, Orders, UnpaidOrders};
 use crate::payment::Payments;
+use crate::queue::{QueueParts, Queues};
 use crate::store::Store;
 use actix_web::web;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +28,7 @@ pub(super) struct Parts {
     pub(super) webhooks: Webhooks,
     pub(super) carts: Carts,
     pub(super) orders: Orders,
+    pub(super) queues: Queues,
     pub(super) store: Store,
 }
 
@@ -66,6 +68,13 @@ impl Parts {
             clock: clock.clone(),
             settings: settings.inventory.clone(),
         });
+        let queues = Queues::load(QueueParts {
+            store: store.clone(),
+            inventory: inventory.clone(),
+            clock: clock.clone(),
+            settings: settings.queue.clone(),
+        })
+        .await?;
         let orders = Orders::new(OrderParts {
             store: store.clone(),
             catalog: catalog.clone(),
@@ -74,6 +83,7 @@ impl Parts {
             payments: Arc::new(Payments::simulated(&settings.payment)),
             outbox: outbox.clone(),
             clock: clock.clone(),
+            queues: queues.clone(),
         });
         let carts = Self::carts(settings, store, &catalog, &orders, &idempotency, &clock);
         let stored_carts = StoredCarts {
@@ -88,6 +98,7 @@ impl Parts {
             webhooks,
             carts,
             orders,
+            queues,
             store: store.clone(),
         })
     }
@@ -140,6 +151,7 @@ pub(super) fn app_state(
         front: Arc::new(FrontDoor::new(settings, clock)),
         carts: parts.carts,
         orders: parts.orders,
+        queues: parts.queues,
         store: parts.store,
         ready,
         durability: settings.store.durability,

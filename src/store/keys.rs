@@ -43,6 +43,13 @@ pub const OUTBOX_SEQ: &[u8] = b"meta/outbox_seq";
 pub const IDEMPOTENCY_SECRET: &[u8] = b"meta/idempotency_secret";
 /// Set once the seed catalog has been loaded, so a restart never re-seeds.
 pub const SEEDED: &[u8] = b"meta/seeded";
+/// Waiting rooms (their rule and state), by SKU: `queue/<sku>`.
+pub const QUEUE: &[u8] = b"queue/";
+/// Waiting-room tickets, by SKU, then the queue's generation (big-endian),
+/// then ticket id: `qticket/<sku>/<generation><ticket>`.
+pub const QUEUE_TICKET: &[u8] = b"qticket/";
+/// The secret that signs waiting-room admissions.
+pub const ADMISSION_SECRET: &[u8] = b"meta/admission_secret";
 
 fn join(prefix: &[u8], id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + id.len());
@@ -117,6 +124,28 @@ pub fn customers_of(sku: &str) -> Vec<u8> {
 pub fn customer(sku: &str, customer: &str) -> Vec<u8> {
     let mut key = customers_of(sku);
     key.extend_from_slice(customer.as_bytes());
+    key
+}
+
+pub fn queue(sku: &str) -> Vec<u8> {
+    join(QUEUE, sku)
+}
+
+/// The prefix of every ticket of `sku`'s waiting room, of any generation.
+pub fn queue_tickets_of(sku: &str) -> Vec<u8> {
+    let mut key = join(QUEUE_TICKET, sku);
+    key.push(b'/');
+    key
+}
+
+/// The prefix of the tickets of one generation of `sku`'s waiting room.
+pub fn queue_generation(sku: &str, generation: u64) -> Vec<u8> {
+    numbered(&queue_tickets_of(sku), generation)
+}
+
+pub fn queue_ticket(sku: &str, generation: u64, ticket: &str) -> Vec<u8> {
+    let mut key = queue_generation(sku, generation);
+    key.extend_from_slice(ticket.as_bytes());
     key
 }
 

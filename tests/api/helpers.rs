@@ -350,3 +350,40 @@ pub async fn catalog_state(app: &TestApp, probe: &[&str]) -> Value {
     }
     json!({"listed": list_all(app, 100, "").await, "probes": probes})
 }
+
+/// Server-Sent Events read from an open response.
+pub struct Events {
+    res: Response,
+    text: String,
+}
+
+impl Events {
+    pub fn new(res: Response) -> Self {
+        Self {
+            res,
+            text: String::new(),
+        }
+    }
+
+    /// The next event's name and JSON data (keep-alive comments skipped);
+    /// fails if none comes within 10 s or the stream ends.
+    pub async fn next(&mut self) -> (String, Value) {
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let frame: String = self.text.drain(..end + 2).collect();
+                let field = |name: &str| frame.lines().find_map(|l| l.strip_prefix(name));
+                let (Some(event), Some(data)) = (field("event: "), field("data: ")) else {
+                    continue; // a keep-alive comment
+                };
+                let data = serde_json::from_str(data).expect("JSON data");
+                return (event.to_owned(), data);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.res.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream stays readable")
+                .expect("the stream stays open");
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}

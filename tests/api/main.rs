@@ -23,6 +23,8 @@ mod orders;
 mod persistence;
 mod process;
 mod product_defaults;
+mod queue;
+mod queue_crash;
 mod rate_limits;
 mod receiver;
 mod refund_crash;

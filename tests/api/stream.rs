@@ -1,37 +1,26 @@
 //! The live event stream: Server-Sent Events of stock changes.
 
-use crate::helpers::{assert_problem, header, spawn_with, test_settings, TestApp, ADMIN_TOKEN};
+use crate::helpers::{
+    assert_problem, header, spawn_with, test_settings, Events, TestApp, ADMIN_TOKEN,
+};
 use crate::inventory::create_sku;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Reads `stock` events from an open stream until one says sold out;
 /// returns the available counts seen, in order.
-async fn read_until_sold_out(res: &mut reqwest::Response) -> Vec<u64> {
-    let mut text = String::new();
+async fn read_until_sold_out(res: reqwest::Response) -> Vec<u64> {
+    let mut events = Events::new(res);
     let mut seen = Vec::new();
     loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-            .await
-            .expect("an event within 10 s")
-            .expect("the stream stays readable")
-            .expect("the stream stays open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let frame: String = text.drain(..end + 2).collect();
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
-                continue; // a keep-alive comment
-            };
-            assert!(frame.starts_with("event: stock\n"), "{frame}");
-            let update: Value = serde_json::from_str(data).expect("JSON data");
-            assert_eq!(update["sku"], "LIVE-1");
-            let available = update["available"].as_u64().expect("available");
-            assert_eq!(update["sold_out"], available == 0);
-            seen.push(available);
-            if available == 0 {
-                return seen;
-            }
+        let (event, update) = events.next().await;
+        assert_eq!(event, "stock");
+        assert_eq!(update["sku"], "LIVE-1");
+        let available = update["available"].as_u64().expect("available");
+        assert_eq!(update["sold_out"], available == 0);
+        seen.push(available);
+        if available == 0 {
+            return seen;
         }
     }
 }
@@ -50,7 +39,7 @@ async fn a_stream_client_sees_stock_fall_to_zero() {
     let app = small_app(10).await;
     create_sku(&app, "LIVE-1", 3).await;
     create_sku(&app, "OTHER-1", 3).await;
-    let mut res = app.get("/v1/events/stream?skus=LIVE-1").await;
+    let res = app.get("/v1/events/stream?skus=LIVE-1").await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         header(&res, "content-type").as_deref(),
@@ -73,7 +62,7 @@ async fn a_stream_client_sees_stock_fall_to_zero() {
             }
         })
     };
-    let seen = read_until_sold_out(&mut res).await;
+    let seen = read_until_sold_out(res).await;
     buyer.await.expect("buyer");
     // The current count first, then every change down to zero.
     assert_eq!(seen, [3, 2, 1, 0]);

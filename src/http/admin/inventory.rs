@@ -1,5 +1,6 @@
 //! Admin stock and sale settings. Every change goes through the SKU's actor
-//! and answers after it is durable.
+//! (and, for a sale's waiting room, the queue) and answers after it is
+//! durable.
 
 use super::auth::Admin;
 use crate::clock::{parse_rfc3339, rfc3339};
@@ -8,6 +9,7 @@ use crate::http::idempotency_key;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
 use crate::inventory::{Levels, SaleRules};
+use crate::queue::{QueueChange, QueueRecord, ADMIT_PER_SEC_MAX};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,6 +36,24 @@ pub struct SaleView {
     pub starts_at: Option<String>,
     /// RFC 3339; null for "never closes".
     pub ends_at: Option<String>,
+    /// The drop's waiting room. Absent or null: none (a PUT replaces the
+    /// whole sale, so this switches an enabled room off and drops its
+    /// tickets). Switching a room on that was off starts it empty.
+    pub queue: Option<QueueView>,
+}
+
+/// A sale's waiting room: while it is on, buyers join it
+/// (`POST /v1/skus/{sku}/queue`) and a purchase needs the admission it
+/// gives; who joined before `starts_at` is served in lottery order, later
+/// joiners first come first served.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueView {
+    pub enabled: bool,
+    /// Most admissions in any second, 1 to 10000; when omitted, the
+    /// server's `[queue] admit_per_sec_default` (50 unless configured).
+    #[schema(minimum = 1, maximum = 10000)]
+    pub admit_per_sec: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,7 +68,7 @@ pub struct StockBody {
     pub stocked: u64,
 }
 
-fn view(sku: &Sku, levels: Levels, sale: &SaleRules) -> InventoryView {
+fn view(sku: &Sku, levels: Levels, sale: &SaleRules, queue: Option<QueueRecord>) -> InventoryView {
     InventoryView {
         sku: sku.to_string(),
         stocked: levels.stocked,
@@ -59,6 +79,10 @@ fn view(sku: &Sku, levels: Levels, sale: &SaleRules) -> InventoryView {
             per_customer_limit: sale.per_customer_limit,
             starts_at: sale.starts_at.map(rfc3339),
             ends_at: sale.ends_at.map(rfc3339),
+            queue: Some(QueueView {
+                enabled: queue.is_some(),
+                admit_per_sec: queue.map(|q| q.admit_per_sec),
+            }),
         },
     }
 }
@@ -77,7 +101,8 @@ pub async fn get_inventory(
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     let (levels, sale) = state.inventory.inspect(&sku).await?;
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+    let queue = state.queues.rule(&sku);
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
 }
 
 #[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
@@ -111,7 +136,7 @@ pub async fn restock(
     if restocked.replayed {
         res.insert_header(idempotency_key::REPLAYED);
     }
-    Ok(res.json(view(&sku, levels, &sale)))
+    Ok(res.json(view(&sku, levels, &sale, state.queues.rule(&sku))))
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,
@@ -132,13 +157,14 @@ pub async fn set_stock(
         )]));
     }
     let (levels, sale) = state.inventory.set_stocked(&sku, body.stocked).await?;
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+    let queue = state.queues.rule(&sku);
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/sale", tag = "admin", request_body = SaleView,
     params(("sku" = String, Path)), security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem), (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
 pub async fn set_sale(
     _: Admin,
     state: web::Data<AppState>,
@@ -146,12 +172,22 @@ pub async fn set_sale(
     body: web::Json<SaleView>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
-    let rules = parse_sale(&body)?;
+    let (rules, queue) = parse_sale(&body)?;
     let (levels, sale) = state.inventory.set_sale(&sku, rules).await?;
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale)))
+    // To its end even if the admin hangs up: memory must follow the disk.
+    let (queues, at, window) = (
+        state.queues.clone(),
+        sku.clone(),
+        (sale.starts_at, sale.ends_at),
+    );
+    let configured = async move { queues.configure(&at, queue, window.0, window.1).await };
+    let queue = actix_web::rt::spawn(configured)
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
 }
 
-fn parse_sale(body: &SaleView) -> Result<SaleRules, ApiError> {
+fn parse_sale(body: &SaleView) -> Result<(SaleRules, QueueChange), ApiError> {
     let mut errors = Vec::new();
     let mut time = |field: &str, raw: &Option<String>| match raw {
         None => None,
@@ -182,14 +218,28 @@ fn parse_sale(body: &SaleView) -> Result<SaleRules, ApiError> {
             ));
         }
     }
+    let queue = QueueChange {
+        enabled: body.queue.as_ref().is_some_and(|q| q.enabled),
+        admit_per_sec: body.queue.as_ref().and_then(|q| q.admit_per_sec),
+    };
+    if queue
+        .admit_per_sec
+        .is_some_and(|n| !(1..=ADMIT_PER_SEC_MAX).contains(&n))
+    {
+        errors.push(FieldError::new(
+            "queue.admit_per_sec",
+            format!("must be between 1 and {ADMIT_PER_SEC_MAX}"),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    Ok(SaleRules {
+    let rules = SaleRules {
         per_customer_limit: body.per_customer_limit,
         starts_at,
         ends_at,
-    })
+    };
+    Ok((rules, queue))
 }
 
 /// Live counts an operator watches.

@@ -1,6 +1,6 @@
 //! CORS for `server.cors_origins`, so that a browser storefront served from
-//! another origin can call the storefront routes (catalog, purchase, carts,
-//! orders) and read the live event stream. Admin routes and the operations
+//! another origin can call the storefront routes (catalog, purchase, the
+//! waiting room, carts, orders) and read the live event stream. Admin routes and the operations
 //! routes never approve another origin: the admin token belongs to pages of
 //! this server only.
 //!
@@ -25,11 +25,12 @@ use std::rc::Rc;
 
 /// Path prefixes of the routes a storefront on another origin may call
 /// (the scopes and the stream of `http::routes`).
-const STOREFRONT: [&str; 5] = [
+const STOREFRONT: [&str; 6] = [
     "/v1/skus",
     "/v1/products",
     "/v1/orders",
     "/v1/carts",
+    "/v1/queue",
     "/v1/events/stream",
 ];
 
@@ -176,6 +177,8 @@ mod tests {
             "/v1/orders/o1/pay",
             "/v1/carts",
             "/v1/carts/c1/lines/S-1",
+            "/v1/skus/FLASH-001/queue",
+            "/v1/queue/tkt_0123456789abcdef0123456789abcdef/stream",
             "/v1/events/stream",
         ] {
             assert!(is_storefront(path), "{path}");

@@ -63,6 +63,7 @@ impl From<OrderError> for ApiError {
             OrderError::Idempotency(e) => e.into(),
             OrderError::Payment(e) => e.into(),
             OrderError::Inventory(e) => e.into(),
+            OrderError::Queue(e) => e.into(),
             OrderError::Store(e) => e.into(),
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Handlers return [`ApiError`] (`api_error`). Each capability's closed
 //! error list becomes one through a `From` impl in a file of its own
-//! (`catalog`, `commerce`, `inventory`, `store`) that takes the `type` from
+//! (`catalog`, `commerce`, `inventory`, `queue`, `store`) that takes the `type` from
 //! the error's `code()` (where it has one) and decides only the status and
 //! the facts shown.
 //! `edge` answers what fails before any handler runs: malformed bodies,
@@ -15,6 +15,7 @@ mod catalog;
 mod commerce;
 pub mod edge;
 mod inventory;
+mod queue;
 mod store;
 
 pub use api_error::{ApiError, Problem};

@@ -196,6 +196,7 @@ pub async fn get_cart(
     params(("id" = String, Path, description = "cart id"),
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key adds nothing")),
     responses((status = 200, body = CartView),
+        (status = 403, body = Problem, description = "admission-required: the SKU is sold through its waiting room only"),
         (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
         (status = 422, body = Problem, description = "limits, currency mismatch")))]
 pub async fn add_line(
@@ -212,13 +213,16 @@ pub async fn add_line(
     let quantity = Quantity::try_from(body.quantity)
         .map_err(|e| ApiError::invalid(vec![FieldError::new("quantity", e.0)]))?;
     let key = idempotency_key::optional(&req)?;
+    state.queues.refuse_cart_hold(&sku)?;
     change_answer(&state, &id, LineChange::Add { sku, quantity }, key).await
 }
 
 #[utoipa::path(patch, path = "/v1/carts/{id}/lines/{sku}", tag = "carts", request_body = SetQuantityBody,
     params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = CartView),
+        (status = 403, body = Problem, description = "admission-required: the SKU is sold through its waiting room only"),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn set_quantity(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -232,6 +236,9 @@ pub async fn set_quantity(
     // Any quantity: 0 removes the line, and the cart checks its limit.
     let quantity = body.quantity;
     let key = idempotency_key::optional(&req)?;
+    if quantity > 0 {
+        state.queues.refuse_cart_hold(&sku)?;
+    }
     change_answer(&state, &id, LineChange::Set { sku, quantity }, key).await
 }
 

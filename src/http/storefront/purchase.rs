@@ -21,6 +21,11 @@ pub struct PurchaseBody {
     pub customer_id: Option<String>,
     /// Units to buy, at least 1.
     pub quantity: u64,
+    /// The admission token the SKU's waiting room gave this customer
+    /// (`admission.token` of its ticket). Required while the SKU's sale
+    /// has its waiting room on; used once.
+    #[schema(max_length = 128)]
+    pub admission: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/skus/{sku}/purchase", tag = "flash sale", request_body = PurchaseBody,
@@ -28,7 +33,10 @@ pub struct PurchaseBody {
         ("Idempotency-Key" = String, Header, description = "required; a retry with the same key gets the same order")),
     responses(
         (status = 201, body = OrderView, description = "order created, stock held until expires_at"),
-        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 400, body = Problem),
+        (status = 403, body = Problem,
+            description = "admission-required: the SKU's waiting room is on and `admission` is missing, not valid for this customer and SKU, expired or used (`reason` says which)"),
+        (status = 404, body = Problem),
         (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended, or the key is in use"),
         (status = 410, body = Problem, description = "the SKU is no longer sold"),
         (status = 422, body = Problem, description = "limit-exceeded, or the key was used for another request"),
@@ -48,6 +56,7 @@ pub async fn purchase(
         key,
         customer,
         quantity,
+        admission: body.into_inner().admission,
     };
     let purchased = state.orders.purchase(&sku, purchase).await?;
     Ok(created(purchased))

@@ -39,17 +39,37 @@ impl Streams {
         }
     }
 
+    /// The timer of a stream's keep-alive comments (its first tick is at
+    /// once, which starts the response on a stream with nothing to say).
+    pub(super) fn keepalive_timer(&self) -> tokio::time::Interval {
+        let mut timer = tokio::time::interval(self.keepalive);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    }
+
+    /// Turns true when every stream must end (shutdown).
+    pub(super) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Ends every open stream and refuses new ones (at shutdown).
     pub fn close(&self) {
         self.closing.send_replace(true);
     }
 
-    /// A place for one more client, or `None` at the limit.
-    fn admit(&self) -> Option<OwnedSemaphorePermit> {
+    /// A place for one more client; 503 at the limit or when closing.
+    pub(super) fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let full = || {
+            ApiError::unavailable(
+                "too-many-streams",
+                "the live stream is at its client limit",
+                5,
+            )
+        };
         if *self.closing.borrow() {
-            return None;
+            return Err(full());
         }
-        self.clients.clone().try_acquire_owned().ok()
+        self.clients.clone().try_acquire_owned().map_err(|_| full())
     }
 }
 
@@ -84,13 +104,7 @@ pub async fn stream(
         None => None,
         Some(raw) => Some(parse_skus(raw)?),
     };
-    let slot = state.streams.admit().ok_or_else(|| {
-        ApiError::unavailable(
-            "too-many-streams",
-            "the live stream is at its client limit",
-            5,
-        )
-    })?;
+    let slot = state.streams.slot()?;
     // Subscribe before reading the current values, so no change between the
     // two is missed (a duplicate is harmless: frames carry absolute counts).
     let feed = state.inventory.availability().subscribe();
@@ -106,21 +120,28 @@ pub async fn stream(
             }))
         })
         .collect();
-    let mut keepalive = tokio::time::interval(state.streams.keepalive);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let client = Client {
         feed,
         only,
         first,
-        keepalive,
-        closing: state.streams.closing.subscribe(),
+        keepalive: state.streams.keepalive_timer(),
+        closing: state.streams.closing(),
         _slot: slot,
     };
-    Ok(HttpResponse::Ok()
+    Ok(event_stream(futures_util::stream::unfold(client, next)))
+}
+
+/// A `text/event-stream` response of `frames`, never cached or buffered
+/// by a proxy on the way.
+pub(super) fn event_stream<S>(frames: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, Infallible>> + 'static,
+{
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::stream::unfold(client, next)))
+        .streaming(frames)
 }
 
 /// What woke a waiting stream.
