@@ -150,7 +150,9 @@ pub fn rfc3339(ms: Millis) -> String {
 /// before 1970.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     let dt = chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    Millis::try_from(dt.timestamp_millis()).ok()
+    // A time before 1970 is a valid RFC 3339 time that has long passed:
+    // it reads as the earliest instant the clock has.
+    Millis::try_from(dt.timestamp_millis().max(0)).ok()
 }
 
 #[cfg(test)]
@@ -214,6 +216,7 @@ mod tests {
             Some(1_795_338_000_000)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        // Valid, and long past: the clock's first instant.
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(0));
     }
 }
