@@ -146,8 +146,8 @@ pub fn rfc3339(ms: Millis) -> String {
     dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Parses RFC 3339 text into a timestamp; `None` if it is not valid or
-/// before 1970.
+/// Parses RFC 3339 text into a timestamp; `None` if it is not valid. A
+/// time before 1970 is the clock's first instant.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     let dt = chrono::DateTime::parse_from_rfc3339(text).ok()?;
     // A time before 1970 is a valid RFC 3339 time that has long passed:

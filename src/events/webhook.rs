@@ -8,9 +8,9 @@ use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted endpoint URL, in bytes.
-const URL_LEN_MAX: usize = 2048;
+pub const URL_LEN_MAX: usize = 2048;
 /// Longest accepted signing secret, in bytes.
-const SECRET_LEN_MAX: usize = 256;
+pub const SECRET_LEN_MAX: usize = 256;
 
 /// A registered endpoint, as stored under `hook/<id>`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

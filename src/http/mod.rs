@@ -8,12 +8,14 @@
 //! - `problem/`: every error as problem+json, mapped once;
 //! - `rendering/`: catalog views, ETags and the cache of rendered reads;
 //! - `idempotency_key.rs`: the `Idempotency-Key` header;
-//! - `openapi.rs`: the OpenAPI document.
+//! - `json.rs`: JSON request bodies, read as the API document says;
+//! - `openapi/`: the OpenAPI document.
 //!
 //! This file holds what handlers share ([`AppState`]) and the route table.
 
 mod admin;
 mod idempotency_key;
+mod json;
 mod middleware;
 mod openapi;
 mod ops;
@@ -23,7 +25,7 @@ mod storefront;
 
 pub use admin::auth::AdminToken;
 pub use middleware::{Admission, Front};
-pub use openapi::ApiDoc;
+pub use openapi::{document as api_document, ApiDoc, Limits as ApiLimits};
 pub use problem::{ApiError, Problem};
 pub use rendering::Reads;
 pub use storefront::stream::Streams;
@@ -40,7 +42,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use storefront::{carts, catalog, orders, purchase, stream};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// What handlers share. Built once by `startup`.
@@ -91,7 +92,8 @@ pub fn app_data(
 /// twentieth of a catalog read's CPU before). The hot flash-sale and catalog
 /// paths come first. A path that no scope's resource matches falls back to
 /// the app's default (the 404 problem).
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// `doc` is the OpenAPI document served at `/openapi.json` ([`api_document`]).
+pub fn routes(cfg: &mut web::ServiceConfig, doc: &serde_json::Value) {
     cfg.service(
         web::scope("/v1/skus")
             // Reads first: a purchase waits for a commit anyway, a read is
@@ -127,7 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/events/stream").get(stream::stream))
     .service(web::scope("/v1/admin").configure(admin_routes))
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+    .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", doc.clone()))
     .default_service(web::to(problem::edge::not_found));
 }
 

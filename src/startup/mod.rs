@@ -193,12 +193,14 @@ fn serve(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let body_limit = settings.server.body_limit_bytes;
+    // Built once: it states this server's configured limits.
+    let doc = Arc::new(http::api_document(&http::ApiLimits::from(settings)));
     let mut server = HttpServer::new(move || {
-        let (state, token) = (state.clone(), token.clone());
+        let (state, token, doc) = (state.clone(), token.clone(), doc.clone());
         App::new()
             .wrap(http::Front)
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
-            .configure(http::routes)
+            .configure(move |cfg| http::routes(cfg, &doc))
     })
     .disable_signals()
     .shutdown_timeout(settings.server.shutdown_timeout_secs)

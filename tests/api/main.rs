@@ -12,6 +12,7 @@ mod carts;
 mod catalog;
 mod checkout;
 mod checkout_crash;
+mod contract;
 mod crash;
 mod helpers;
 mod inventory;

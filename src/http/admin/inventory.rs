@@ -5,15 +5,17 @@ use super::auth::Admin;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::domain::{FieldError, Sku};
 use crate::http::idempotency_key;
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
 use crate::inventory::{Levels, SaleRules};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Most units a SKU may hold in stock.
-const STOCK_MAX: u64 = 1_000_000_000;
+pub(crate) const STOCK_MAX: u64 = 1_000_000_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InventoryView {
@@ -68,8 +70,9 @@ fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/admin/skus/{sku}/inventory", tag = "admin",
-    params(("sku" = String, Path)), security(("admin_token" = [])),
-    responses((status = 200, body = InventoryView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the SKU is busy; retry after Retry-After")))]
 pub async fn get_inventory(
     _: Admin,
     state: web::Data<AppState>,
@@ -81,7 +84,7 @@ pub async fn get_inventory(
 }
 
 #[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
-    params(("sku" = String, Path),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional; a retry with the same key adds nothing and answers with the current levels")),
     security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -92,7 +95,7 @@ pub async fn restock(
     req: HttpRequest,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<RestockBody>,
+    body: Json<RestockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     if body.quantity == 0 || body.quantity > STOCK_MAX {
@@ -115,14 +118,14 @@ pub async fn restock(
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,
-    params(("sku" = String, Path)), security(("admin_token" = [])),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "below reserved + sold")))]
 pub async fn set_stock(
     _: Admin,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<StockBody>,
+    body: Json<StockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     if body.stocked > STOCK_MAX {
@@ -136,14 +139,15 @@ pub async fn set_stock(
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/sale", tag = "admin", request_body = SaleView,
-    params(("sku" = String, Path)), security(("admin_token" = [])),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "empty-sale-window: ends_at is not after starts_at")))]
 pub async fn set_sale(
     _: Admin,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<SaleView>,
+    body: Json<SaleView>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     let rules = parse_sale(&body)?;
@@ -174,16 +178,24 @@ fn parse_sale(body: &SaleView) -> Result<SaleRules, ApiError> {
             "a limit must be at least 1 (null for none)",
         ));
     }
-    if let (Some(start), Some(end)) = (starts_at, ends_at) {
-        if end <= start {
-            errors.push(FieldError::new(
-                "ends_at",
-                "ends_at must be after starts_at",
-            ));
-        }
-    }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
+    }
+    // Each time fits its schema; only together are they refused, so this is
+    // a 422, not the 400 of a request that does not fit the document.
+    if let (Some(start), Some(end)) = (starts_at, ends_at) {
+        if end <= start {
+            let mut refused = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty-sale-window",
+                "ends_at must be after starts_at",
+            );
+            refused.errors = vec![FieldError::new(
+                "ends_at",
+                "ends_at must be after starts_at",
+            )];
+            return Err(refused);
+        }
     }
     Ok(SaleRules {
         per_customer_limit: body.per_customer_limit,

@@ -13,7 +13,7 @@ use std::future::Future;
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest page of orders.
-const PAGE_MAX: usize = 200;
+pub(crate) const PAGE_MAX: usize = 200;
 const PAGE_DEFAULT: usize = 50;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -43,7 +43,8 @@ pub struct RefundBody {
 }
 
 #[utoipa::path(get, path = "/v1/admin/orders", tag = "admin", params(ListQuery),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")),
     security(("admin_token" = [])))]
 pub async fn list_orders(
     _admin: Admin,
@@ -85,7 +86,7 @@ where
 macro_rules! step_route {
     ($name:ident, $path:literal, $step:expr, $what:literal) => {
         #[utoipa::path(post, path = $path, tag = "admin",
-            params(("id" = String, Path, description = "order id")),
+            params(("id" = crate::domain::OrderId, Path, description = "order id")),
             responses((status = 200, body = OrderView, description = $what),
                 (status = 404, body = Problem), (status = 409, body = Problem, description = "illegal-transition")),
             security(("admin_token" = [])))]
@@ -118,8 +119,8 @@ step_route!(
     "delivered"
 );
 
-#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin",
-    params(("id" = String, Path, description = "order id")),
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin", operation_id = "admin_cancel",
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
         (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("admin_token" = [])))]
@@ -134,8 +135,8 @@ pub async fn cancel(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = RefundBody,
-    params(("id" = String, Path, description = "order id")),
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = Option<RefundBody>,
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
     responses((status = 200, body = OrderView, description = "refunded (status `refunded` once fully)"),
         (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem, description = "refund-exceeds-paid, currency-mismatch")),
@@ -146,16 +147,18 @@ pub async fn refund(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional: none means a full refund.
+    // The body is optional: none (or `null`) means a full refund.
     let body: RefundBody = if body.iter().all(u8::is_ascii_whitespace) {
         RefundBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid-body",
-                format!("the body is not a valid refund: {e}"),
-            )
-        })?
+        crate::http::json::from_slice::<Option<RefundBody>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid-body",
+                    format!("the body is not a valid refund: {e}"),
+                )
+            })?
     };
     run(&state, &id, |orders, id| async move {
         orders.refund(&id, body.amount).await

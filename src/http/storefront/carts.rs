@@ -8,6 +8,7 @@ use crate::clock::{rfc3339, Millis};
 use crate::domain::{
     CartId, Currency, CustomerId, Email, FieldError, Money, Quantity, ShippingAddress, Sku,
 };
+use crate::http::json::{self, Json};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::IdempotencyKey;
@@ -118,14 +119,14 @@ pub struct SetQuantityBody {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     pub email: String,
-    /// Any JSON object (at most 2 KiB).
-    #[schema(value_type = Object)]
+    /// Any JSON object (at most 2 KiB); absent or null for none.
+    #[schema(value_type = Option<Object>)]
     pub shipping_address: Option<serde_json::Value>,
     /// A token from the payment provider; never card data.
     pub payment_token: String,
 }
 
-#[utoipa::path(post, path = "/v1/carts", tag = "carts", request_body = NewCartBody,
+#[utoipa::path(post, path = "/v1/carts", tag = "carts", request_body = Option<NewCartBody>,
     params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the same cart")),
     responses((status = 201, body = CartView), (status = 422, body = Problem)))]
 pub async fn create_cart(
@@ -140,20 +141,22 @@ pub async fn create_cart(
 }
 
 /// A new cart's currency (`None`: the cart's default) and customer. The
-/// body is optional: an empty one means "all defaults". Every invalid field
-/// is reported at once.
+/// body is optional: an empty one, or `null`, means "all defaults". Every
+/// invalid field is reported at once.
 fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>), ApiError> {
     let body: NewCartBody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCartBody::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            let code = if e.is_data() {
-                "invalid-body"
-            } else {
-                "malformed-json"
-            };
-            ApiError::bad_request(code, format!("the body is not a valid cart request: {e}"))
-        })?
+        json::from_slice::<Option<NewCartBody>>(body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                let code = if e.is_data() {
+                    "invalid-body"
+                } else {
+                    "malformed-json"
+                };
+                ApiError::bad_request(code, format!("the body is not a valid cart request: {e}"))
+            })?
     };
     let mut errors = Vec::new();
     let currency = match &body.currency {
@@ -177,8 +180,9 @@ fn parse_new_cart(body: &[u8]) -> Result<(Option<Currency>, Option<CustomerId>),
 }
 
 #[utoipa::path(get, path = "/v1/carts/{id}", tag = "carts",
-    params(("id" = String, Path, description = "cart id")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+    params(("id" = crate::domain::CartId, Path, description = "cart id")),
+    responses((status = 200, body = CartView), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the cart is busy; retry after Retry-After")))]
 pub async fn get_cart(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -189,16 +193,17 @@ pub async fn get_cart(
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/lines", tag = "carts", request_body = AddLineBody,
-    params(("id" = String, Path, description = "cart id"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"),
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key adds nothing")),
     responses((status = 200, body = CartView),
         (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
+        (status = 410, body = Problem, description = "sku-retired: the SKU is no longer sold"),
         (status = 422, body = Problem, description = "limits, currency mismatch")))]
 pub async fn add_line(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<AddLineBody>,
+    body: Json<AddLineBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = cart_id(&id)?;
     let sku =
@@ -211,14 +216,17 @@ pub async fn add_line(
 }
 
 #[utoipa::path(patch, path = "/v1/carts/{id}/lines/{sku}", tag = "carts", request_body = SetQuantityBody,
-    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"), ("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = CartView), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
+        (status = 410, body = Problem, description = "sku-retired: the SKU is no longer sold"),
+        (status = 422, body = Problem, description = "quantity-too-large, currency-mismatch")))]
 pub async fn set_quantity(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Json<SetQuantityBody>,
+    body: Json<SetQuantityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, sku) = path.into_inner();
     let id = cart_id(&id)?;
@@ -230,9 +238,10 @@ pub async fn set_quantity(
 }
 
 #[utoipa::path(delete, path = "/v1/carts/{id}/lines/{sku}", tag = "carts",
-    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"), ("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+    responses((status = 200, body = CartView), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the cart is checked out or checking out")))]
 pub async fn remove_line(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -246,7 +255,7 @@ pub async fn remove_line(
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "carts", request_body = CheckoutBody,
-    params(("id" = String, Path, description = "cart id"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"),
         ("Idempotency-Key" = String, Header, description = "required; a retry gets the same order")),
     responses((status = 201, body = OrderView, description = "the order, paid"),
         (status = 402, body = Problem, description = "payment-declined; the cart stays open, stock held"),
@@ -257,7 +266,7 @@ pub async fn checkout(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<CheckoutBody>,
+    body: Json<CheckoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = cart_id(&id)?;
     let key = idempotency_key::required(&req, "checkout")?;

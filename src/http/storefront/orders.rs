@@ -3,6 +3,7 @@
 
 use crate::clock::rfc3339;
 use crate::domain::{FieldError, Money, OrderId};
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
 use crate::order::{Canceller, Order, OrderError, OrderStatus};
@@ -111,8 +112,9 @@ impl OrderView {
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
-    params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")))]
 pub async fn get_order(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -143,7 +145,7 @@ pub struct PayBody {
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", request_body = PayBody,
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
     responses((status = 200, body = OrderView, description = "paid (also when it already was)"),
         (status = 402, body = Problem, description = "payment-declined"),
         (status = 409, body = Problem, description = "order-expired, illegal-transition"),
@@ -151,7 +153,7 @@ pub struct PayBody {
 pub async fn pay(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<PayBody>,
+    body: Json<PayBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
     let token = PaymentToken::parse(&body.payment_token)
@@ -165,7 +167,7 @@ pub async fn pay(
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path, description = "order id")),
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
         (status = 409, body = Problem, description = "not-cancellable, illegal-transition")))]
 pub async fn cancel(

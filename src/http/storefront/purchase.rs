@@ -3,6 +3,7 @@
 
 use super::orders::OrderView;
 use crate::domain::{CustomerId, FieldError, Quantity, Sku};
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::order::{OrderStatus, Purchase, Purchased};
@@ -21,7 +22,7 @@ pub struct PurchaseBody {
 }
 
 #[utoipa::path(post, path = "/v1/skus/{sku}/purchase", tag = "flash sale", request_body = PurchaseBody,
-    params(("sku" = String, Path, description = "SKU"),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = String, Header, description = "required; a retry with the same key gets the same order")),
     responses(
         (status = 201, body = OrderView, description = "order created, stock held until expires_at"),
@@ -34,7 +35,7 @@ pub async fn purchase(
     req: HttpRequest,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<PurchaseBody>,
+    body: Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let key = idempotency_key::required(&req, "purchase")?;
