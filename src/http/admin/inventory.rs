@@ -88,8 +88,7 @@ pub async fn get_inventory(
         ("Idempotency-Key" = Option<String>, Header, description = "optional; a retry with the same key adds nothing and answers with the current levels")),
     security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "the key is in use"),
-        (status = 422, body = Problem, description = "the key was used for another restock")))]
+        (status = 404, body = Problem)))]
 pub async fn restock(
     _: Admin,
     req: HttpRequest,

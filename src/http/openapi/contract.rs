@@ -179,7 +179,7 @@ fn add_problem(op: &mut Value, status: &str, why: &str) {
             existing["description"] = Value::String(if text.is_empty() {
                 why.to_owned()
             } else {
-                format!("{text}; {why}")
+                format!("{}. {why}", text.trim_end_matches('.'))
             });
             let content = &mut existing["content"];
             if content.as_object().is_none_or(Map::is_empty) {

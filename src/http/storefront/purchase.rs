@@ -27,9 +27,9 @@ pub struct PurchaseBody {
     responses(
         (status = 201, body = OrderView, description = "order created, stock held until expires_at"),
         (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended, or the key is in use"),
+        (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended"),
         (status = 410, body = Problem, description = "the SKU is no longer sold"),
-        (status = 422, body = Problem, description = "limit-exceeded, or the key was used for another request"),
+        (status = 422, body = Problem, description = "limit-exceeded"),
         (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
 pub async fn purchase(
     req: HttpRequest,
