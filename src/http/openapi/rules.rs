@@ -155,14 +155,16 @@ fn sku_list() -> Value {
     })
 }
 
-/// `events::webhook`: an `http://` URL with a host. The server reads any
-/// URL its HTTP client can parse; the document promises this common
-/// subset of them.
+/// `events::check_url`: `http://host[:port][/path][?query]`.
 fn webhook_url() -> Value {
+    let port =
+        "(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+    let path = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})";
+    let query = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})";
     json!({
         "type": "string",
         "maxLength": URL_LEN_MAX,
-        "pattern": r"^http://[A-Za-z0-9._~-]+(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?$",
+        "pattern": format!(r"^http://[A-Za-z0-9._~-]+(?::{port})?(?:/{path}*)?(?:\?{query}*)?$"),
     })
 }
 
@@ -320,7 +322,8 @@ mod tests {
     fn edgy() -> impl Strategy<Value = String> {
         let special = prop::sample::select(vec![
             'a', 'Z', '0', '9', '-', '_', '.', '@', ',', ' ', '\t', '\n', '\r', '\u{b}', '\u{0}',
-            '\u{1f}', '\u{7f}', '\u{85}', '\u{a0}', '\u{3000}', '\u{feff}', 'é', '€', '😀',
+            '\u{1f}', '\u{7f}', '\u{85}', '\u{a0}', '\u{3000}', '\u{feff}', 'é', '€', '😀', '\\',
+            '/', ':', '?', '%',
         ]);
         let c = prop_oneof![4 => special, 1 => any::<char>()];
         prop_oneof![
@@ -364,6 +367,25 @@ mod tests {
             for s in [&s, &digits] {
                 prop_assert_eq!(meets(&payment_token(), s), PaymentToken::parse(s).is_ok(), "{:?}", s);
             }
+        }
+
+        #[test]
+        fn the_webhook_url_schema_is_the_url_check(tail in edgy(), port in "[0-9]{0,6}", path in r"[/?%a-fA-F0-9:@ #*\\]{0,8}") {
+            use crate::events::check_url;
+            for s in [
+                tail.clone(),
+                format!("http://{tail}"),
+                format!("http://h:{port}{path}"),
+                format!("http://h{path}{tail}"),
+            ] {
+                prop_assert_eq!(meets(&webhook_url(), &s), check_url(&s).is_ok(), "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn every_url_the_schema_describes_is_taken(s in r"http://[A-Za-z0-9._~-]{1,10}(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2}){0,10})?(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2}){0,10})?") {
+            use crate::events::check_url;
+            prop_assert_eq!(meets(&webhook_url(), &s), check_url(&s).is_ok(), "{:?}", s);
         }
 
         #[test]
