@@ -146,11 +146,13 @@ pub fn rfc3339(ms: Millis) -> String {
     dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Parses RFC 3339 text into a timestamp; `None` if it is not valid or
-/// before 1970.
+/// Parses RFC 3339 text into a timestamp; `None` if it is not valid. A
+/// time before 1970 is the clock's first instant.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     let dt = chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    Millis::try_from(dt.timestamp_millis()).ok()
+    // A time before 1970 is a valid RFC 3339 time that has long passed:
+    // it reads as the earliest instant the clock has.
+    Millis::try_from(dt.timestamp_millis().max(0)).ok()
 }
 
 #[cfg(test)]
@@ -214,6 +216,7 @@ mod tests {
             Some(1_795_338_000_000)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        // Valid, and long past: the clock's first instant.
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(0));
     }
 }

@@ -22,6 +22,10 @@ pub enum CatalogError {
     RepeatedSku(Sku),
     #[error("the product changed since it was read (its ETag is now {current})")]
     PreconditionFailed { current: String },
+    /// A replacement gives stock to a SKU that exists already: its stock
+    /// is the inventory's, changed through the inventory routes.
+    #[error("variants[{index}].stock: stock can only be given when a SKU is created; change it through the inventory endpoints")]
+    StockOfExistingSku { index: usize },
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
@@ -41,6 +45,7 @@ impl CatalogError {
             Self::ProductExists(_) => "product-exists",
             Self::DuplicateSku { .. } | Self::RepeatedSku(_) => "duplicate-sku",
             Self::PreconditionFailed { .. } => "precondition-failed",
+            Self::StockOfExistingSku { .. } => "stock-of-existing-sku",
             Self::Invalid(_) => "invalid-request",
             Self::Idempotency(e) => e.code(),
             Self::Store(_) => "store",

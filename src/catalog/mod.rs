@@ -10,8 +10,8 @@ mod service;
 mod snapshot;
 
 pub use error::CatalogError;
-pub use input::{PriceInput, ProductInput, VariantInput};
-pub use model::{NewProduct, NewVariant, Product, Variant};
+pub use input::{PriceInput, ProductInput, VariantInput, INITIAL_STOCK_MAX};
+pub use model::{NewProduct, NewVariant, Product, Variant, ATTRIBUTES_MAX, VARIANTS_MAX};
 pub use seed::{seed, SeedFile, Seeded};
 pub use service::{live, Catalog};
 pub use snapshot::{Entry, Page, SkuStatus, Snapshot};

@@ -155,10 +155,7 @@ impl Catalog {
                 )?;
                 stock.push((v.sku.clone(), v.initial_stock));
             } else if v.initial_stock > 0 {
-                return Err(CatalogError::Invalid(vec![crate::domain::FieldError::new(
-                    format!("variants[{index}].stock"),
-                    "stock can only be given when a SKU is created; change it through the inventory endpoints",
-                )]));
+                return Err(CatalogError::StockOfExistingSku { index });
             }
         }
         let product = new.into_product(id.clone(), entry.product.revision + 1);

@@ -23,6 +23,11 @@ fn check_id(kind: &str, raw: &str) -> Result<(), ParseError> {
             "{kind} may contain only letters, digits, '-', '_' and '.'"
         )));
     }
+    // Ids are path segments, and HTTP clients resolve `.` and `..` in a
+    // URL before sending it: such an id could never be addressed.
+    if raw == "." || raw == ".." {
+        return Err(ParseError::new(format!("{kind} must not be '.' or '..'")));
+    }
     Ok(())
 }
 
@@ -163,6 +168,10 @@ mod tests {
         assert!(Sku::parse("").is_err());
         assert!(Sku::parse("a b").is_err());
         assert!(Sku::parse("a/b").is_err());
+        assert!(Sku::parse(".").is_err());
+        assert!(Sku::parse("..").is_err());
+        assert!(Sku::parse("...").is_ok());
+        assert!(Sku::parse(".a").is_ok());
         assert!(Sku::parse(&"x".repeat(ID_LEN_MAX + 1)).is_err());
         assert!(Sku::parse(&"x".repeat(ID_LEN_MAX)).is_ok());
     }

@@ -9,11 +9,11 @@ mod quantity;
 mod shipping_address;
 mod text;
 
-pub use email::Email;
-pub use ids::{random_hex128, CartId, CustomerId, HoldId, OrderId, ProductId, Sku};
-pub use money::{Currency, Money};
+pub use email::{Email, EMAIL_BYTES_MAX};
+pub use ids::{random_hex128, CartId, CustomerId, HoldId, OrderId, ProductId, Sku, ID_LEN_MAX};
+pub use money::{Currency, Money, AMOUNT_MAX};
 pub use quantity::Quantity;
-pub use shipping_address::ShippingAddress;
+pub use shipping_address::{ShippingAddress, ADDRESS_BYTES_MAX};
 pub use text::{BoundedText, TextRule};
 
 /// Why a value could not be parsed. Carried into per-field validation errors.

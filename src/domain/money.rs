@@ -36,6 +36,11 @@ impl Currency {
         Ok(Self([b[0], b[1], b[2]]))
     }
 
+    /// Every code [`Currency::parse`] accepts.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        ISO_4217.split_ascii_whitespace()
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ever built from an ASCII code in ISO_4217.
         std::str::from_utf8(&self.0).unwrap_or("XXX")

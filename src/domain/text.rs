@@ -47,16 +47,18 @@ pub struct BoundedText(String);
 
 impl BoundedText {
     pub fn parse(raw: &str, rule: TextRule) -> Result<Self, ParseError> {
-        let text = raw.trim();
-        let chars = text.chars().count();
-        if chars < rule.len_min {
-            return Err(ParseError::new(format!("{} must not be empty", rule.name)));
-        }
-        if chars > rule.len_max {
+        // The maximum counts the text as sent, padding included, so that a
+        // client (and the API document's `maxLength`) can check it without
+        // knowing what trimming removes.
+        if raw.chars().count() > rule.len_max {
             return Err(ParseError::new(format!(
                 "{} must be at most {} characters",
                 rule.name, rule.len_max
             )));
+        }
+        let text = raw.trim();
+        if text.chars().count() < rule.len_min {
+            return Err(ParseError::new(format!("{} must not be empty", rule.name)));
         }
         if text
             .chars()
@@ -88,5 +90,19 @@ mod tests {
         assert!(BoundedText::parse(&"é".repeat(201), TextRule::TITLE).is_err());
         assert!(BoundedText::parse("a\u{0}b", TextRule::TITLE).is_err());
         assert!(BoundedText::parse("", TextRule::DESCRIPTION).is_ok());
+    }
+
+    #[test]
+    fn the_maximum_counts_the_padding_sent() {
+        let fits = format!(" {}", "a".repeat(199));
+        assert_eq!(
+            BoundedText::parse(&fits, TextRule::TITLE)
+                .unwrap()
+                .as_str()
+                .len(),
+            199
+        );
+        let padded = format!(" {} ", "a".repeat(199));
+        assert!(BoundedText::parse(&padded, TextRule::TITLE).is_err());
     }
 }

@@ -19,5 +19,5 @@ mod webhooks;
 pub use delivery::Delivery;
 pub use outbox::{Event, EventKind, Outbox};
 pub use settings::EventSettings;
-pub use webhook::Webhook;
+pub use webhook::{check_url, Webhook, SECRET_LEN_MAX, URL_LEN_MAX};
 pub use webhooks::{WebhookError, Webhooks};

@@ -8,9 +8,9 @@ use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted endpoint URL, in bytes.
-const URL_LEN_MAX: usize = 2048;
+pub const URL_LEN_MAX: usize = 2048;
 /// Longest accepted signing secret, in bytes.
-const SECRET_LEN_MAX: usize = 256;
+pub const SECRET_LEN_MAX: usize = 256;
 
 /// A registered endpoint, as stored under `hook/<id>`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,28 +101,80 @@ pub(super) fn parse(
     Ok((url.to_owned(), events.map(|_| kinds)))
 }
 
-fn check_url(url: &str) -> Result<(), String> {
+/// An endpoint URL: `http://host[:port][/path][?query]`, where the host is
+/// a name or an IPv4 address (letters, digits, `.`, `-`, `_`, `~`), the
+/// port 0 to 65535, and the path and query are made of URL characters
+/// (RFC 3986 unreserved and sub-delims, `:`, `@`, `/`, `?` in the query)
+/// and `%` escapes. This is the grammar the API document states as a
+/// pattern; anything the HTTP client could not send to is refused too.
+pub fn check_url(url: &str) -> Result<(), String> {
+    const SHAPE: &str = "not a URL of the form http://host[:port][/path][?query]";
     if url.len() > URL_LEN_MAX {
         return Err(format!("at most {URL_LEN_MAX} bytes"));
     }
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|_| "not a URL (http://host[:port]/path)".to_owned())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
+    let Some(rest) = url.strip_prefix("http://") else {
+        if url.starts_with("https://") {
             return Err(
                 "https endpoints are not supported by this build: point the webhook at \
                  a local TLS-terminating proxy over http"
                     .into(),
-            )
+            );
         }
-        _ => return Err("the URL must start with http://".into()),
+        return Err("the URL must start with http://".into());
+    };
+    let (authority, target) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~');
+    if host.is_empty() || !host.chars().all(host_char) {
+        return Err("the URL's host must be a name or an IPv4 address".into());
     }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(()),
-        _ => Err("the URL has no host".into()),
+    let port_ok = |p: &str| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
+    };
+    if port.is_some_and(|p| !port_ok(p)) {
+        return Err("the URL's port must be a number from 0 to 65535".into());
     }
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    if !url_chars(path, false) || !query.is_none_or(|q| url_chars(q, true)) {
+        return Err(SHAPE.into());
+    }
+    match url.parse::<hyper::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(SHAPE.into()),
+    }
+}
+
+/// Whether `text` is made of URL path characters (and `?` in a query),
+/// every `%` starting an escape of two hex digits.
+fn url_chars(text: &str, query: bool) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let escape = bytes.get(i + 1..i + 3);
+            if !escape.is_some_and(|e| e.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let plain =
+            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || (query && b == b'?');
+        if !plain {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 pub(super) fn new_id() -> String {
@@ -154,6 +206,26 @@ mod tests {
         assert_eq!(kinds, Some(vec![EventKind::OrderPaid]));
         assert_eq!(invalid_fields(parse("ftp://x/", "s", None)), ["url"]);
         assert_eq!(invalid_fields(parse("https://x/", "s", None)), ["url"]);
+        for bad in [
+            "http://x:225*",
+            "http://x:65536/",
+            "http://x:",
+            "http://user@x/",
+            "http://x/a b",
+            "http://x/%zz",
+            "http://x/#frag",
+            "http:///path",
+        ] {
+            assert_eq!(invalid_fields(parse(bad, "s", None)), ["url"], "{bad}");
+        }
+        for good in [
+            "http://x",
+            "http://x:0",
+            "http://x.y:65535/a/b?c=d&e=%2F?",
+            "http://x?q",
+        ] {
+            assert!(parse(good, "s", None).is_ok(), "{good}");
+        }
         assert_eq!(
             invalid_fields(parse("not a url", "", None)),
             ["url", "secret"]

@@ -10,7 +10,8 @@
 //! - `idempotency_key.rs`: the `Idempotency-Key` header;
 //! - `customer.rs`: who a storefront request acts for (customer tokens);
 //! - `bearer.rs`: the `Authorization: Bearer` header;
-//! - `openapi.rs`: the OpenAPI document (`openapi_front.rs`: what the front
+//! - `json.rs`: JSON request bodies, read as the API document says;
+//! - `openapi/`: the OpenAPI document (`openapi_front.rs`: what the front
 //!   door adds to it).
 //!
 //! This file holds what handlers share ([`AppState`]) and the route table.
@@ -19,6 +20,7 @@ mod admin;
 mod bearer;
 pub(crate) mod customer;
 mod idempotency_key;
+mod json;
 mod middleware;
 mod openapi;
 mod openapi_front;
@@ -29,7 +31,7 @@ mod storefront;
 
 pub use admin::auth::AdminToken;
 pub use middleware::{storefront_cors, Admission, Front, FrontDoor};
-pub use openapi::ApiDoc;
+pub use openapi::{document as api_document, ApiDoc, Limits as ApiLimits};
 pub use problem::{ApiError, Problem};
 pub use rendering::Reads;
 pub use storefront::stream::Streams;
@@ -47,7 +49,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use storefront::{carts, catalog, orders, purchase, queue, stream, ticket_stream};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// What handlers share. Built once by `startup`.
@@ -103,7 +104,8 @@ pub fn app_data(
 /// paths come first. A path that no scope's resource matches falls back to
 /// the app's default (the 404 problem). A storefront scope added here
 /// belongs in `middleware/cors.rs` too (the paths CORS covers).
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// `doc` is the OpenAPI document served at `/openapi.json` ([`api_document`]).
+pub fn routes(cfg: &mut web::ServiceConfig, doc: &serde_json::Value) {
     cfg.service(
         web::scope("/v1/skus")
             // Reads first: a purchase waits for a commit anyway, a read is
@@ -145,7 +147,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/events/stream").get(stream::stream))
     .service(web::scope("/v1/admin").configure(admin_routes))
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+    .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", doc.clone()))
     .default_service(web::to(problem::edge::not_found));
 }
 

@@ -24,24 +24,31 @@ const STOREFRONT: [&str; 6] = [
 /// too, and another customer's answers 404.
 const OWNED: [&str; 2] = ["/v1/carts/", "/v1/orders/"];
 
-pub struct FrontDoorDocs;
+/// What the front door, as configured, adds: with customer tokens on, the
+/// `customer_token` scheme and its answers; with rate limits on, 429.
+pub struct FrontDoorDocs {
+    pub tokens: bool,
+    pub rate_limits: bool,
+}
 
 impl Modify for FrontDoorDocs {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "customer_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "Only when customers.token_secret is set: an HS256 JWT signed by the \
-                         merchant's site, sub = customer id, exp required.",
-                    ))
-                    .build(),
-            ),
-        );
+        if self.tokens {
+            let components = openapi.components.get_or_insert_with(Default::default);
+            components.add_security_scheme(
+                "customer_token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "An HS256 JWT signed by the merchant's site (customers.token_secret), \
+                             sub = customer id, exp required.",
+                        ))
+                        .build(),
+                ),
+            );
+        }
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !STOREFRONT.iter().any(|p| path.starts_with(p)) {
                 continue;
@@ -54,44 +61,46 @@ impl Modify for FrontDoorDocs {
                 &mut item.delete,
             ];
             for op in writes.into_iter().flatten() {
-                tokened(op, true, owned);
-                limited(op);
+                if self.tokens {
+                    tokened(op, true, owned);
+                }
+                if self.rate_limits {
+                    limited(op);
+                }
             }
             if let Some(op) = item.get.as_mut() {
-                if owned {
+                if owned && self.tokens {
                     tokened(op, false, owned);
                 }
-                limited(op);
+                if self.rate_limits {
+                    limited(op);
+                }
             }
         }
     }
 }
 
-/// An operation that checks the customer token when tokens are on:
-/// optional security (the empty requirement: tokens are off by default),
+/// An operation that checks the customer token: the token is required;
 /// 401, 403 where the body may name a customer (`writes`), 404 for another
 /// customer's cart or order (`owned`).
 fn tokened(op: &mut Operation, writes: bool, owned: bool) {
-    op.security = Some(vec![
-        SecurityRequirement::new("customer_token", Vec::<String>::new()),
-        SecurityRequirement::default(),
-    ]);
+    op.security = Some(vec![SecurityRequirement::new(
+        "customer_token",
+        Vec::<String>::new(),
+    )]);
     let responses = &mut op.responses.responses;
     responses.entry("401".into()).or_insert_with(|| {
-        problem(
-            "with customer tokens on: customer-token-required, customer-token-invalid or \
-             customer-token-expired",
-        )
+        problem("customer-token-required, customer-token-invalid or customer-token-expired")
     });
     if writes {
         responses.entry("403".into()).or_insert_with(|| {
-            problem("with customer tokens on: customer-mismatch (the body names another customer)")
+            problem("customer-mismatch: the body names another customer than the token")
         });
     }
     if owned {
-        responses.entry("404".into()).or_insert_with(|| {
-            problem("not found; with customer tokens on, also another customer's")
-        });
+        responses
+            .entry("404".into())
+            .or_insert_with(|| problem("not found; also another customer's"));
     }
 }
 
@@ -123,9 +132,8 @@ fn too_many_requests() -> RefOr<Response> {
         h.description = Some(description.to_owned());
         RefOr::T(h)
     };
-    let mut response = problem_response(
-        "rate-limited: this client address or customer is over its rate limit (when configured)",
-    );
+    let mut response =
+        problem_response("rate-limited: this client address or customer is over its rate limit");
     response.headers.insert(
         "Retry-After".into(),
         header("seconds until a request is let through again"),

@@ -202,13 +202,15 @@ fn serve(
 ) -> anyhow::Result<Server> {
     let body_limit = settings.server.body_limit_bytes;
     let cors_origins = settings.server.cors_origins.clone();
+    // Built once: it states this server's configured limits.
+    let doc = Arc::new(http::api_document(&http::ApiLimits::from(settings)));
     let mut server = HttpServer::new(move || {
-        let (state, token) = (state.clone(), token.clone());
+        let (state, token, doc) = (state.clone(), token.clone(), doc.clone());
         App::new()
             .wrap(http::Front::new(&state.front))
             .wrap(http::storefront_cors(&cors_origins))
             .configure(move |cfg| http::app_data(cfg, state, token, body_limit))
-            .configure(http::routes)
+            .configure(move |cfg| http::routes(cfg, &doc))
     })
     .disable_signals()
     .shutdown_timeout(settings.server.shutdown_timeout_secs)

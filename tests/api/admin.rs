@@ -199,8 +199,9 @@ async fn replacing_an_unknown_or_archived_product_or_changing_its_id_is_refused(
 
     app.created(&product_body("shirt", &["SH-S"])).await;
     let before = catalog_state(&app, &["/v1/products/shirt", "/v1/products/other"]).await;
+    // Both ids are valid; together they ask for the impossible: a 422.
     let res = put(&app, "shirt", &definition("other", &["SH-S"]), None).await;
-    assert_problem(res, 400).await;
+    assert_problem(res, 422).await;
     assert_eq!(
         catalog_state(&app, &["/v1/products/shirt", "/v1/products/other"]).await,
         before

@@ -233,7 +233,7 @@ async fn with_tokens_off_the_body_names_the_customer_as_before() {
 
 #[tokio::test]
 async fn the_openapi_document_shows_the_customer_token_and_the_front_door_answers() {
-    let app = spawn_app().await;
+    let app = spawn_with_tokens(|s| s.rate_limits.ip_writes_per_sec = 10.0).await;
     let doc = json_body(app.get("/openapi.json").await, 200).await;
     let scheme = &doc["components"]["securitySchemes"]["customer_token"];
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
@@ -249,8 +249,7 @@ async fn the_openapi_document_shows_the_customer_token_and_the_front_door_answer
     for name in ["Retry-After", "RateLimit-Policy", "RateLimit"] {
         assert!(headers[name].is_object(), "{name}: {headers}");
     }
-    // Optional: the empty requirement says it works without one too.
-    assert_eq!(purchase["security"], json!([{"customer_token": []}, {}]));
+    assert_eq!(purchase["security"], json!([{"customer_token": []}]));
     let read = &doc["paths"]["/v1/products"]["get"];
     assert!(
         read["responses"]["429"].is_object() && read["security"].is_null(),
@@ -258,4 +257,16 @@ async fn the_openapi_document_shows_the_customer_token_and_the_front_door_answer
     );
     let admin = &doc["paths"]["/v1/admin/orders"]["get"];
     assert!(admin["responses"]["429"].is_null(), "{admin}");
+
+    // As configured by default (no tokens, no limits), none of it.
+    let plain = spawn_app().await;
+    let doc = json_body(plain.get("/openapi.json").await, 200).await;
+    assert!(doc["components"]["securitySchemes"]["customer_token"].is_null());
+    let purchase = &doc["paths"]["/v1/skus/{sku}/purchase"]["post"];
+    for status in ["401", "429"] {
+        assert!(
+            purchase["responses"][status].is_null(),
+            "{status}: {purchase}"
+        );
+    }
 }

@@ -12,6 +12,7 @@ mod carts;
 mod catalog;
 mod checkout;
 mod checkout_crash;
+mod contract;
 mod cors;
 mod crash;
 mod customers;

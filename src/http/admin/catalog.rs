@@ -3,12 +3,13 @@
 
 use super::auth::Admin;
 use crate::catalog::ProductInput;
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::rendering::etag::if_match_accepts;
 use crate::http::rendering::views::ProductView;
 use crate::http::storefront::catalog::{parse_product_id, render_product};
 use crate::http::{idempotency_key, AppState};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 #[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = ProductInput,
@@ -23,7 +24,7 @@ pub async fn create_product(
     _: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<ProductInput>,
+    body: Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key::optional(&req)?;
     let new = body.into_inner().parse().map_err(ApiError::invalid)?;
@@ -42,23 +43,27 @@ pub async fn create_product(
 }
 
 #[utoipa::path(put, path = "/v1/admin/products/{id}", tag = "admin", request_body = ProductInput,
-    params(("id" = String, Path, description = "product id"),
+    params(("id" = crate::domain::ProductId, Path, description = "product id"),
         ("If-Match" = Option<String>, Header, description = "the ETag read; 412 if the product changed since")),
     security(("admin_token" = [])),
     responses((status = 200, body = ProductView, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem)))]
+        (status = 409, body = Problem), (status = 410, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem, description = "id-mismatch: the body's id is not the path's; stock-of-existing-sku: stock given to a SKU that exists")))]
 pub async fn replace_product(
     _: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<ProductInput>,
+    body: Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_product_id(&id)?;
     let new = body.into_inner().parse().map_err(ApiError::invalid)?;
+    // Each value fits its schema; only together are they refused, so this
+    // is a 422, not the 400 of a request that does not fit the document.
     if new.id.as_ref().is_some_and(|body_id| *body_id != id) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "id-mismatch",
             "the body's id differs from the path's; a product's id cannot change",
         ));
@@ -74,7 +79,7 @@ pub async fn replace_product(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/products/{id}", tag = "admin",
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = crate::domain::ProductId, Path, description = "product id")),
     security(("admin_token" = [])),
     responses((status = 204, description = "archived (also when it already was)"),
         (status = 401, body = Problem), (status = 404, body = Problem)))]

@@ -6,16 +6,18 @@ use super::auth::Admin;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::domain::{FieldError, Sku};
 use crate::http::idempotency_key;
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
 use crate::inventory::{Levels, SaleRules};
 use crate::queue::{QueueChange, QueueRecord, ADMIT_PER_SEC_MAX};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Most units a SKU may hold in stock.
-const STOCK_MAX: u64 = 1_000_000_000;
+pub(crate) const STOCK_MAX: u64 = 1_000_000_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InventoryView {
@@ -92,8 +94,9 @@ fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/admin/skus/{sku}/inventory", tag = "admin",
-    params(("sku" = String, Path)), security(("admin_token" = [])),
-    responses((status = 200, body = InventoryView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
+    responses((status = 200, body = InventoryView), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the SKU is busy; retry after Retry-After")))]
 pub async fn get_inventory(
     _: Admin,
     state: web::Data<AppState>,
@@ -106,18 +109,17 @@ pub async fn get_inventory(
 }
 
 #[utoipa::path(post, path = "/v1/admin/skus/{sku}/restock", tag = "admin", request_body = RestockBody,
-    params(("sku" = String, Path),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional; a retry with the same key adds nothing and answers with the current levels")),
     security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "the key is in use"),
-        (status = 422, body = Problem, description = "the key was used for another restock")))]
+        (status = 404, body = Problem)))]
 pub async fn restock(
     _: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<RestockBody>,
+    body: Json<RestockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     if body.quantity == 0 || body.quantity > STOCK_MAX {
@@ -140,14 +142,14 @@ pub async fn restock(
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,
-    params(("sku" = String, Path)), security(("admin_token" = [])),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "below reserved + sold")))]
 pub async fn set_stock(
     _: Admin,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<StockBody>,
+    body: Json<StockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     if body.stocked > STOCK_MAX {
@@ -162,14 +164,16 @@ pub async fn set_stock(
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/sale", tag = "admin", request_body = SaleView,
-    params(("sku" = String, Path)), security(("admin_token" = [])),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")), security(("admin_token" = [])),
     responses((status = 200, body = InventoryView), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem), (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
+        (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "empty-sale-window: ends_at is not after starts_at"),
+        (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
 pub async fn set_sale(
     _: Admin,
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    body: web::Json<SaleView>,
+    body: Json<SaleView>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
     let (rules, queue) = parse_sale(&body)?;
@@ -210,14 +214,6 @@ fn parse_sale(body: &SaleView) -> Result<(SaleRules, QueueChange), ApiError> {
             "a limit must be at least 1 (null for none)",
         ));
     }
-    if let (Some(start), Some(end)) = (starts_at, ends_at) {
-        if end <= start {
-            errors.push(FieldError::new(
-                "ends_at",
-                "ends_at must be after starts_at",
-            ));
-        }
-    }
     let queue = QueueChange {
         enabled: body.queue.as_ref().is_some_and(|q| q.enabled),
         admit_per_sec: body.queue.as_ref().and_then(|q| q.admit_per_sec),
@@ -233,6 +229,22 @@ fn parse_sale(body: &SaleView) -> Result<(SaleRules, QueueChange), ApiError> {
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
+    }
+    // Each time fits its schema; only together are they refused, so this is
+    // a 422, not the 400 of a request that does not fit the document.
+    if let (Some(start), Some(end)) = (starts_at, ends_at) {
+        if end <= start {
+            let mut refused = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty-sale-window",
+                "ends_at must be after starts_at",
+            );
+            refused.errors = vec![FieldError::new(
+                "ends_at",
+                "ends_at must be after starts_at",
+            )];
+            return Err(refused);
+        }
     }
     let rules = SaleRules {
         per_customer_limit: body.per_customer_limit,

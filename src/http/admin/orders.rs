@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest page of orders.
-const PAGE_MAX: usize = 200;
+pub(crate) const PAGE_MAX: usize = 200;
 const PAGE_DEFAULT: usize = 50;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,7 +42,8 @@ pub struct RefundBody {
 }
 
 #[utoipa::path(get, path = "/v1/admin/orders", tag = "admin", params(ListQuery),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")),
     security(("admin_token" = [])))]
 pub async fn list_orders(
     _admin: Admin,
@@ -71,7 +72,7 @@ pub async fn list_orders(
 macro_rules! step_route {
     ($name:ident, $path:literal, $step:expr, $what:literal) => {
         #[utoipa::path(post, path = $path, tag = "admin",
-            params(("id" = String, Path, description = "order id"),
+            params(("id" = crate::domain::OrderId, Path, description = "order id"),
                 ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
             responses((status = 200, body = OrderView, description = $what),
                 (status = 404, body = Problem),
@@ -113,8 +114,8 @@ step_route!(
     "delivered"
 );
 
-#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin",
-    params(("id" = String, Path, description = "order id"),
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/cancel", tag = "admin", operation_id = "admin_cancel",
+    params(("id" = crate::domain::OrderId, Path, description = "order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
         (status = 404, body = Problem),
@@ -135,8 +136,8 @@ pub async fn cancel(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = RefundBody,
-    params(("id" = String, Path, description = "order id"),
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/refund", tag = "admin", request_body = Option<RefundBody>,
+    params(("id" = crate::domain::OrderId, Path, description = "order id"),
         ("Idempotency-Key" = String, Header, description = "required; a refund retried with the same key pays back nothing more")),
     responses((status = 200, body = OrderView, description = "refunded (status `refunded` once fully)"),
         (status = 404, body = Problem),
@@ -152,16 +153,18 @@ pub async fn refund(
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
     let key = idempotency_key::required(&req, "refund")?;
-    // The body is optional: none means a full refund.
+    // The body is optional: none (or `null`) means a full refund.
     let body: RefundBody = if body.iter().all(u8::is_ascii_whitespace) {
         RefundBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid-body",
-                format!("the body is not a valid refund: {e}"),
-            )
-        })?
+        crate::http::json::from_slice::<Option<RefundBody>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid-body",
+                    format!("the body is not a valid refund: {e}"),
+                )
+            })?
     };
     change(&state, id, Some(key), |orders, id, key| async move {
         orders.refund(&id, body.amount, key.as_ref()).await

@@ -4,6 +4,7 @@
 use super::auth::Admin;
 use crate::clock::rfc3339;
 use crate::events::{Delivery, EventKind, Webhook, WebhookError};
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use actix_web::http::StatusCode;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest page of dead letters.
-const DEAD_LETTERS_MAX: usize = 1000;
+pub(crate) const DEAD_LETTERS_MAX: usize = 1000;
 const DEAD_LETTERS_DEFAULT: usize = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -157,7 +158,7 @@ pub async fn register(
     _admin: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<NewWebhook>,
+    body: Json<NewWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key::optional(&req)?;
     let registered = state
@@ -179,7 +180,8 @@ pub async fn register(
 }
 
 #[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin",
-    responses((status = 200, body = WebhookList), (status = 401, body = Problem)),
+    responses((status = 200, body = WebhookList), (status = 401, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")),
     security(("admin_token" = [])))]
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut items = Vec::new();
@@ -192,7 +194,8 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpRespo
 
 #[utoipa::path(get, path = "/v1/admin/webhooks/{id}", tag = "admin",
     params(("id" = String, Path, description = "webhook id")),
-    responses((status = 200, body = WebhookView), (status = 404, body = Problem)),
+    responses((status = 200, body = WebhookView), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")),
     security(("admin_token" = [])))]
 pub async fn get(
     _admin: Admin,
@@ -223,7 +226,8 @@ pub async fn remove(
 
 #[utoipa::path(get, path = "/v1/admin/webhooks/{id}/dead-letters", tag = "admin",
     params(("id" = String, Path, description = "webhook id"), DeadLetterQuery),
-    responses((status = 200, body = DeadLetterList), (status = 404, body = Problem)),
+    responses((status = 200, body = DeadLetterList), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")),
     security(("admin_token" = [])))]
 pub async fn dead_letters(
     _admin: Admin,

@@ -22,6 +22,16 @@ impl From<CatalogError> for ApiError {
             CatalogError::PreconditionFailed { .. } => {
                 Self::new(StatusCode::PRECONDITION_FAILED, code, detail)
             }
+            // The request fits the document; the SKU it names exists.
+            CatalogError::StockOfExistingSku { index } => {
+                let field = format!("variants[{index}].stock");
+                let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail);
+                e.errors = vec![crate::domain::FieldError::new(
+                    field,
+                    "stock can only be given when a SKU is created; change it through the inventory endpoints",
+                )];
+                e
+            }
             CatalogError::Invalid(errors) => Self::invalid(errors),
             CatalogError::Idempotency(e) => e.into(),
             CatalogError::Store(e) => e.into(),

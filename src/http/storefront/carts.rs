@@ -11,6 +11,7 @@ use crate::domain::{
     CartId, Currency, CustomerId, Email, FieldError, Money, Quantity, ShippingAddress, Sku,
 };
 use crate::http::customer::{claimed_customer, Buyer, Owned};
+use crate::http::json::{self, Json};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::IdempotencyKey;
@@ -123,14 +124,14 @@ pub struct SetQuantityBody {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     pub email: String,
-    /// Any JSON object (at most 2 KiB).
-    #[schema(value_type = Object)]
+    /// Any JSON object (at most 2 KiB); absent or null for none.
+    #[schema(value_type = Option<Object>)]
     pub shipping_address: Option<serde_json::Value>,
     /// A token from the payment provider; never card data.
     pub payment_token: String,
 }
 
-#[utoipa::path(post, path = "/v1/carts", tag = "carts", request_body = NewCartBody,
+#[utoipa::path(post, path = "/v1/carts", tag = "carts", request_body = Option<NewCartBody>,
     params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the same cart")),
     responses((status = 201, body = CartView), (status = 422, body = Problem)))]
 pub async fn create_cart(
@@ -146,8 +147,8 @@ pub async fn create_cart(
 }
 
 /// A new cart's currency (`None`: the cart's default) and customer (the
-/// buyer's, see [`Buyer::customer`]). The body is optional: an empty one
-/// means "all defaults". Every invalid field is reported at once.
+/// buyer's, see [`Buyer::customer`]). The body is optional: an empty one,
+/// or `null`, means "all defaults". Every invalid field is reported at once.
 fn parse_new_cart(
     body: &[u8],
     buyer: &Buyer,
@@ -155,14 +156,16 @@ fn parse_new_cart(
     let body: NewCartBody = if body.iter().all(u8::is_ascii_whitespace) {
         NewCartBody::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            let code = if e.is_data() {
-                "invalid-body"
-            } else {
-                "malformed-json"
-            };
-            ApiError::bad_request(code, format!("the body is not a valid cart request: {e}"))
-        })?
+        json::from_slice::<Option<NewCartBody>>(body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                let code = if e.is_data() {
+                    "invalid-body"
+                } else {
+                    "malformed-json"
+                };
+                ApiError::bad_request(code, format!("the body is not a valid cart request: {e}"))
+            })?
     };
     let mut errors = Vec::new();
     let currency = match &body.currency {
@@ -180,8 +183,9 @@ fn parse_new_cart(
 }
 
 #[utoipa::path(get, path = "/v1/carts/{id}", tag = "carts",
-    params(("id" = String, Path, description = "cart id")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+    params(("id" = crate::domain::CartId, Path, description = "cart id")),
+    responses((status = 200, body = CartView), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the cart is busy; retry after Retry-After")))]
 pub async fn get_cart(
     state: web::Data<AppState>,
     buyer: Buyer,
@@ -193,18 +197,19 @@ pub async fn get_cart(
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/lines", tag = "carts", request_body = AddLineBody,
-    params(("id" = String, Path, description = "cart id"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"),
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key adds nothing")),
     responses((status = 200, body = CartView),
         (status = 403, body = Problem, description = "admission-required: the SKU is sold through its waiting room only"),
         (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
+        (status = 410, body = Problem, description = "sku-retired: the SKU is no longer sold"),
         (status = 422, body = Problem, description = "limits, currency mismatch")))]
 pub async fn add_line(
     req: HttpRequest,
     state: web::Data<AppState>,
     buyer: Buyer,
     id: web::Path<String>,
-    body: web::Json<AddLineBody>,
+    body: Json<AddLineBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = buyers_cart(&state, &buyer, &id)?;
     let sku =
@@ -218,17 +223,20 @@ pub async fn add_line(
 }
 
 #[utoipa::path(patch, path = "/v1/carts/{id}/lines/{sku}", tag = "carts", request_body = SetQuantityBody,
-    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"), ("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional")),
     responses((status = 200, body = CartView),
         (status = 403, body = Problem, description = "admission-required: the SKU is sold through its waiting room only"),
-        (status = 404, body = Problem), (status = 409, body = Problem)))]
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "sold-out (with `available`), checked out"),
+        (status = 410, body = Problem, description = "sku-retired: the SKU is no longer sold"),
+        (status = 422, body = Problem, description = "quantity-too-large, currency-mismatch")))]
 pub async fn set_quantity(
     req: HttpRequest,
     state: web::Data<AppState>,
     buyer: Buyer,
     path: web::Path<(String, String)>,
-    body: web::Json<SetQuantityBody>,
+    body: Json<SetQuantityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, sku) = path.into_inner();
     let id = buyers_cart(&state, &buyer, &id)?;
@@ -243,9 +251,10 @@ pub async fn set_quantity(
 }
 
 #[utoipa::path(delete, path = "/v1/carts/{id}/lines/{sku}", tag = "carts",
-    params(("id" = String, Path, description = "cart id"), ("sku" = String, Path, description = "SKU"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"), ("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = Option<String>, Header, description = "optional")),
-    responses((status = 200, body = CartView), (status = 404, body = Problem)))]
+    responses((status = 200, body = CartView), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the cart is checked out or checking out")))]
 pub async fn remove_line(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -260,7 +269,7 @@ pub async fn remove_line(
 }
 
 #[utoipa::path(post, path = "/v1/carts/{id}/checkout", tag = "carts", request_body = CheckoutBody,
-    params(("id" = String, Path, description = "cart id"),
+    params(("id" = crate::domain::CartId, Path, description = "cart id"),
         ("Idempotency-Key" = String, Header, description = "required; a retry gets the same order")),
     responses((status = 201, body = OrderView, description = "the order, paid"),
         (status = 402, body = Problem, description = "payment-declined; the cart stays open, stock held"),
@@ -272,7 +281,7 @@ pub async fn checkout(
     state: web::Data<AppState>,
     buyer: Buyer,
     id: web::Path<String>,
-    body: web::Json<CheckoutBody>,
+    body: Json<CheckoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = buyers_cart(&state, &buyer, &id)?;
     let key = idempotency_key::required(&req, "checkout")?;

@@ -81,7 +81,7 @@ pub async fn list_products(
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "product id")),
+    params(("id" = crate::domain::ProductId, Path, description = "product id")),
     responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 304),
         (status = 404, body = Problem), (status = 410, body = Problem, description = "archived")))]
 pub async fn get_product(
@@ -102,7 +102,7 @@ pub async fn get_product(
 }
 
 #[utoipa::path(get, path = "/v1/skus/{sku}", tag = "catalog",
-    params(("sku" = String, Path, description = "SKU")),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")),
     responses((status = 200, body = SkuView), (status = 304), (status = 404, body = Problem),
         (status = 410, body = Problem, description = "no longer sold")))]
 pub async fn get_sku(

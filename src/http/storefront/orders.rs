@@ -6,6 +6,7 @@
 use crate::clock::rfc3339;
 use crate::domain::{CustomerId, FieldError, Money, OrderId};
 use crate::http::customer::{Buyer, Owned};
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::{Answered, IdempotencyKey};
@@ -116,8 +117,9 @@ impl OrderView {
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
-    params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = OrderView), (status = 404, body = Problem)))]
+    params(("id" = crate::domain::OrderId, Path, description = "order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = Problem),
+        (status = 503, body = Problem, description = "the store could not be read; retry after Retry-After")))]
 pub async fn get_order(
     state: web::Data<AppState>,
     buyer: Buyer,
@@ -167,7 +169,7 @@ pub struct PayBody {
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", request_body = PayBody,
-    params(("id" = String, Path, description = "order id"),
+    params(("id" = crate::domain::OrderId, Path, description = "order id"),
         ("Idempotency-Key" = String, Header, description = "required; a retry with the same key is answered as the first call was and pays nothing more")),
     responses((status = 200, body = OrderView, description = "paid (also when it already was)"),
         (status = 402, body = Problem, description = "payment-declined"),
@@ -179,7 +181,7 @@ pub async fn pay(
     state: web::Data<AppState>,
     buyer: Buyer,
     id: web::Path<String>,
-    body: web::Json<PayBody>,
+    body: Json<PayBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = buyers_order(&state, &buyer, &id)?;
     let key = idempotency_key::required(&req, "payment")?;
@@ -192,7 +194,7 @@ pub async fn pay(
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path, description = "order id"),
+    params(("id" = crate::domain::OrderId, Path, description = "order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key is answered as the first call was")),
     responses((status = 200, body = OrderView, description = "cancelled; stock returned, payment given back"),
         (status = 409, body = Problem, description = "not-cancellable, illegal-transition, or the key is in use"),

@@ -4,6 +4,7 @@
 use super::orders::OrderView;
 use crate::domain::{CustomerId, FieldError, Quantity, Sku};
 use crate::http::customer::{claimed_customer, Buyer};
+use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::order::{OrderStatus, Purchase, Purchased};
@@ -24,12 +25,17 @@ pub struct PurchaseBody {
     /// The admission token the SKU's waiting room gave this customer
     /// (`admission.token` of its ticket). Required while the SKU's sale
     /// has its waiting room on; used once.
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128)] // ADMISSION_LEN_MAX
     pub admission: Option<String>,
 }
 
+/// Longest admission accepted: a token is about 115 characters (ticket,
+/// expiry, HMAC); anything longer cannot be one, whether or not the SKU
+/// has a waiting room.
+const ADMISSION_LEN_MAX: usize = 128;
+
 #[utoipa::path(post, path = "/v1/skus/{sku}/purchase", tag = "flash sale", request_body = PurchaseBody,
-    params(("sku" = String, Path, description = "SKU"),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU"),
         ("Idempotency-Key" = String, Header, description = "required; a retry with the same key gets the same order")),
     responses(
         (status = 201, body = OrderView, description = "order created, stock held until expires_at"),
@@ -37,26 +43,36 @@ pub struct PurchaseBody {
         (status = 403, body = Problem,
             description = "admission-required: the SKU's waiting room is on and `admission` is missing, not valid for this customer and SKU, expired or used (`reason` says which)"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended, or the key is in use"),
+        (status = 409, body = Problem, description = "sold-out, sale-not-started, sale-ended"),
         (status = 410, body = Problem, description = "the SKU is no longer sold"),
-        (status = 422, body = Problem, description = "limit-exceeded, or the key was used for another request"),
+        (status = 422, body = Problem, description = "limit-exceeded"),
         (status = 503, body = Problem, description = "overloaded; retry after Retry-After")))]
 pub async fn purchase(
     req: HttpRequest,
     state: web::Data<AppState>,
     buyer: Buyer,
     sku: web::Path<String>,
-    body: web::Json<PurchaseBody>,
+    body: Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(|e| ApiError::bad_request("invalid-path", e.0))?;
     let key = idempotency_key::required(&req, "purchase")?;
     let quantity_max = state.inventory_settings.purchase_quantity_max;
     let (customer, quantity) = parse_body(&body, quantity_max, &buyer)?;
+    let admission = body.into_inner().admission;
+    if admission
+        .as_ref()
+        .is_some_and(|a| a.len() > ADMISSION_LEN_MAX)
+    {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "admission",
+            format!("an admission token is at most {ADMISSION_LEN_MAX} characters"),
+        )]));
+    }
     let purchase = Purchase {
         key,
         customer,
         quantity,
-        admission: body.into_inner().admission,
+        admission,
     };
     let purchased = state.orders.purchase(&sku, purchase).await?;
     Ok(created(purchased))

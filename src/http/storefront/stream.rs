@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 use utoipa::IntoParams;
 
 /// Most SKUs one stream may filter on.
-const FILTER_SKUS_MAX: usize = 100;
+pub(crate) const FILTER_SKUS_MAX: usize = 100;
 
 /// The streams' shared limits and their shutdown signal.
 pub struct Streams {
@@ -185,17 +185,19 @@ fn frame(update: &StockUpdate) -> Bytes {
 }
 
 fn parse_skus(raw: &str) -> Result<HashSet<Sku>, ApiError> {
+    // The list is bounded as sent (repeats count), so that the limit can be
+    // stated in the API document's pattern.
+    if raw.split(',').count() > FILTER_SKUS_MAX {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "skus",
+            format!("at most {FILTER_SKUS_MAX} SKUs"),
+        )]));
+    }
     let mut skus = HashSet::new();
     for (i, part) in raw.split(',').map(str::trim).enumerate() {
         let sku = Sku::parse(part)
             .map_err(|e| ApiError::invalid(vec![FieldError::new(format!("skus[{i}]"), e.0)]))?;
         skus.insert(sku);
-    }
-    if skus.len() > FILTER_SKUS_MAX {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "skus",
-            format!("at most {FILTER_SKUS_MAX} SKUs"),
-        )]));
     }
     Ok(skus)
 }

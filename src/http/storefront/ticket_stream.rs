@@ -33,7 +33,7 @@ struct Follower {
     _slot: OwnedSemaphorePermit,
 }
 
-#[utoipa::path(get, path = "/v1/queue/{ticket}/stream", tag = "flash sale",
+#[utoipa::path(get, path = "/v1/queue/{ticket}/stream", tag = "flash sale", operation_id = "ticket_stream",
     params(("ticket" = String, Path, description = "ticket id", pattern = "^tkt_[0-9a-f]{32}$")),
     responses((status = 200, content_type = "text/event-stream",
         description = "`event: ticket` frames whose data is the ticket as `GET /v1/queue/{ticket}` answers it: one at once, then one per change"),
