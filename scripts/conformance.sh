@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 # Cases per operation and phase. 38 operations: about 3,400 cases in all,
-# well over the 1,000 the CI run must generate, in ~5 minutes on 2 cores.
+# well over the 1,000 the CI run must generate, in 5 to 7 minutes on 2 cores.
 MAX_EXAMPLES=${CONFORMANCE_MAX_EXAMPLES:-40}
 # A fixed seed by default so that CI is reproducible; set another to explore.
 SEED=${CONFORMANCE_SEED:-20261127}
