@@ -113,7 +113,7 @@ pub(super) fn parse_ticket(raw: &str) -> Result<TicketId, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/skus/{sku}/queue", tag = "flash sale", request_body = JoinBody,
-    params(("sku" = String, Path, description = "SKU")),
+    params(("sku" = crate::domain::Sku, Path, description = "SKU")),
     responses(
         (status = 201, body = TicketView, description = "the customer's ticket: a new one, or the one it already has",
             headers(("Location" = String, description = "/v1/queue/{ticket}"))),
