@@ -169,7 +169,7 @@ impl Plan {
             path: format!("/v1/skus/{}/purchase", self.sku(sku)),
             key: Some(key),
             body: Some(Bytes::from(body)),
-            bearer: None,
+            ..Call::default()
         }
     }
 }
