@@ -24,7 +24,7 @@ enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
     /// Measure a node: drive load at a server and check its invariants.
-    Bench(surge::bench::BenchArgs),
+    Bench(Box<surge::bench::BenchArgs>),
 }
 
 #[derive(Args, Clone, Default)]
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
-        Some(Command::Bench(args)) => return bench(args),
+        Some(Command::Bench(args)) => return bench(*args),
         None => cli.serve,
     };
     match serve(args) {

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpStream;
 
 pub struct Connection {
@@ -16,12 +16,24 @@ pub struct Connection {
 }
 
 /// One request to send: method, path, optional Idempotency-Key, JSON body.
+#[derive(Default)]
 pub struct Call {
     pub method: Method,
     pub path: String,
     pub key: Option<String>,
     pub body: Option<Bytes>,
     pub bearer: Option<String>,
+    /// Sent as `X-Forwarded-For`: the client a trusted proxy would name
+    /// (the drop gives each of its simulated clients its own address).
+    pub forwarded_for: Option<IpAddr>,
+}
+
+/// What came back: the status, how long the server asked to wait (a
+/// `Retry-After` in seconds), and the body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub retry_after_secs: Option<u64>,
+    pub body: Bytes,
 }
 
 impl Call {
@@ -29,9 +41,7 @@ impl Call {
         Self {
             method: Method::GET,
             path: path.into(),
-            key: None,
-            body: None,
-            bearer: None,
+            ..Self::default()
         }
     }
 }
@@ -53,6 +63,12 @@ impl Connection {
 
     /// Sends `call` and reads the whole response; returns status and body.
     pub async fn send(&mut self, call: &Call) -> anyhow::Result<(StatusCode, Bytes)> {
+        let answer = self.exchange(call).await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// Sends `call` and reads the whole response, `Retry-After` included.
+    pub async fn exchange(&mut self, call: &Call) -> anyhow::Result<Answer> {
         let mut req = Request::builder()
             .method(call.method.clone())
             .uri(&call.path)
@@ -62,6 +78,9 @@ impl Connection {
         }
         if let Some(token) = &call.bearer {
             req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(ip) = call.forwarded_for {
+            req = req.header("X-Forwarded-For", ip.to_string());
         }
         let body = match &call.body {
             Some(body) => {
@@ -73,7 +92,17 @@ impl Connection {
         self.sender.ready().await?;
         let res = self.sender.send_request(req.body(Full::new(body))?).await?;
         let status = res.status();
+        // Delay-seconds only: surge never sends an HTTP date here.
+        let retry_after_secs = res
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         let body = res.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        Ok(Answer {
+            status,
+            retry_after_secs,
+            body,
+        })
     }
 }

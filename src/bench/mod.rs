@@ -5,6 +5,7 @@
 //! server. A broken invariant makes the command fail.
 
 mod client;
+mod drop;
 mod goals;
 mod html;
 mod load;
@@ -39,10 +40,11 @@ pub struct BenchArgs {
     /// Admin token of the server at --url.
     #[arg(long, env = "SURGE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 256)]
-    pub connections: usize,
-    /// How long to run, e.g. 10s or 1m [default: 10s; flash-sale: until sold out + 2s].
+    /// Concurrent keep-alive connections [default: 256; drop: 64, the bots'].
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// How long to run, e.g. 10s or 1m [default: 10s; flash-sale: until
+    /// sold out + 2s; drop: until every human is done, at most 3m].
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many requests in total.
@@ -58,9 +60,9 @@ pub struct BenchArgs {
     /// Open loop: this many requests per second in total (latency from when each was due).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Units of each SKU the run creates.
-    #[arg(long, default_value_t = 10_000)]
-    pub stock: u64,
+    /// Units of each SKU the run creates [default: 10000; drop: 1000].
+    #[arg(long)]
+    pub stock: Option<u64>,
     /// SKUs for spread, browse and mixed.
     #[arg(long, default_value_t = 10_000)]
     pub skus: usize,
@@ -81,19 +83,46 @@ pub struct BenchArgs {
     /// report gives the run's rate as a share of it.
     #[arg(long, value_name = "URL")]
     pub baseline: Option<String>,
+    /// Drop: people at the drop, each with one ticket, waiting as told.
+    #[arg(long, default_value_t = 2_000)]
+    pub humans: usize,
+    /// Drop: bot requests per human request, kept to as the run goes (0:
+    /// no bots).
+    #[arg(long, default_value_t = 10.0)]
+    pub bot_ratio: f64,
+    /// Drop: the waiting room's admissions per second.
+    #[arg(long, default_value_t = 100)]
+    pub admit_per_sec: u32,
+    /// Drop: the humans arrive evenly over this time; the sale opens (the
+    /// lottery closes) a fifth of the way in.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub arrive_over: Duration,
+    /// Drop: the customer token secret of the server at --url, which the
+    /// bench mints tokens with as the merchant's site would (an in-process
+    /// server gets a random one).
+    #[arg(long, env = "SURGE_CUSTOMERS__TOKEN_SECRET", hide_env_values = true)]
+    pub customer_token_secret: Option<String>,
 }
+
+/// Connections when `--connections` is not given (not for the drop).
+const CONNECTIONS_DEFAULT: usize = 256;
+/// Units per SKU when `--stock` is not given (not for the drop).
+const STOCK_DEFAULT: u64 = 10_000;
 
 /// Longest a flash sale runs while waiting to sell out.
 const FLASH_SALE_MAX: Duration = Duration::from_secs(120);
 
 /// Runs the benchmark; `Ok(false)` when an invariant was violated.
 pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
-    if args.connections == 0 || args.rate.is_some_and(|r| r <= 0.0) {
+    if args.connections == Some(0) || args.rate.is_some_and(|r| r <= 0.0) {
         anyhow::bail!("--connections and --rate must be positive");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.scenario == Scenario::Drop {
+        return drop::run(&args, &runtime);
+    }
     let target = match &args.url {
         Some(url) => runtime.block_on(Target::remote(
             url,
@@ -116,7 +145,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
 
 async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     let plan = Arc::new(Plan::new(args.scenario, args.skus, args.mix));
-    for body in plan.setup_products(args.stock) {
+    for body in plan.setup_products(args.stock.unwrap_or(STOCK_DEFAULT)) {
         target
             .admin(Method::POST, "/v1/admin/products".into(), Some(body))
             .await?;
@@ -128,9 +157,10 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     } else {
         Duration::from_secs(10)
     };
+    let connections = args.connections.unwrap_or(CONNECTIONS_DEFAULT);
     let load = Load {
         addr: target.addr,
-        connections: args.connections,
+        connections,
         duration: args.duration.unwrap_or(default),
         requests: args.requests,
         rate: args.rate,
@@ -149,7 +179,7 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     if let Some(warmup) = args.warmup.filter(|w| !w.is_zero()) {
         mode.push_str(&format!(", after {:.1} s unmeasured", warmup.as_secs_f64()));
     }
-    let mut report = Report::new(&plan, target, mode, args.connections, &stats, elapsed);
+    let mut report = Report::new(&plan, target, mode, connections, &stats, elapsed);
     report.invariants = report::check(&plan, target, &stats).await?;
     report.baseline = baseline;
     let conditions = goals::Conditions {

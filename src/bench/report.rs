@@ -100,14 +100,6 @@ pub struct Invariants {
     pub violations: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct Levels {
-    stocked: u64,
-    available: u64,
-    reserved: u64,
-    sold: u64,
-}
-
 impl Report {
     pub fn new(
         plan: &Plan,
@@ -227,29 +219,11 @@ impl Report {
                 if goal.met { "met" } else { "missed" }
             );
         }
-        let i = &self.invariants;
-        if i.skus_checked > 0 {
-            println!(
-                "  invariants  {} SKUs: units acknowledged {} = reserved {} + sold {}; stocked {}; {}",
-                i.skus_checked,
-                i.orders,
-                i.reserved,
-                i.sold,
-                i.stocked,
-                if i.violations.is_empty() {
-                    "all hold".to_owned()
-                } else {
-                    format!("{} VIOLATED", i.violations.len())
-                }
-            );
-            for v in i.violations.iter().take(10) {
-                println!("    {v}");
-            }
-        }
+        self.invariants.print();
     }
 }
 
-fn statuses_line(statuses: &BTreeMap<u16, u64>) -> String {
+pub fn statuses_line(statuses: &BTreeMap<u16, u64>) -> String {
     let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
     statuses.join(", ")
 }
@@ -266,41 +240,87 @@ pub async fn check(plan: &Plan, target: &Target, stats: &Stats) -> anyhow::Resul
     let mut conn = Connection::open(target.addr).await?;
     for i in 0..plan.skus {
         let sku = plan.sku(i);
-        let mut call = Call::get(format!("/v1/admin/skus/{sku}/inventory"));
-        call.bearer = Some(target.admin_token.clone());
-        let (status, body) = conn.send(&call).await?;
-        if !status.is_success() {
-            anyhow::bail!("reading {sku}'s inventory: {status}");
-        }
-        let l: Levels = serde_json::from_slice(&body)?;
+        let l = levels(&mut conn, target, &sku).await?;
         let orders = stats.created.get(&i).copied().unwrap_or(0);
+        inv.add(&sku, &l, orders);
+    }
+    Ok(inv)
+}
+
+/// A SKU's stock levels as the admin API reads them.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Levels {
+    pub stocked: u64,
+    pub available: u64,
+    pub reserved: u64,
+    pub sold: u64,
+}
+
+/// Reads `sku`'s levels through the admin API.
+pub async fn levels(conn: &mut Connection, target: &Target, sku: &str) -> anyhow::Result<Levels> {
+    let mut call = Call::get(format!("/v1/admin/skus/{sku}/inventory"));
+    call.bearer = Some(target.admin_token.clone());
+    let (status, body) = conn.send(&call).await?;
+    if !status.is_success() {
+        anyhow::bail!("reading {sku}'s inventory: {status}");
+    }
+    Ok(serde_json::from_slice(&body)?)
+}
+
+impl Invariants {
+    /// The invariants line, and the first broken ones.
+    pub fn print(&self) {
+        if self.skus_checked == 0 {
+            return;
+        }
+        println!(
+            "  invariants  {} SKUs: units acknowledged {} = reserved {} + sold {}; stocked {}; {}",
+            self.skus_checked,
+            self.orders,
+            self.reserved,
+            self.sold,
+            self.stocked,
+            if self.violations.is_empty() {
+                "all hold".to_owned()
+            } else {
+                format!("{} VIOLATED", self.violations.len())
+            }
+        );
+        for v in self.violations.iter().take(10) {
+            println!("    {v}");
+        }
+    }
+
+    /// Checks one SKU's levels against the `orders` units acknowledged for
+    /// it (conservation, no oversell, every acknowledged unit held or
+    /// sold) and adds them to the totals.
+    pub fn add(&mut self, sku: &str, l: &Levels, orders: u64) {
         if l.available
             .checked_add(l.reserved)
             .and_then(|n| n.checked_add(l.sold))
             != Some(l.stocked)
         {
-            inv.violations.push(format!(
+            self.violations.push(format!(
                 "{sku}: available {} + reserved {} + sold {} != stocked {}",
                 l.available, l.reserved, l.sold, l.stocked
             ));
         }
         if orders > l.stocked {
-            inv.violations.push(format!(
+            self.violations.push(format!(
                 "{sku}: oversold: {orders} units acknowledged of {} stocked",
                 l.stocked
             ));
         }
         if l.reserved + l.sold != orders {
-            inv.violations.push(format!(
+            self.violations.push(format!(
                 "{sku}: {orders} units acknowledged but reserved {} + sold {}",
                 l.reserved, l.sold
             ));
         }
-        inv.skus_checked += 1;
-        inv.orders += orders;
-        inv.stocked += l.stocked;
-        inv.reserved += l.reserved;
-        inv.sold += l.sold;
+        self.skus_checked += 1;
+        self.orders += orders;
+        self.stocked += l.stocked;
+        self.reserved += l.reserved;
+        self.sold += l.sold;
     }
-    Ok(inv)
 }

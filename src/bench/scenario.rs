@@ -20,6 +20,10 @@ pub enum Scenario {
     /// A storefront: browse, view products, fill carts, check out, pay
     /// flash-sale orders, in the proportions of `--mix`.
     Mixed,
+    /// A drop through a waiting room: humans who wait as told and bots
+    /// that do not (`--humans`, `--bot-ratio`, `--admit-per-sec`); who got
+    /// the `--stock` units, and in which order.
+    Drop,
 }
 
 impl Scenario {
@@ -29,6 +33,7 @@ impl Scenario {
             Self::Spread => "spread",
             Self::Browse => "browse",
             Self::Mixed => "mixed",
+            Self::Drop => "drop",
         }
     }
 }
@@ -56,7 +61,7 @@ impl Plan {
             bytes = (crate::clock::Clock::now_ms(&crate::clock::SystemClock) as u32).to_be_bytes();
         }
         let skus = match scenario {
-            Scenario::FlashSale => 1,
+            Scenario::FlashSale | Scenario::Drop => 1,
             Scenario::Spread | Scenario::Browse | Scenario::Mixed => skus.max(1),
         };
         Self {
@@ -76,10 +81,15 @@ impl Plan {
         }
     }
 
+    /// The run's id, which its SKUs (and a drop's customers) carry.
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
     /// The SKU with index `i` (the hot SKU is index 0 of a flash sale).
     pub fn sku(&self, i: usize) -> String {
         match self.scenario {
-            Scenario::FlashSale => format!("B{}-HOT", self.run),
+            Scenario::FlashSale | Scenario::Drop => format!("B{}-HOT", self.run),
             _ => format!("B{}-{i}", self.run),
         }
     }
@@ -122,7 +132,9 @@ impl Plan {
         let spread = |n: u64| (n.wrapping_mul(2_654_435_761) % self.skus as u64) as usize;
         let i = spread(seq.wrapping_mul(1_000_003).wrapping_add(conn as u64));
         match self.scenario {
-            Scenario::FlashSale => (self.purchase(0, conn, seq), Step::Purchase(0)),
+            Scenario::FlashSale | Scenario::Drop => {
+                (self.purchase(0, conn, seq), Step::Purchase(0))
+            }
             Scenario::Spread => (self.purchase(i, conn, seq), Step::Purchase(i)),
             Scenario::Browse => (
                 self.read(seq, spread(seq.wrapping_add(conn as u64))),
@@ -169,7 +181,7 @@ impl Plan {
             path: format!("/v1/skus/{}/purchase", self.sku(sku)),
             key: Some(key),
             body: Some(Bytes::from(body)),
-            bearer: None,
+            ..Call::default()
         }
     }
 }

@@ -246,7 +246,7 @@ fn post(path: String, key: Option<String>, body: String) -> Call {
         path,
         key,
         body: Some(Bytes::from(body)),
-        bearer: None,
+        ..Call::default()
     }
 }
 

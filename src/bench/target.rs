@@ -95,9 +95,9 @@ impl Target {
         let call = Call {
             method,
             path: path.clone(),
-            key: None,
             body,
             bearer: Some(self.admin_token.clone()),
+            ..Call::default()
         };
         let (status, body) = conn.send(&call).await?;
         if status == StatusCode::UNAUTHORIZED {

@@ -9,25 +9,34 @@ use std::process::Command;
 /// Runs `surge bench <args>` (split on whitespace) with a JSON and an HTML
 /// report; returns whether it succeeded, its stdout and the JSON report.
 fn bench(args: &str) -> (bool, String, Value) {
+    run_bench(args, true)
+}
+
+/// `bench`, with the HTML report only when `html` (a drop has none).
+fn run_bench(args: &str, html: bool) -> (bool, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let html = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+    let html = html.then(|| dir.path().join("report.html"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
+    command
         .arg("bench")
         .args(args.split_whitespace())
         .arg("--json")
         .arg(&json)
-        .arg("--html")
-        .arg(&html)
         .env_remove("SURGE_ADMIN_TOKEN")
-        .output()
-        .expect("run surge bench");
+        .env_remove("SURGE_CUSTOMERS__TOKEN_SECRET");
+    if let Some(html) = &html {
+        command.arg("--html").arg(html);
+    }
+    let out = command.output().expect("run surge bench");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let report = std::fs::read(&json)
         .map(|b| serde_json::from_slice(&b).expect("json report"))
         .unwrap_or(Value::Null);
     // The page shows every target the JSON report checked.
-    let page = std::fs::read_to_string(&html).unwrap_or_default();
+    let page = html
+        .and_then(|html| std::fs::read_to_string(html).ok())
+        .unwrap_or_default();
     for target in report["targets"].as_array().into_iter().flatten() {
         let name = target["name"].as_str().unwrap_or_default();
         assert!(page.contains(&format!("target: {name}")), "{page}");
@@ -227,4 +236,106 @@ fn a_run_under_a_targets_conditions_is_checked_against_it() {
         assert!(ok);
         assert_eq!(report["targets"], serde_json::json!([]), "{args}");
     }
+}
+
+#[test]
+fn a_drop_gives_bots_without_a_valid_token_nothing_and_the_invariants_hold() {
+    let (ok, stdout, report) = run_bench(
+        "drop --stock 50 --humans 100 --bot-ratio 10 --arrive-over 2s --connections 16",
+        false,
+    );
+    assert!(ok, "{stdout}");
+    assert_eq!(
+        report["invariants"]["violations"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+    let units = &report["units"];
+    let sold: u64 = units
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(sold, 50, "more humans than units: it sold out; {stdout}");
+    // Rules all on: without a valid token nothing gets through the door.
+    for bot in ["no-token", "forged"] {
+        assert_eq!(units[bot].as_u64().unwrap_or(0), 0, "{stdout}");
+        let statuses = report["requests"][bot]["statuses"].as_object().unwrap();
+        assert!(
+            statuses.keys().all(|s| s == "401" || s == "429"),
+            "{bot}: {statuses:?}"
+        );
+        assert!(statuses["401"].as_u64().unwrap() > 0);
+    }
+    // Sock puppets share one address: most of what they send is refused.
+    let puppets = &report["requests"]["sock-puppets"]["statuses"];
+    assert!(puppets["429"].as_u64().unwrap() > puppets["201"].as_u64().unwrap_or(0));
+    let humans = &report["humans"];
+    assert_eq!(humans["bought"], units["humans"], "{stdout}");
+    assert_eq!(
+        humans["bought"].as_u64().unwrap() + humans["sold_out"].as_u64().unwrap(),
+        100,
+        "every human bought or was told sold out: {stdout}"
+    );
+    // Bots are paced to the ratio (a busy machine may keep them below it).
+    let ratio = report["bot_ratio"].as_f64().unwrap();
+    assert!((1.0..=11.0).contains(&ratio), "{ratio}");
+    // The waiting room admits in the promised order, exactly.
+    let admitted = &report["queue_order"]["admitted_in_order"];
+    assert!(admitted["pairs"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(admitted["share"], 1.0, "{report}");
+    assert!(stdout.contains("bots' share"), "{stdout}");
+    assert!(stdout.contains("all hold"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_drop_against_a_running_server_needs_its_customer_token_secret() {
+    let app = spawn_app().await;
+    let (url, token) = (app.address.clone(), app.admin_token.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(["bench", "drop", "--url", &url, "--admin-token", &token])
+            .env_remove("SURGE_CUSTOMERS__TOKEN_SECRET")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("customer token secret"), "{stderr}");
+    // A flag of the closed-loop scenarios is refused, not ignored.
+    let (ok, _, _) = run_bench("drop --humans 10 --rate 100", false);
+    assert!(!ok);
+}
+
+#[tokio::test]
+async fn a_drop_runs_against_a_server_that_trusts_the_bench_as_its_proxy() {
+    let app = crate::customers::spawn_with_tokens(|s| {
+        s.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+        s.rate_limits.ip_writes_per_sec = 1.0;
+        s.rate_limits.ip_write_burst = 5;
+    })
+    .await;
+    let (url, token) = (app.address.clone(), app.admin_token.clone());
+    let secret = crate::customers::SECRET;
+    let (ok, stdout, report) = tokio::task::spawn_blocking(move || {
+        run_bench(
+            &format!(
+                "drop --url {url} --admin-token {token} --customer-token-secret {secret} \
+                 --stock 10 --humans 20 --arrive-over 1s --connections 8"
+            ),
+            false,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stdout}");
+    let units = &report["units"];
+    assert!(units["humans"].as_u64().unwrap_or(0) > 0, "{stdout}");
+    for bot in ["no-token", "forged"] {
+        assert_eq!(units[bot].as_u64().unwrap_or(0), 0, "{stdout}");
+    }
+    assert!(report["target"].as_str().unwrap().starts_with("server at"));
 }
