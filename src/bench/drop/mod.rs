@@ -291,6 +291,7 @@ fn report(
             .collect(),
     );
     let timelines: Vec<_> = visits.iter().map(|v| v.timeline).collect();
+    let sold_out = ctx.sold_out();
     let requests = Actor::ALL
         .into_iter()
         .zip(seen.counts)
@@ -303,7 +304,8 @@ fn report(
         setup,
         requests,
         bot_ratio: ratio(ctx.requests()),
-        bot_ratio_until_sold_out: ctx.requests_at_sold_out().map(ratio),
+        bot_ratio_until_sold_out: sold_out.map(|s| ratio((s.human_requests, s.bot_requests))),
+        sold_out_after_secs: sold_out.map(|s| s.at_ms as f64 / 1000.0),
         bot_share: report::bot_share(&audit.units),
         units: audit.units,
         humans,

@@ -22,6 +22,8 @@ pub struct DropReport {
     /// first seen sold out.
     pub bot_ratio: f64,
     pub bot_ratio_until_sold_out: Option<f64>,
+    /// When a client first saw the SKU sold out (after the run began).
+    pub sold_out_after_secs: Option<f64>,
     /// Units in live orders, by kind of actor.
     pub units: BTreeMap<&'static str, u64>,
     /// Units to bots over all units sold.
@@ -110,9 +112,10 @@ impl DropReport {
             s.stock, s.admit_per_sec, s.humans, s.arrive_over_secs, s.sale_starts_after_secs,
             s.bot_connections, self.elapsed_secs
         );
-        let until = self
-            .bot_ratio_until_sold_out
-            .map_or(String::new(), |r| format!(", {r:.1} until sold out"));
+        let until = match (self.bot_ratio_until_sold_out, self.sold_out_after_secs) {
+            (Some(r), Some(at)) => format!("; {r:.1} until sold out at {at:.1} s"),
+            _ => "; never sold out".to_owned(),
+        };
         println!(
             "  requests    bots sent {:.1}× the humans' (wanted {:.1}{until})",
             self.bot_ratio, s.bot_ratio_wanted
