@@ -152,7 +152,7 @@ impl DropReport {
             "  requests    bots sent {:.1}× the humans' (wanted {:.1}{until})",
             self.bot_ratio, s.bot_ratio_wanted
         );
-        for (kind, c) in &self.requests {
+        for (kind, c) in self.requests.iter().filter(|(_, c)| c.requests > 0) {
             println!(
                 "    {kind:<13} {:>8}: {}{}",
                 c.requests,
