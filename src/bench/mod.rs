@@ -83,7 +83,8 @@ pub struct BenchArgs {
     /// report gives the run's rate as a share of it.
     #[arg(long, value_name = "URL")]
     pub baseline: Option<String>,
-    /// Drop: people at the drop, each with one ticket, waiting as told.
+    /// Drop: people at the drop (at most 5000), each with one ticket,
+    /// waiting as told.
     #[arg(long, default_value_t = 2_000)]
     pub humans: usize,
     /// Drop: bot requests per human request, kept to as the run goes (0:

@@ -44,6 +44,23 @@ fn run_bench(args: &str, html: bool) -> (bool, String, Value) {
     (out.status.success(), stdout, report)
 }
 
+/// Runs `surge bench <args>` off the async runtime, expecting it to fail;
+/// its stderr.
+async fn bench_fails(args: String) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_surge"))
+            .arg("bench")
+            .args(args.split_whitespace())
+            .env_remove("SURGE_CUSTOMERS__TOKEN_SECRET")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_flash_sale_sells_exactly_the_stock_and_the_invariants_hold() {
     let (ok, stdout, report) = bench("flash-sale --stock 40 --connections 8");
@@ -198,17 +215,10 @@ async fn browse_with_a_baseline_reports_its_share_of_the_baselines_rate() {
 async fn a_baseline_that_answers_errors_fails_the_run() {
     let app = spawn_app().await;
     let baseline = format!("{}/no-such-page", app.address);
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args(["bench", "browse", "--skus", "4", "--requests", "50"])
-            .args(["--connections", "2", "--baseline", &baseline])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = bench_fails(format!(
+        "browse --skus 4 --requests 50 --connections 2 --baseline {baseline}"
+    ))
+    .await;
     assert!(
         stderr.contains("answered 50 requests with a non-2xx status"),
         "{stderr}"
@@ -292,22 +302,15 @@ fn a_drop_gives_bots_without_a_valid_token_nothing_and_the_invariants_hold() {
 #[tokio::test]
 async fn a_drop_against_a_running_server_needs_its_customer_token_secret() {
     let app = spawn_app().await;
-    let (url, token) = (app.address.clone(), app.admin_token.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args(["bench", "drop", "--url", &url, "--admin-token", &token])
-            .env_remove("SURGE_CUSTOMERS__TOKEN_SECRET")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (url, token) = (&app.address, &app.admin_token);
+    let stderr = bench_fails(format!("drop --url {url} --admin-token {token}")).await;
     assert!(stderr.contains("customer token secret"), "{stderr}");
     // A flag of the closed-loop scenarios is refused, not ignored.
-    let (ok, _, _) = run_bench("drop --humans 10 --rate 100", false);
-    assert!(!ok);
+    let stderr = bench_fails("drop --humans 10 --rate 100".into()).await;
+    assert!(
+        stderr.contains("--rate does not apply to a drop"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -27,9 +27,17 @@ pub struct Context {
     stopped: AtomicBool,
     human_requests: AtomicU64,
     bot_requests: AtomicU64,
-    /// Requests of humans and bots when the first client saw the SKU sold
-    /// out: the ratio that mattered while there was something to get.
-    sold_out: OnceLock<(u64, u64)>,
+    sold_out: OnceLock<SoldOut>,
+}
+
+/// When the first client saw the SKU sold out, and the requests of humans
+/// and bots by then: the ratio that mattered while there was something to
+/// get.
+#[derive(Debug, Clone, Copy)]
+pub struct SoldOut {
+    pub at_ms: u64,
+    pub human_requests: u64,
+    pub bot_requests: u64,
 }
 
 impl Context {
@@ -108,7 +116,14 @@ impl Context {
 
     /// A client saw the SKU sold out (the first call records the counts).
     pub fn saw_sold_out(&self) {
-        let _ = self.sold_out.set(self.requests());
+        if self.sold_out.get().is_none() {
+            let (human_requests, bot_requests) = self.requests();
+            let _ = self.sold_out.set(SoldOut {
+                at_ms: self.now_ms(),
+                human_requests,
+                bot_requests,
+            });
+        }
     }
 
     /// Requests so far: (humans, bots).
@@ -119,8 +134,7 @@ impl Context {
         )
     }
 
-    /// (humans, bots) when the SKU was first seen sold out.
-    pub fn requests_at_sold_out(&self) -> Option<(u64, u64)> {
+    pub fn sold_out(&self) -> Option<SoldOut> {
         self.sold_out.get().copied()
     }
 }

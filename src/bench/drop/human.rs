@@ -39,6 +39,8 @@ pub enum Outcome {
 pub struct Visit {
     pub timeline: Timeline,
     pub outcome: Outcome,
+    /// When the visit ended (ms since the run began).
+    pub ended_ms: u64,
     pub seen: Observed,
 }
 
@@ -68,6 +70,7 @@ pub async fn visit(ctx: Arc<Context>, i: usize, arrives: Duration) -> anyhow::Re
     Ok(Visit {
         timeline: human.timeline,
         outcome,
+        ended_ms: ctx.now_ms(),
         seen: human.session.seen,
     })
 }

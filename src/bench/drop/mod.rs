@@ -36,82 +36,22 @@ mod human;
 mod identity;
 mod report;
 mod session;
+mod setup;
 
 use super::scenario::{Plan, Scenario};
 use super::target::Target;
 use super::{BenchArgs, Mix};
-use crate::clock::{rfc3339, Clock, SystemClock};
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
 use anyhow::Context as _;
-use bytes::Bytes;
 use context::Context;
 use human::Visit;
 use hyper::Method;
 use identity::{Actor, Identities};
-use report::{DropReport, Humans, Setup, Spread};
-use serde_json::json;
+use report::{DropReport, Humans, Setup};
 use session::Observed;
+use setup::{configure, open_sale, random_secret, Drop, PER_CUSTOMER_LIMIT};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Most humans a run may have: each holds a connection, and client and
-/// in-process server share this process's file descriptors.
-const HUMANS_MAX: usize = 5_000;
-const STOCK_DEFAULT: u64 = 1_000;
-const BOT_CONNECTIONS_DEFAULT: usize = 64;
-/// The longest a drop runs when `--duration` does not say.
-const DURATION_DEFAULT: Duration = Duration::from_secs(180);
-/// Units one customer may buy: a drop's usual rule.
-const PER_CUSTOMER_LIMIT: u64 = 1;
-
-/// Per-address limits the in-process server gets when its config leaves
-/// them off: a household makes a join and a purchase, and looks at its
-/// ticket about once a second.
-const IP_WRITES_PER_SEC: f64 = 1.0;
-const IP_WRITE_BURST: u32 = 5;
-const IP_READS_PER_SEC: f64 = 2.0;
-const IP_READ_BURST: u32 = 10;
-
-/// What a drop run is asked to do.
-struct Drop {
-    stock: u64,
-    humans: usize,
-    bot_connections: usize,
-    bot_ratio: f64,
-    admit_per_sec: u32,
-    arrive_over: Duration,
-    duration: Duration,
-}
-
-impl Drop {
-    fn from_args(args: &BenchArgs) -> anyhow::Result<Self> {
-        let unused = [
-            ("--rate", args.rate.is_some()),
-            ("--requests", args.requests.is_some()),
-            ("--warmup", args.warmup.is_some()),
-            ("--baseline", args.baseline.is_some()),
-            ("--html", args.html.is_some()),
-        ];
-        if let Some((flag, _)) = unused.iter().find(|(_, given)| *given) {
-            anyhow::bail!("{flag} does not apply to a drop");
-        }
-        if !(1..=HUMANS_MAX).contains(&args.humans) {
-            anyhow::bail!("--humans must be between 1 and {HUMANS_MAX}");
-        }
-        if !(args.bot_ratio.is_finite() && (0.0..=1000.0).contains(&args.bot_ratio)) {
-            anyhow::bail!("--bot-ratio must be between 0 and 1000");
-        }
-        Ok(Self {
-            stock: args.stock.unwrap_or(STOCK_DEFAULT),
-            humans: args.humans,
-            bot_connections: args.connections.unwrap_or(BOT_CONNECTIONS_DEFAULT),
-            bot_ratio: args.bot_ratio,
-            admit_per_sec: args.admit_per_sec,
-            arrive_over: args.arrive_over,
-            duration: args.duration.unwrap_or(DURATION_DEFAULT),
-        })
-    }
-}
 
 /// Runs the drop; `Ok(false)` when an invariant was violated.
 pub fn run(args: &BenchArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
@@ -143,32 +83,6 @@ pub fn run(args: &BenchArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Resul
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
     }
     Ok(report.invariants.violations.is_empty())
-}
-
-/// A customer token secret for the in-process server (32 random bytes).
-fn random_secret() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(hex::encode(bytes))
-}
-
-/// The in-process server as a drop needs it: customer tokens on with
-/// `secret`, per-address limits on (unless the config sets its own), and
-/// the bench's own address trusted as a proxy, so that each simulated
-/// client is known by the address it names.
-fn configure(settings: &mut Settings, secret: &str) {
-    settings.customers.token_secret = Secret::new(secret);
-    let limits = &mut settings.rate_limits;
-    if limits.ip_writes_per_sec == 0.0 {
-        (limits.ip_writes_per_sec, limits.ip_write_burst) = (IP_WRITES_PER_SEC, IP_WRITE_BURST);
-    }
-    if limits.ip_reads_per_sec == 0.0 {
-        (limits.ip_reads_per_sec, limits.ip_read_burst) = (IP_READS_PER_SEC, IP_READ_BURST);
-    }
-    let bench = "127.0.0.1/32".to_owned();
-    if !settings.server.trusted_proxies.contains(&bench) {
-        settings.server.trusted_proxies.push(bench);
-    }
 }
 
 async fn measure(drop: &Drop, target: &Target, secret: &str) -> anyhow::Result<DropReport> {
@@ -203,27 +117,6 @@ async fn measure(drop: &Drop, target: &Target, secret: &str) -> anyhow::Result<D
         sale_starts_after_secs: start.as_secs_f64(),
     };
     Ok(report(&ctx, target, elapsed, setup, &visits, seen, audit))
-}
-
-/// The sale: one unit per customer, opening `start` from now, its waiting
-/// room admitting `admit_per_sec`.
-async fn open_sale(
-    target: &Target,
-    sku: &str,
-    start: Duration,
-    admit_per_sec: u32,
-) -> anyhow::Result<()> {
-    let starts_at = rfc3339(SystemClock.now_ms() + start.as_millis() as u64);
-    let body = json!({"per_customer_limit": PER_CUSTOMER_LIMIT, "starts_at": starts_at,
-        "ends_at": null, "queue": {"enabled": true, "admit_per_sec": admit_per_sec}});
-    target
-        .admin(
-            Method::PUT,
-            format!("/v1/admin/skus/{sku}/sale"),
-            Some(Bytes::from(body.to_string())),
-        )
-        .await?;
-    Ok(())
 }
 
 /// Runs the humans and the bots until every human is done (or the
@@ -280,17 +173,8 @@ fn report(
     audit: audit::Audit,
 ) -> DropReport {
     let ratio = |(humans, bots): (u64, u64)| bots as f64 / humans.max(1) as f64;
-    let mut humans = Humans::default();
-    for visit in visits {
-        humans.count(visit.outcome);
-    }
-    humans.join_to_purchase_ms = Spread::of(
-        visits
-            .iter()
-            .filter_map(|v| Some(v.timeline.bought_ms? - v.timeline.join_answered_ms))
-            .collect(),
-    );
     let timelines: Vec<_> = visits.iter().map(|v| v.timeline).collect();
+    let sold_out = ctx.sold_out();
     let requests = Actor::ALL
         .into_iter()
         .zip(seen.counts)
@@ -303,10 +187,11 @@ fn report(
         setup,
         requests,
         bot_ratio: ratio(ctx.requests()),
-        bot_ratio_until_sold_out: ctx.requests_at_sold_out().map(ratio),
+        bot_ratio_until_sold_out: sold_out.map(|s| ratio((s.human_requests, s.bot_requests))),
+        sold_out_after_secs: sold_out.map(|s| s.at_ms as f64 / 1000.0),
         bot_share: report::bot_share(&audit.units),
         units: audit.units,
-        humans,
+        humans: Humans::of(visits),
         queue_order: fidelity::measure(&timelines, ctx.start_ms),
         admissions_seen: audit.admissions_seen,
         admissions_lapsed: audit.admissions_lapsed,

@@ -3,7 +3,7 @@
 //! the invariants; printed, and written as JSON with `--json`.
 
 use super::fidelity::{Fidelity, PairShare};
-use super::human::Outcome;
+use super::human::{Outcome, Visit};
 use super::identity::Actor;
 use super::session::KindCounts;
 use crate::bench::report::{statuses_line, Invariants};
@@ -22,6 +22,8 @@ pub struct DropReport {
     /// first seen sold out.
     pub bot_ratio: f64,
     pub bot_ratio_until_sold_out: Option<f64>,
+    /// When a client first saw the SKU sold out (after the run began).
+    pub sold_out_after_secs: Option<f64>,
     /// Units in live orders, by kind of actor.
     pub units: BTreeMap<&'static str, u64>,
     /// Units to bots over all units sold.
@@ -56,6 +58,9 @@ pub struct Humans {
     pub timed_out: u64,
     /// From the ticket in hand to the purchase acknowledged, ms.
     pub join_to_purchase_ms: Option<Spread>,
+    /// From the ticket in hand to reading `sold_out`, ms: how long those
+    /// who got nothing waited to be told.
+    pub join_to_sold_out_ms: Option<Spread>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -66,17 +71,46 @@ pub struct Spread {
 }
 
 impl Humans {
-    pub fn count(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Bought => self.bought += 1,
-            Outcome::SoldOut => self.sold_out += 1,
-            Outcome::Refused(status) => *self.refused.entry(status).or_default() += 1,
-            Outcome::TimedOut => self.timed_out += 1,
+    pub fn of(visits: &[Visit]) -> Self {
+        let mut humans = Self::default();
+        for visit in visits {
+            match visit.outcome {
+                Outcome::Bought => humans.bought += 1,
+                Outcome::SoldOut => humans.sold_out += 1,
+                Outcome::Refused(status) => *humans.refused.entry(status).or_default() += 1,
+                Outcome::TimedOut => humans.timed_out += 1,
+            }
         }
+        let waited = |v: &Visit, until: u64| until.saturating_sub(v.timeline.join_answered_ms);
+        humans.join_to_purchase_ms = Spread::of(
+            visits
+                .iter()
+                .filter_map(|v| Some(waited(v, v.timeline.bought_ms?)))
+                .collect(),
+        );
+        humans.join_to_sold_out_ms = Spread::of(
+            visits
+                .iter()
+                .filter(|v| v.outcome == Outcome::SoldOut)
+                .map(|v| waited(v, v.ended_ms))
+                .collect(),
+        );
+        humans
     }
 }
 
 impl Spread {
+    /// The spread of ms values, in seconds.
+    fn seconds(&self) -> String {
+        let s = |ms: u64| ms as f64 / 1000.0;
+        format!(
+            "p50 {:.1} s  p99 {:.1} s  max {:.1} s",
+            s(self.p50),
+            s(self.p99),
+            s(self.max)
+        )
+    }
+
     /// Nearest-rank percentiles; `None` for no values.
     pub fn of(mut values: Vec<u64>) -> Option<Self> {
         values.sort_unstable();
@@ -110,14 +144,15 @@ impl DropReport {
             s.stock, s.admit_per_sec, s.humans, s.arrive_over_secs, s.sale_starts_after_secs,
             s.bot_connections, self.elapsed_secs
         );
-        let until = self
-            .bot_ratio_until_sold_out
-            .map_or(String::new(), |r| format!(", {r:.1} until sold out"));
+        let until = match (self.bot_ratio_until_sold_out, self.sold_out_after_secs) {
+            (Some(r), Some(at)) => format!("; {r:.1} until sold out at {at:.1} s"),
+            _ => "; never sold out".to_owned(),
+        };
         println!(
             "  requests    bots sent {:.1}× the humans' (wanted {:.1}{until})",
             self.bot_ratio, s.bot_ratio_wanted
         );
-        for (kind, c) in &self.requests {
+        for (kind, c) in self.requests.iter().filter(|(_, c)| c.requests > 0) {
             println!(
                 "    {kind:<13} {:>8}: {}{}",
                 c.requests,
@@ -151,12 +186,10 @@ impl DropReport {
             h.bought, h.sold_out, h.timed_out
         );
         if let Some(t) = &h.join_to_purchase_ms {
-            println!(
-                "    ticket to purchase  p50 {:.1} s  p99 {:.1} s  max {:.1} s",
-                t.p50 as f64 / 1000.0,
-                t.p99 as f64 / 1000.0,
-                t.max as f64 / 1000.0
-            );
+            println!("    ticket to purchase  {}", t.seconds());
+        }
+        if let Some(t) = &h.join_to_sold_out_ms {
+            println!("    ticket to sold out  {}", t.seconds());
         }
         let q = &self.queue_order;
         println!(
