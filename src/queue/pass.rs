@@ -46,7 +46,8 @@ impl Queues {
         customer: &CustomerId,
         token: Option<&str>,
     ) -> Result<Option<Pass>, QueueError> {
-        let Ok(room) = self.room(sku) else {
+        // Most SKUs have no room: answered without building an error.
+        let Some(room) = self.room_if_any(sku) else {
             return Ok(None);
         };
         let refused = |refusal: Refusal| {

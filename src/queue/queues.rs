@@ -267,8 +267,13 @@ impl Queues {
     }
 
     pub(super) fn room(&self, sku: &Sku) -> Result<Arc<Room>, QueueError> {
-        let room = self.0.rooms.get(sku).map(|r| r.value().clone());
-        room.ok_or_else(|| QueueError::NotEnabled(sku.clone()))
+        self.room_if_any(sku)
+            .ok_or_else(|| QueueError::NotEnabled(sku.clone()))
+    }
+
+    /// The SKU's waiting room, if it has one switched on.
+    pub(super) fn room_if_any(&self, sku: &Sku) -> Option<Arc<Room>> {
+        self.0.rooms.get(sku).map(|r| r.value().clone())
     }
 
     fn room_of(&self, id: &TicketId) -> Result<Arc<Room>, QueueError> {
