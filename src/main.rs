@@ -25,6 +25,10 @@ enum Command {
     Serve(ServeArgs),
     /// Measure a node: drive load at a server and check its invariants.
     Bench(surge::bench::BenchArgs),
+    /// Check a stopped store offline: every record decodes, every invariant
+    /// holds (exit 0), or each problem named (exit 1); 2 if it cannot run.
+    /// It reads a private copy and never writes to the store.
+    Check(surge::check::CheckArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         Some(Command::Bench(args)) => return bench(args),
+        Some(Command::Check(args)) => return ExitCode::from(surge::check::run(args)),
         None => cli.serve,
     };
     match serve(args) {

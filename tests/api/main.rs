@@ -10,6 +10,7 @@ mod bench;
 mod binary;
 mod carts;
 mod catalog;
+mod check;
 mod checkout;
 mod checkout_crash;
 mod cors;
