@@ -2,15 +2,19 @@
 //! so reads are served from an immutable in-memory [`Snapshot`] that a single
 //! writer replaces after each durable change; readers never wait on writers.
 
+mod batch;
 mod error;
+pub mod export;
+pub mod import;
 mod input;
 mod model;
 mod seed;
 mod service;
 mod snapshot;
 
+pub use batch::Put;
 pub use error::CatalogError;
-pub use input::{PriceInput, ProductInput, VariantInput};
+pub use input::{PriceInput, ProductInput, VariantInput, DEFAULT_CATEGORY};
 pub use model::{NewProduct, NewVariant, Product, Variant};
 pub use seed::{seed, SeedFile, Seeded};
 pub use service::{live, Catalog};
