@@ -1,6 +1,8 @@
 //! The catalog: products and their variants (SKUs) with prices. Read-mostly,
 //! so reads are served from an immutable in-memory [`Snapshot`] that a single
 //! writer replaces after each durable change; readers never wait on writers.
+//! Bulk changes ([`import`], through `batch`) put many products in one
+//! change; [`export`] writes them out in the shape the import reads.
 
 mod batch;
 mod error;

@@ -304,3 +304,38 @@ async fn bad_imports_are_refused_with_a_problem_and_change_nothing() {
     );
     assert_eq!(app.get("/v1/products/new").await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_both_formats_and_the_report() {
+    let app = spawn_app().await;
+    let doc = json_body(app.get("/openapi.json").await, 200).await;
+    let import = &doc["paths"]["/v1/admin/catalog/import"]["post"];
+    for media in [NDJSON, "text/csv"] {
+        assert!(
+            import["requestBody"]["content"][media].is_object(),
+            "{media}: {import}"
+        );
+    }
+    for status in ["200", "400", "401", "413", "415", "503"] {
+        assert!(
+            import["responses"][status].is_object(),
+            "{status}: {import}"
+        );
+    }
+    assert!(import["security"].is_array());
+    let export = &doc["paths"]["/v1/admin/catalog/export"]["get"];
+    assert!(
+        export["responses"]["200"]["content"][NDJSON].is_object(),
+        "{export}"
+    );
+    let report = &doc["components"]["schemas"]["ImportReport"]["properties"];
+    for field in [
+        "created",
+        "updated",
+        "unchanged",
+        "refused",
+        "refused_count",
+    ] {
+        assert!(report[field].is_object(), "ImportReport lacks {field}");
+    }
+}

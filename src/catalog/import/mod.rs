@@ -56,7 +56,8 @@ pub enum Format {
 
 enum Reader {
     Lines(JsonLines),
-    Csv(CsvRecords, ShopifyCsv),
+    /// Boxed: csv-core's parser keeps its tables inline (most of a KiB).
+    Csv(Box<(CsvRecords, ShopifyCsv)>),
 }
 
 /// Why an import stopped.
@@ -95,7 +96,7 @@ impl Import {
         let (reader, id_field) = match format {
             Format::JsonLines => (Reader::Lines(JsonLines::default()), "id"),
             Format::ShopifyCsv(currency) => (
-                Reader::Csv(CsvRecords::default(), ShopifyCsv::new(currency)),
+                Reader::Csv(Box::new((CsvRecords::default(), ShopifyCsv::new(currency)))),
                 "Handle",
             ),
         };
@@ -115,7 +116,8 @@ impl Import {
     pub async fn feed(&mut self, bytes: &[u8]) -> Result<(), ImportError> {
         match &mut self.reader {
             Reader::Lines(lines) => lines.feed(bytes, &mut self.parsed),
-            Reader::Csv(records, shopify) => {
+            Reader::Csv(csv) => {
+                let (records, shopify) = &mut **csv;
                 let mut read = Vec::new();
                 records.feed(bytes, &mut read);
                 for record in read {
@@ -132,7 +134,8 @@ impl Import {
     pub async fn finish(mut self) -> Result<ImportReport, ImportError> {
         match &mut self.reader {
             Reader::Lines(lines) => lines.finish(&mut self.parsed),
-            Reader::Csv(records, shopify) => {
+            Reader::Csv(csv) => {
+                let (records, shopify) = &mut **csv;
                 let mut read = Vec::new();
                 records.finish(&mut read);
                 for record in read {
