@@ -25,9 +25,11 @@ enum Command {
     Serve(ServeArgs),
     /// Measure a node: drive load at a server and check its invariants.
     Bench(surge::bench::BenchArgs),
-    /// Check a stopped store offline: every record decodes, every invariant
-    /// holds (exit 0), or each problem named (exit 1); 2 if it cannot run.
-    /// It reads a private copy and never writes to the store.
+    /// Check a stopped store offline (exit 0 sound, 1 problems, 2 cannot run).
+    ///
+    /// Every record decodes and every invariant holds, or each problem is
+    /// printed with the key of its record. It reads a private copy of the
+    /// store and never writes to it.
     Check(surge::check::CheckArgs),
 }
 

@@ -24,6 +24,18 @@ pub fn check(dir: &Path) -> Output {
         .expect("run surge check")
 }
 
+/// Asserts that `surge check` finds the store in `dir` sound.
+pub fn assert_clean(dir: &Path) {
+    let out = check(dir);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "surge check:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
