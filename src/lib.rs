@@ -21,12 +21,15 @@
 //!   and metrics.
 //! - [`virtual_actors`]: the registry that activates, reaches and
 //!   passivates SKU and cart actors.
+//! - [`check`]: `surge check`, an offline check of a stopped store's
+//!   records and invariants.
 //! - [`startup`]: wires everything together; the only module that knows every
 //!   piece.
 
 pub mod bench;
 pub mod cart;
 pub mod catalog;
+pub mod check;
 pub mod checkout;
 pub mod clock;
 pub mod config;

@@ -25,6 +25,12 @@ enum Command {
     Serve(ServeArgs),
     /// Measure a node: drive load at a server and check its invariants.
     Bench(Box<surge::bench::BenchArgs>),
+    /// Check a stopped store offline (exit 0 sound, 1 problems, 2 cannot run).
+    ///
+    /// Every record decodes and every invariant holds, or each problem is
+    /// printed with the key of its record. It reads a private copy of the
+    /// store and never writes to it.
+    Check(surge::check::CheckArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -48,6 +54,7 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         Some(Command::Bench(args)) => return bench(*args),
+        Some(Command::Check(args)) => return ExitCode::from(surge::check::run(args)),
         None => cli.serve,
     };
     match serve(args) {

@@ -15,12 +15,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub struct Catalog {
-    store: Store,
-    availability: Availability,
+    pub(super) store: Store,
+    pub(super) availability: Availability,
     idempotency: Idempotency,
-    snapshot: RwLock<Arc<Snapshot>>,
+    pub(super) snapshot: RwLock<Arc<Snapshot>>,
     /// Serializes writers; readers never take it.
-    writer: tokio::sync::Mutex<()>,
+    pub(super) writer: tokio::sync::Mutex<()>,
 }
 
 impl Catalog {
@@ -211,7 +211,7 @@ pub fn live<'a>(
 
 /// Checks that `new`'s SKUs are unique and free for product `id`; returns
 /// those that do not exist yet.
-fn claim_skus(
+pub(super) fn claim_skus(
     snapshot: &Snapshot,
     id: &ProductId,
     new: &NewProduct,

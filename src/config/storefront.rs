@@ -21,6 +21,9 @@ pub struct CatalogSettings {
     pub page_limit_max: usize,
     /// `max-age` of catalog reads, in seconds; 0 makes caches revalidate.
     pub cache_max_age_secs: u64,
+    /// Largest body `POST /v1/admin/catalog/import` reads (it streams, so
+    /// this bounds an import's length, not its memory).
+    pub import_body_max_bytes: u64,
 }
 
 impl Default for CatalogSettings {
@@ -30,6 +33,7 @@ impl Default for CatalogSettings {
             page_limit_default: 20,
             page_limit_max: 100,
             cache_max_age_secs: 0,
+            import_body_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -44,6 +48,10 @@ impl CatalogSettings {
             (
                 "catalog.page_limit_default must be between 1 and catalog.page_limit_max",
                 (1..=self.page_limit_max).contains(&self.page_limit_default),
+            ),
+            (
+                "catalog.import_body_max_bytes must be at least 1024",
+                self.import_body_max_bytes >= 1024,
             ),
         ])
     }

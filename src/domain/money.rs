@@ -24,7 +24,22 @@ UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 
+/// Currencies without minor units (ISO 4217 exponent 0).
+const NO_MINOR_UNITS: &str = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF";
+/// Currencies with three decimals (exponent 3); all others have two.
+const THREE_DECIMALS: &str = "BHD IQD JOD KWD LYD OMR TND";
+
 impl Currency {
+    /// Decimals of the minor unit: a price of 1 major unit is 10^this minor units.
+    pub fn minor_digits(&self) -> u32 {
+        let listed = |codes: &str| codes.split_ascii_whitespace().any(|c| c == self.as_str());
+        match () {
+            _ if listed(NO_MINOR_UNITS) => 0,
+            _ if listed(THREE_DECIMALS) => 3,
+            _ => 2,
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let known = raw.len() == 3 && ISO_4217.split_ascii_whitespace().any(|code| code == raw);
         if !known {
@@ -90,6 +105,40 @@ impl Money {
         })
     }
 
+    /// A price written as a decimal number of major units ("19.99", "5",
+    /// "0.5"), as exports from other shops write them: exactly, into minor
+    /// units of `currency`. More decimals than the currency has, signs,
+    /// exponents and thousands separators are refused, never rounded.
+    pub fn from_decimal(raw: &str, currency: Currency) -> Result<Self, ParseError> {
+        let digits = currency.minor_digits();
+        let not_a_price = || {
+            ParseError::new(format!(
+                "'{raw}' is not a price: digits, optionally a '.' and at most {digits} decimals ({currency})"
+            ))
+        };
+        let (whole, fraction) = raw.trim().split_once('.').unwrap_or((raw.trim(), ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+            return Err(not_a_price());
+        }
+        if fraction.len() > digits as usize {
+            return Err(not_a_price());
+        }
+        let scale = 10i64.pow(digits);
+        let pad = 10i64.pow(digits - fraction.len() as u32);
+        let too_large = || ParseError::new(format!("'{raw}' is above the largest price accepted"));
+        let major: i64 = whole.parse().map_err(|_| too_large())?;
+        let minor: i64 = match fraction {
+            "" => 0,
+            f => f.parse::<i64>().map_err(|_| not_a_price())? * pad,
+        };
+        let amount = major
+            .checked_mul(scale)
+            .and_then(|m| m.checked_add(minor))
+            .ok_or_else(too_large)?;
+        Self::price(amount, currency.as_str())
+    }
+
     /// `self * quantity`, or `None` on overflow.
     pub fn times(self, quantity: u64) -> Option<Self> {
         Some(Self {
@@ -153,5 +202,28 @@ mod tests {
         assert_eq!(json, r#"{"amount":1999,"currency":"EUR"}"#);
         let back: Money = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn decimal_prices_become_exact_minor_units_of_their_currency() {
+        let eur = Currency::parse("EUR").unwrap();
+        let amount = |raw: &str, c: Currency| Money::from_decimal(raw, c).map(|m| m.amount);
+        assert_eq!(amount("19.99", eur), Ok(1999));
+        assert_eq!(amount("19.9", eur), Ok(1990));
+        assert_eq!(amount(" 5 ", eur), Ok(500));
+        assert_eq!(amount("0.05", eur), Ok(5));
+        assert_eq!(amount("1500", Currency::parse("JPY").unwrap()), Ok(1500));
+        assert_eq!(amount("1.234", Currency::parse("KWD").unwrap()), Ok(1234));
+        for bad in [
+            "", ".5", "19.999", "-1", "1e3", "1,000.00", "19.99.1", "abc", "+1",
+        ] {
+            assert!(Money::from_decimal(bad, eur).is_err(), "{bad}");
+        }
+        assert!(Money::from_decimal("1.5", Currency::parse("JPY").unwrap()).is_err());
+        assert!(Money::from_decimal("99999999999999999999", eur).is_err());
+        assert!(
+            Money::from_decimal("10000000000.01", eur).is_err(),
+            "above AMOUNT_MAX"
+        );
     }
 }

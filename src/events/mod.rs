@@ -17,7 +17,7 @@ mod webhook;
 mod webhooks;
 
 pub use delivery::Delivery;
-pub use outbox::{Event, EventKind, Outbox};
+pub use outbox::{event_id, Event, EventKind, Outbox};
 pub use settings::EventSettings;
 pub use webhook::{check_url, Webhook, SECRET_LEN_MAX, URL_LEN_MAX};
 pub use webhooks::{WebhookError, Webhooks};

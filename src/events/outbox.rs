@@ -92,7 +92,7 @@ pub struct Event {
 }
 
 /// The id of the event with sequence number `seq`.
-fn event_id(seq: u64) -> String {
+pub fn event_id(seq: u64) -> String {
     format!("evt_{seq:016x}")
 }
 

@@ -55,6 +55,9 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub catalog_settings: CatalogSettings,
+    /// The shop's currency (`[cart] default_currency`): what a Shopify CSV's
+    /// prices are in unless the import says otherwise.
+    pub default_currency: crate::domain::Currency,
     /// Catalog reads as last rendered.
     pub reads: Reads,
     pub inventory: Inventory,
@@ -178,6 +181,8 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
                 .post(admin::webhooks::replay_one),
         )
         .service(web::resource("/products").post(admin::catalog::create_product))
+        .service(web::resource("/catalog/export").get(admin::catalog_transfer::export))
+        .service(web::resource("/catalog/import").post(admin::catalog_transfer::import))
         .service(
             web::resource("/products/{id}")
                 .put(admin::catalog::replace_product)

@@ -15,8 +15,8 @@ mod sku_actor;
 
 pub use availability::{Availability, StockUpdate};
 pub use error::InventoryError;
-pub use persist::{sell_offline, SkuRecord};
+pub use persist::{sell_offline, stored_levels, SkuRecord};
 pub use registry::{Inventory, InventoryParts};
-pub use restock::Restocked;
+pub use restock::{RestockReceipt, Restocked};
 pub use sku::{Hold, Levels, SaleRules, SkuError, SkuState};
 pub use sku_actor::{LapsedHolds, Reserve, Standing, TakeHold};

@@ -39,6 +39,13 @@ impl SkuRecord {
     }
 }
 
+/// A SKU's counters as last committed, `None` if it was never created: for
+/// readers that need no live answer from its actor (the catalog export).
+pub fn stored_levels(store: &Store, sku: &Sku) -> Result<Option<Levels>, StoreError> {
+    let record = store.get::<SkuRecord>(&keys::inventory(sku.as_str()))?;
+    Ok(record.map(|r| r.levels))
+}
+
 /// A SKU as loaded: its state and where its holds are stored.
 pub struct Loaded {
     pub state: SkuState,

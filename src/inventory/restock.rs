@@ -12,9 +12,9 @@ use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::store::{keys, WriteGroup};
 use serde::{Deserialize, Serialize};
 
-/// What a keyed restock leaves in the store.
+/// What a keyed restock leaves in the store (`surge check` reads it too).
 #[derive(Debug, Serialize, Deserialize)]
-struct RestockReceipt {
+pub struct RestockReceipt {
     request_digest: [u8; 32],
     /// When the restock was made (for an operator reading the store).
     at: Millis,

@@ -34,5 +34,5 @@ pub use line::{Place, Status};
 pub use pass::Pass;
 pub use queues::{QueueChange, QueueParts, Queues, TicketState, TicketWatch};
 pub use settings::{QueueSettings, ADMIT_PER_SEC_MAX};
-pub use ticket::{QueueRecord, TicketId, TICKET_ID_PATTERN};
+pub use ticket::{QueueRecord, TicketId, TicketRecord, TICKET_ID_PATTERN};
 pub use token::TOKEN_LEN_MAX;

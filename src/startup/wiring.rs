@@ -133,6 +133,7 @@ pub(super) fn app_state(
     web::Data::new(AppState {
         catalog: parts.catalog,
         catalog_settings: settings.catalog.clone(),
+        default_currency: settings.cart.default_currency,
         reads: http::Reads::new(settings.catalog.cache_max_age_secs),
         inventory: parts.inventory,
         inventory_settings: settings.inventory.clone(),

@@ -53,6 +53,29 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreE
     }
 }
 
+/// Like [`decode`], and the record must be exactly the encoding of what it
+/// decodes to: bytes left over are an error. `surge check` reads records
+/// this way; serving reads tolerate a longer record (a prefix such as a
+/// receipt's head is read that way on purpose).
+pub fn decode_exact<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    // `decode` names the empty record and a wrong version.
+    let Some((&VERSION, body)) = bytes.split_first() else {
+        return decode(key, bytes);
+    };
+    match postcard::take_from_bytes::<T>(body) {
+        Ok((record, [])) => Ok(record),
+        Ok((_, rest)) => Err(corrupt(format!(
+            "{} bytes follow the record's end",
+            rest.len()
+        ))),
+        Err(e) => Err(corrupt(e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +128,26 @@ mod tests {
             matches!(err, StoreError::Corrupt { ref reason, .. } if reason.contains("version 9"))
         );
         assert!(decode::<Sample>(b"k", &[]).is_err());
+        assert!(decode_exact::<Sample>(b"k", &[]).is_err());
         assert!(decode::<Sample>(b"k", &[VERSION, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn an_exact_read_refuses_bytes_past_the_record() {
+        let mut bytes = encode(&Sample {
+            name: "a".into(),
+            count: 7,
+        })
+        .unwrap();
+        assert!(decode_exact::<Sample>(b"k", &bytes).is_ok());
+        bytes.push(0);
+        assert!(
+            decode::<Sample>(b"k", &bytes).is_ok(),
+            "a serving read tolerates it"
+        );
+        let err = decode_exact::<Sample>(b"k", &bytes).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { ref reason, .. } if reason.contains("1 bytes follow"))
+        );
     }
 }

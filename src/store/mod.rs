@@ -8,9 +8,11 @@ pub mod codec;
 mod committer;
 mod error;
 pub mod keys;
+mod offline;
 
 pub use committer::{Committer, CommitterSettings, Completion, Durability, Ticket, WriteGroup};
 pub use error::StoreError;
+pub use offline::{OfflineError, RawRecord, StoreCopy};
 
 use serde::de::DeserializeOwned;
 use std::path::Path;

@@ -105,6 +105,7 @@ async fn crash_cycles(cycles: usize, stock: u64) {
     let mut acked = HashMap::new();
     for cycle in 0..cycles {
         acked.extend(buy_then_kill(server, "CRASH-1", cycle, 32, 40).await);
+        crate::check::assert_clean(dir.path());
         server = Running::start(dir.path()).await;
         check_after_restart(&server, "CRASH-1", &acked).await;
     }

@@ -10,6 +10,8 @@ mod bench;
 mod binary;
 mod carts;
 mod catalog;
+mod catalog_transfer;
+mod check;
 mod checkout;
 mod checkout_crash;
 mod contract;

@@ -80,6 +80,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/skus/{sku}", &["get"]),
     ("/v1/admin/products", &["post"]),
     ("/v1/admin/products/{id}", &["put", "delete"]),
+    ("/v1/admin/catalog/export", &["get"]),
+    ("/v1/admin/catalog/import", &["post"]),
     ("/v1/skus/{sku}/purchase", &["post"]),
     ("/v1/skus/{sku}/queue", &["post"]),
     ("/v1/queue/{ticket}", &["get"]),

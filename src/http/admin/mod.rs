@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod catalog_transfer;
 pub mod inventory;
 pub mod orders;
 pub mod webhooks;

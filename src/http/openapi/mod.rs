@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         admin::orders::list_orders, admin::orders::fulfil, admin::orders::ship,
         admin::orders::deliver, admin::orders::cancel, admin::orders::refund,
         admin::catalog::create_product, admin::catalog::replace_product, admin::catalog::archive_product,
+        admin::catalog_transfer::export, admin::catalog_transfer::import,
         admin::inventory::get_inventory, admin::inventory::restock, admin::inventory::set_stock,
         admin::inventory::set_sale, admin::inventory::stats,
         admin::webhooks::register, admin::webhooks::list, admin::webhooks::get, admin::webhooks::remove,
