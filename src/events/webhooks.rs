@@ -29,6 +29,10 @@ pub enum WebhookError {
     NotFound(String),
     #[error("no dead letter of event {event} for webhook {webhook}")]
     DeadLetterNotFound { webhook: String, event: String },
+    /// A retry of a registration whose webhook has been removed since: the
+    /// key's answer would name a webhook that no longer exists.
+    #[error("the webhook {0} this Idempotency-Key registered has been removed since; register again with a new key")]
+    RemovedSince(String),
     #[error("at most {max} webhooks can be registered")]
     TooMany { max: usize },
     #[error("the webhook is invalid")]
@@ -128,7 +132,8 @@ impl Webhooks {
     }
 
     /// Registers an endpoint, once per Idempotency-Key (a retry answers the
-    /// webhook the key registered); it receives events recorded from now on.
+    /// webhook the key registered, or `RemovedSince` if it is gone); it
+    /// receives events recorded from now on.
     pub async fn register(
         &self,
         url: &str,
@@ -144,12 +149,17 @@ impl Webhooks {
             kinds.join(",").as_bytes(),
             &[u8::from(events.is_some())],
         ]);
-        self.inner
+        let answered = self
+            .inner
             .idempotency
             .once(&self.inner.store, "webhook", key, digest, |keyed| {
                 self.register_once(url, secret, events, keyed)
             })
-            .await
+            .await?;
+        if answered.replayed && !self.is_registered(&answered.value.id) {
+            return Err(WebhookError::RemovedSince(answered.value.id));
+        }
+        Ok(answered)
     }
 
     async fn register_once(

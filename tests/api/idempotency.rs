@@ -204,6 +204,24 @@ async fn products_and_webhooks_are_created_once_per_key() {
     assert_eq!(again, hook);
     let hooks = app.admin_json("/v1/admin/webhooks").await;
     assert_eq!(hooks["items"].as_array().unwrap().len(), 1);
+
+    // Once the webhook is removed, a retry must not answer 201 with an id
+    // that no longer exists, nor register a second one.
+    let id = hook["id"].as_str().unwrap();
+    let removed = app
+        .admin(Method::DELETE, &format!("/v1/admin/webhooks/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status().as_u16(), 204);
+    let gone = assert_problem(register().await.unwrap(), 409).await;
+    assert!(gone["type"]
+        .as_str()
+        .unwrap()
+        .ends_with("/webhook-removed-since"));
+    assert_eq!(gone["webhook_id"], hook["id"]);
+    let hooks = app.admin_json("/v1/admin/webhooks").await;
+    assert_eq!(hooks["items"].as_array().unwrap().len(), 0);
 }
 
 #[tokio::test]

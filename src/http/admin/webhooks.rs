@@ -138,6 +138,10 @@ impl From<WebhookError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "dead-letter-not-found", detail)
             }
             WebhookError::Idempotency(e) => e.into(),
+            WebhookError::RemovedSince(id) => {
+                ApiError::new(StatusCode::CONFLICT, "webhook-removed-since", detail)
+                    .with("webhook_id", id)
+            }
             WebhookError::TooMany { max } => {
                 ApiError::new(StatusCode::CONFLICT, "too-many-webhooks", detail).with("max", max)
             }
@@ -151,7 +155,7 @@ impl From<WebhookError> for ApiError {
     params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key registers nothing and answers the webhook it registered")),
     responses((status = 201, body = WebhookView), (status = 400, body = Problem),
         (status = 401, body = Problem),
-        (status = 409, body = Problem, description = "too-many-webhooks, or the key is in use"),
+        (status = 409, body = Problem, description = "too-many-webhooks, the key is in use, or the webhook the key registered has been removed since (webhook-removed-since)"),
         (status = 422, body = Problem, description = "the key was used for another request")),
     security(("admin_token" = [])))]
 pub async fn register(
