@@ -64,9 +64,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => return bench(*args),
         Some(Command::Check(args)) => return ExitCode::from(surge::check::run(args)),
         Some(Command::Backup(args)) => return ExitCode::from(surge::backup::client::run(args)),
-        Some(Command::Restore(args)) => {
-            return ExitCode::from(surge::backup::restore::run(args))
-        }
+        Some(Command::Restore(args)) => return ExitCode::from(surge::backup::restore::run(args)),
         None => cli.serve,
     };
     match serve(args) {

@@ -241,7 +241,9 @@ pub fn read_manifest(path: &Path) -> Result<(Manifest, u64), FormatError> {
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
     if size < HEADER_LEN + FOOTER_LEN {
-        return Err(FormatError::NotABackup(format!("{size} bytes is too short")));
+        return Err(FormatError::NotABackup(format!(
+            "{size} bytes is too short"
+        )));
     }
     let mut header = [0u8; 12];
     file.read_exact(&mut header)?;
@@ -283,7 +285,9 @@ pub fn read_manifest(path: &Path) -> Result<(Manifest, u64), FormatError> {
 
 fn check_header(header: &[u8; 12]) -> Result<(), FormatError> {
     if &header[..8] != MAGIC {
-        return Err(FormatError::NotABackup("it does not start with SURGEBAK".into()));
+        return Err(FormatError::NotABackup(
+            "it does not start with SURGEBAK".into(),
+        ));
     }
     let version = u32::from_be_bytes(header[8..].try_into().unwrap_or_default());
     if version != FORMAT_VERSION {
@@ -441,7 +445,12 @@ pub fn walk(
         match kind {
             RECORDS => records(&payload, &mut walked, &mut visit).map_err(|p| named(name, p))?,
             BATCH => batch(&payload, &mut walked, &mut visit).map_err(|p| named(name, p))?,
-            other => return Err(named(name, format!("{:?} has no place here", other as char))),
+            other => {
+                return Err(named(
+                    name,
+                    format!("{:?} has no place here", other as char),
+                ))
+            }
         }
         offset += 9 + payload.len() as u64;
         index += 1;

@@ -19,6 +19,8 @@ pub mod format;
 pub mod restore;
 mod settings;
 mod take;
+#[cfg(test)]
+mod tests;
 
 pub use files::BackupFile;
 pub use settings::BackupSettings;
@@ -269,7 +271,10 @@ impl Backups {
         match files::read(&self.inner.dir, id) {
             Ok(Some(file)) => Ok(BackupInfo::from(&file)),
             Ok(None) => Err(BackupError::NotFound(id.to_owned())),
-            Err(e) => Err(BackupError::Io(format!("{}: {e}", self.inner.dir.display()))),
+            Err(e) => Err(BackupError::Io(format!(
+                "{}: {e}",
+                self.inner.dir.display()
+            ))),
         }
     }
 
@@ -288,7 +293,11 @@ impl Backups {
                 newest => newest,
             };
             loop {
-                backups.inner.clock.sleep_until(last.saturating_add(every_ms)).await;
+                backups
+                    .inner
+                    .clock
+                    .sleep_until(last.saturating_add(every_ms))
+                    .await;
                 last = backups.inner.clock.now_ms();
                 if let Err(e) = backups.create(None).await {
                     tracing::warn!(error = %e, "scheduled backup not taken");

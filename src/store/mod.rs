@@ -81,11 +81,7 @@ impl Store {
     /// Starts an online copy of the whole store (see [`OnlineCopy`]); the
     /// writes committed meanwhile are kept up to `tap_bytes_max`.
     pub fn begin_copy(&self, tap_bytes_max: usize) -> Result<OnlineCopy, CopyError> {
-        OnlineCopy::begin(
-            self.db.clone(),
-            self.committer.tap().clone(),
-            tap_bytes_max,
-        )
+        OnlineCopy::begin(self.db.clone(), self.committer.tap().clone(), tap_bytes_max)
     }
 
     /// Hands `group` to the committer and waits until it is durable (or, in
