@@ -193,10 +193,10 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/stats").get(admin::inventory::stats))
         .service(
             web::resource("/backups")
-                .get(admin::backups::list)
-                .post(admin::backups::create),
+                .get(admin::backups::list_backups)
+                .post(admin::backups::create_backup),
         )
-        .service(web::resource("/backups/{id}").get(admin::backups::get))
+        .service(web::resource("/backups/{id}").get(admin::backups::get_backup))
         .service(web::resource("/skus/{sku}/inventory").get(admin::inventory::get_inventory))
         .service(web::resource("/skus/{sku}/restock").post(admin::inventory::restock))
         .service(web::resource("/skus/{sku}/stock").put(admin::inventory::set_stock))

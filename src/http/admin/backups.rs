@@ -25,7 +25,7 @@ pub struct BackupList {
         (status = 500, body = Problem, description = "the backup file could not be written (backup-failed; the cause is logged)"),
         (status = 503, body = Problem, description = "writes outran the copy (backup-overloaded) or the store is unavailable; retry after Retry-After")),
     security(("admin_token" = [])))]
-pub async fn create(
+pub async fn create_backup(
     _admin: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -45,7 +45,7 @@ pub async fn create(
         (status = 401, body = Problem),
         (status = 500, body = Problem, description = "the backup directory could not be read")),
     security(("admin_token" = [])))]
-pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_backups(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let backups = state.backups.clone();
     let items = web::block(move || backups.list())
         .await
@@ -62,7 +62,7 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpRespo
         (status = 404, body = Problem, description = "no such backup (backup-not-found)"),
         (status = 500, body = Problem, description = "the backup directory could not be read")),
     security(("admin_token" = [])))]
-pub async fn get(
+pub async fn get_backup(
     _admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -40,7 +40,7 @@ use utoipa::{Modify, OpenApi};
         admin::inventory::set_sale, admin::inventory::stats,
         admin::webhooks::register, admin::webhooks::list, admin::webhooks::get, admin::webhooks::remove,
         admin::webhooks::dead_letters, admin::webhooks::replay_all, admin::webhooks::replay_one,
-        admin::backups::create, admin::backups::list, admin::backups::get,
+        admin::backups::create_backup, admin::backups::list_backups, admin::backups::get_backup,
         stream::stream,
     ),
     // The id types of path parameters, whose schemas are their rules
