@@ -7,7 +7,7 @@
 //! - [`restore`]: `surge restore`, and the verified restore `surge check`
 //!   reads a backup through;
 //! - [`client`]: `surge backup`, which asks a running node for one;
-//! - [`settings`]: `[backup]`.
+//! - [`settings`]: the `[backup]` section.
 //!
 //! [`Backups`] is what the server holds: one backup at a time, made once
 //! per Idempotency-Key, scheduled on the server's clock, rotated, and

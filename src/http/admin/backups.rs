@@ -45,7 +45,10 @@ pub async fn create_backup(
         (status = 401, body = Problem),
         (status = 500, body = Problem, description = "the backup directory could not be read")),
     security(("admin_token" = [])))]
-pub async fn list_backups(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_backups(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let backups = state.backups.clone();
     let items = web::block(move || backups.list())
         .await
