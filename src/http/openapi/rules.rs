@@ -280,7 +280,6 @@ pub fn query_rules(limits: &Limits) -> Vec<(&'static str, &'static str, Value)> 
             page(DEAD_LETTERS_MAX),
         ),
         ("/v1/events/stream", "skus", sku_list()),
-        // A Shopify CSV's prices: the codes `Currency::parse` takes.
         ("/v1/admin/catalog/import", "currency", currency()),
     ]
 }
