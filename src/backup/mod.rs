@@ -125,6 +125,9 @@ struct Inner {
     running: AtomicBool,
     /// Creation time of the newest backup (0: none), for the age metric.
     newest_ms: AtomicU64,
+    /// Set at shutdown: a backup being taken stops, so that the store can
+    /// be closed and released at once.
+    stopping: Arc<AtomicBool>,
 }
 
 /// Clears the running flag however the backup ends.
@@ -159,6 +162,7 @@ impl Backups {
                 dir,
                 running: AtomicBool::new(false),
                 newest_ms: AtomicU64::new(newest),
+                stopping: Arc::default(),
             }),
         }
     }
@@ -192,16 +196,20 @@ impl Backups {
     /// Takes a backup now, then rotates.
     async fn take_now(&self) -> Result<BackupInfo, BackupError> {
         let inner = &self.inner;
+        if inner.stopping.load(Ordering::Acquire) {
+            return Err(StoreError::Closed.into());
+        }
         if inner.running.swap(true, Ordering::AcqRel) {
             return Err(BackupError::InProgress);
         }
         let _running = Running(&inner.running);
         let created_at_ms = inner.clock.now_ms();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (store, dir, settings) = (
+        let (store, dir, settings, stop) = (
             inner.store.clone(),
             inner.dir.clone(),
             inner.settings.clone(),
+            inner.stopping.clone(),
         );
         std::thread::Builder::new()
             .name("surge-backup".into())
@@ -212,8 +220,13 @@ impl Backups {
                     id: &id,
                     created_at_ms,
                     settings: &settings,
+                    stop: &stop,
                 };
-                let _ = tx.send(take::take(&store, &order));
+                let taken = take::take(&store, &order);
+                // The store handle goes before the answer: once a caller
+                // hears of the end, this thread holds no store.
+                drop(store);
+                let _ = tx.send(taken);
             })
             .map_err(|e| BackupError::Io(format!("starting the backup thread: {e}")))?;
         let taken = rx
@@ -248,6 +261,11 @@ impl Backups {
             Ok(removed) => tracing::info!(removed, "rotated old backups"),
             Err(e) => tracing::warn!(error = %e, "rotating backups failed"),
         }
+    }
+
+    /// Stops a backup being taken (at shutdown), and refuses new ones.
+    pub fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
     }
 
     /// Sets the age of the newest backup (the recovery point) for a scrape.

@@ -12,8 +12,9 @@ use super::files::{self, BackupFile};
 use super::format::{Manifest, Writer, FORMAT_VERSION};
 use super::{BackupError, BackupSettings};
 use crate::clock::{rfc3339, Millis};
-use crate::store::{OnlineCopy, Store, TappedBatch};
+use crate::store::{OnlineCopy, Store, StoreError, TappedBatch};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What to take: the backup's id and when it was asked for.
@@ -22,6 +23,8 @@ pub struct Order<'a> {
     pub id: &'a str,
     pub created_at_ms: Millis,
     pub settings: &'a BackupSettings,
+    /// Set when the server stops: the backup gives up at its next block.
+    pub stop: &'a AtomicBool,
 }
 
 /// Takes a backup of `store` into `order.dir`: a complete `<id>.backup`,
@@ -66,6 +69,9 @@ fn write(store: &Store, order: &Order<'_>, temp: &Path) -> Result<Manifest, Back
     for record in copy.records() {
         let (key, value) = record?;
         if out.record(&key, &value).map_err(|e| io(temp, e))? {
+            if order.stop.load(Ordering::Acquire) {
+                return Err(StoreError::Closed.into());
+            }
             write_batches(&mut out, copy.drain()?, &mut tail).map_err(|e| io(temp, e))?;
             pace.wait(out.offset(), started);
         }

@@ -97,6 +97,7 @@ async fn a_backup_under_writes_restores_to_the_store_at_its_last_commit() {
                 id: "b1",
                 created_at_ms: 1,
                 settings: &settings,
+                stop: &AtomicBool::new(false),
             };
             take(&store, &order).unwrap()
         })
@@ -143,6 +144,7 @@ async fn small_backup(dir: &Path) -> std::path::PathBuf {
         id: "b2",
         created_at_ms: 1,
         settings: &settings,
+        stop: &AtomicBool::new(false),
     };
     let taken = take(&store, &order).unwrap();
     store.close().unwrap();
@@ -199,4 +201,30 @@ async fn a_damaged_backup_restores_nothing_and_a_full_directory_needs_force() {
     assert!(e.to_string().contains("--force"), "{e}");
     let forced = restore::restore(&path, target.path(), true).unwrap();
     assert_eq!(forced.records, 3001, "3000 records and the commit sequence");
+}
+
+#[tokio::test]
+async fn a_backup_stopped_by_shutdown_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(dir.path()).await;
+    let backups = dir.path().join("backups");
+    let settings = BackupSettings::default();
+    let order = Order {
+        dir: &backups,
+        id: "b3",
+        created_at_ms: 1,
+        settings: &settings,
+        stop: &AtomicBool::new(true),
+    };
+    let got = take(&store, &order);
+    assert!(
+        matches!(
+            got,
+            Err(super::BackupError::Store(crate::store::StoreError::Closed))
+        ),
+        "{:?}",
+        got.err()
+    );
+    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 0);
+    store.close().unwrap();
 }

@@ -152,6 +152,8 @@ impl Application {
         // Live streams never finish by themselves; end them so that the
         // graceful stop waits only for real requests.
         state.streams.close();
+        // A backup in progress would hold the store for as long as it runs.
+        state.backups.stop();
         drop(state);
         handle.stop(true).await;
         let served = server.await;
