@@ -1,214 +1,14 @@
-//! The backup file: one file, read and written front to back.
-//!
-//! ```text
-//! header    "SURGEBAK" · format version (u32)
-//! blocks    kind (u8) · payload length (u32) · payload · CRC-32 of the three before
-//!   'R' records:  per record: key length (u32) · key · value length (u32) · value · CRC-32 of key and value
-//!   'B' a batch committed during the copy: commit sequence (u64) · op count (u32) ·
-//!       per op: 1 put / 0 remove (u8) · key length (u32) · key · [value length (u32) · value]
-//!   'M' the manifest (JSON), always last
-//! footer    offset of the manifest block (u64) · "SURGEEND"
-//! ```
-//!
-//! Integers are big-endian. The manifest carries the SHA-256 of every byte
-//! before it, so a restore trusts nothing it has not verified; the footer
-//! lets a listing read the manifest without reading the whole file.
-//! Blocks are applied in file order: a records block holds records scanned
-//! after every batch written before it was applied (see `take`).
+//! Reading a backup file: the manifest through the footer, or the whole
+//! file with every checksum verified.
 
-use serde::{Deserialize, Serialize};
+use super::{
+    record_crc, Entry, Manifest, BATCH, BLOCK_BYTES_MAX, END_MAGIC, FOOTER_LEN, FORMAT_VERSION,
+    HEADER_LEN, MAGIC, MANIFEST, MANIFEST_BYTES_MAX, RECORDS,
+};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-
-pub const MAGIC: &[u8; 8] = b"SURGEBAK";
-pub const END_MAGIC: &[u8; 8] = b"SURGEEND";
-/// The layout written today; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: u64 = 12;
-const FOOTER_LEN: u64 = 16;
-/// A records block is written once its payload reaches this size.
-pub const RECORDS_BLOCK_BYTES: usize = 1024 * 1024;
-/// Largest block a reader accepts (a batch of the largest commit fits).
-const BLOCK_BYTES_MAX: u32 = 512 * 1024 * 1024;
-/// Largest manifest a reader accepts.
-const MANIFEST_BYTES_MAX: u32 = 64 * 1024;
-
-const RECORDS: u8 = b'R';
-const BATCH: u8 = b'B';
-const MANIFEST: u8 = b'M';
-
-/// What a backup holds, written at its end.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Manifest {
-    pub format_version: u32,
-    /// The backup's id (its file name without `.backup`).
-    pub id: String,
-    /// When the copy began (the server's clock), RFC 3339 and milliseconds.
-    pub created_at: String,
-    pub created_at_ms: u64,
-    /// The image is the store after this group commit, and holds every
-    /// write acknowledged before the backup finished copying.
-    pub last_commit_seq: u64,
-    /// The last commit fully in the store when the copy began.
-    pub start_commit_seq: u64,
-    /// Records copied by the scan.
-    pub records: u64,
-    /// Batches committed during the copy, replayed over the records.
-    pub tail_batches: u64,
-    pub tail_ops: u64,
-    /// Blocks before the manifest.
-    pub blocks: u64,
-    /// SHA-256 (hex) of every byte before the manifest block.
-    pub body_sha256: String,
-    pub duration_ms: u64,
-    pub surge_version: String,
-}
-
-/// What a backup file holds, in order.
-pub enum Entry<'a> {
-    Record {
-        key: &'a [u8],
-        value: &'a [u8],
-    },
-    Op {
-        seq: u64,
-        key: &'a [u8],
-        value: Option<&'a [u8]>,
-    },
-}
-
-/// Writes a backup file block by block, hashing what it writes.
-pub struct Writer {
-    out: BufWriter<File>,
-    hash: Sha256,
-    offset: u64,
-    records: Vec<u8>,
-    pub blocks: u64,
-    pub record_count: u64,
-}
-
-impl Writer {
-    pub fn create(path: &Path) -> io::Result<Self> {
-        let file = File::options().write(true).create_new(true).open(path)?;
-        let mut writer = Self {
-            out: BufWriter::with_capacity(1 << 20, file),
-            hash: Sha256::new(),
-            offset: 0,
-            records: Vec::with_capacity(RECORDS_BLOCK_BYTES + 4096),
-            blocks: 0,
-            record_count: 0,
-        };
-        let mut header = MAGIC.to_vec();
-        header.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-        writer.raw(&header)?;
-        Ok(writer)
-    }
-
-    /// Bytes written so far.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)?;
-        self.hash.update(bytes);
-        self.offset += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn block(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|&len| len <= BLOCK_BYTES_MAX)
-            .ok_or_else(|| io::Error::other("a backup block outgrew 512 MiB"))?;
-        let mut head = [0u8; 5];
-        head[0] = kind;
-        head[1..].copy_from_slice(&len.to_be_bytes());
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&head);
-        crc.update(payload);
-        self.raw(&head)?;
-        self.raw(payload)?;
-        self.raw(&crc.finalize().to_be_bytes())?;
-        self.blocks += 1;
-        Ok(())
-    }
-
-    /// Adds a record; returns whether a records block was written.
-    pub fn record(&mut self, key: &[u8], value: &[u8]) -> io::Result<bool> {
-        put_bytes(&mut self.records, key);
-        put_bytes(&mut self.records, value);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(key);
-        crc.update(value);
-        self.records
-            .extend_from_slice(&crc.finalize().to_be_bytes());
-        self.record_count += 1;
-        if self.records.len() < RECORDS_BLOCK_BYTES {
-            return Ok(false);
-        }
-        self.end_records()?;
-        Ok(true)
-    }
-
-    /// Writes the records gathered so far as a block.
-    pub fn end_records(&mut self) -> io::Result<()> {
-        if self.records.is_empty() {
-            return Ok(());
-        }
-        let records = std::mem::take(&mut self.records);
-        self.block(RECORDS, &records)?;
-        self.records = records;
-        self.records.clear();
-        Ok(())
-    }
-
-    /// Writes a batch committed during the copy (after the records before it).
-    pub fn batch<'a>(
-        &mut self,
-        seq: u64,
-        ops: impl ExactSizeIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
-    ) -> io::Result<()> {
-        self.end_records()?;
-        let count = u32::try_from(ops.len()).map_err(io::Error::other)?;
-        let mut payload = Vec::new();
-        payload.extend_from_slice(&seq.to_be_bytes());
-        payload.extend_from_slice(&count.to_be_bytes());
-        for (key, value) in ops {
-            payload.push(u8::from(value.is_some()));
-            put_bytes(&mut payload, key);
-            if let Some(value) = value {
-                put_bytes(&mut payload, value);
-            }
-        }
-        self.block(BATCH, &payload)
-    }
-
-    /// Writes the manifest (given the body's hash) and the footer, and
-    /// syncs the file to disk.
-    pub fn finish(mut self, manifest: impl FnOnce(String) -> Manifest) -> io::Result<Manifest> {
-        self.end_records()?;
-        let digest = hex::encode(std::mem::take(&mut self.hash).finalize());
-        let manifest = manifest(digest);
-        let json = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-        let at = self.offset;
-        self.block(MANIFEST, &json)?;
-        let mut footer = at.to_be_bytes().to_vec();
-        footer.extend_from_slice(END_MAGIC);
-        self.raw(&footer)?;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(manifest)
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Keys and values are far below 4 GiB (the body limit bounds them).
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    out.extend_from_slice(bytes);
-}
 
 /// Why a backup file cannot be trusted, naming where.
 #[derive(Debug, thiserror::Error)]
@@ -360,10 +160,7 @@ fn first_bad_record(payload: &[u8]) -> String {
         let (Ok(key), Ok(value), Ok(crc)) = (cursor.bytes(), cursor.bytes(), cursor.u32()) else {
             return "; the records in it no longer parse".into();
         };
-        let mut check = crc32fast::Hasher::new();
-        check.update(key);
-        check.update(value);
-        if check.finalize() != crc {
+        if record_crc(key, value) != crc {
             return format!("; record {} is damaged", printable(key));
         }
     }
@@ -497,10 +294,7 @@ fn records(
         let key = cursor.bytes()?;
         let value = cursor.bytes()?;
         let stored = cursor.u32()?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(key);
-        crc.update(value);
-        if crc.finalize() != stored {
+        if record_crc(key, value) != stored {
             return Err(format!("record {} is damaged", printable(key)));
         }
         walked.records += 1;
