@@ -21,11 +21,14 @@
 //!   and metrics.
 //! - [`virtual_actors`]: the registry that activates, reaches and
 //!   passivates SKU and cart actors.
+//! - [`backup`]: online backups of a running node (a copy plus the commits
+//!   made meanwhile), `surge backup` and `surge restore`.
 //! - [`check`]: `surge check`, an offline check of a stopped store's
 //!   records and invariants.
 //! - [`startup`]: wires everything together; the only module that knows every
 //!   piece.
 
+pub mod backup;
 pub mod bench;
 pub mod cart;
 pub mod catalog;

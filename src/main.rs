@@ -31,6 +31,14 @@ enum Command {
     /// printed with the key of its record. It reads a private copy of the
     /// store and never writes to it.
     Check(surge::check::CheckArgs),
+    /// Ask a running node for a backup (POST /v1/admin/backups).
+    Backup(surge::backup::client::BackupArgs),
+    /// Restore a backup file into a data directory (exit 0 restored, 1 the
+    /// backup is damaged, 2 cannot run).
+    ///
+    /// Every checksum is verified before anything is written; a non-empty
+    /// directory is refused unless --force.
+    Restore(surge::backup::restore::RestoreArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -55,6 +63,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => args,
         Some(Command::Bench(args)) => return bench(*args),
         Some(Command::Check(args)) => return ExitCode::from(surge::check::run(args)),
+        Some(Command::Backup(args)) => return ExitCode::from(surge::backup::client::run(args)),
+        Some(Command::Restore(args)) => return ExitCode::from(surge::backup::restore::run(args)),
         None => cli.serve,
     };
     match serve(args) {

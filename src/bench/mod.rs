@@ -4,7 +4,7 @@
 //! ends with a report and a check of the invariants read back from the
 //! server. A broken invariant makes the command fail.
 
-mod client;
+pub(crate) mod client;
 mod drop;
 mod goals;
 mod html;

@@ -16,8 +16,9 @@
 //! - [`events`]: the outbox and the deliveries (what "no gaps" can mean);
 //! - [`receipts`]: idempotency receipts point at what they produced.
 //!
-//! The checks read through [`Source`], so that a backup file, restored into
-//! a scratch directory, can be checked by the same code.
+//! The checks read through [`Source`]. A backup file is checked by
+//! verifying its checksums, restoring it into a scratch directory and
+//! checking that store with the same code.
 
 mod events;
 mod links;
@@ -31,9 +32,10 @@ mod tests;
 
 pub use report::{Problem, Report};
 
+use crate::backup::restore::{self, RestoreError};
 use crate::store::{OfflineError, RawRecord, StoreCopy, StoreError};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What a check reads: the records of one store, in key order.
@@ -106,13 +108,21 @@ pub fn check(source: &dyn Source) -> Report {
     report
 }
 
-/// `surge check`'s arguments.
+/// `surge check`'s arguments: a stopped store or a backup file.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["data_dir", "backup_file", "backup"])))]
 pub struct CheckArgs {
     /// Data directory of a stopped server (what `serve --data-dir` was
     /// given; the store is in DIR/sled).
     #[arg(long, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// A backup file: its checksums are verified, then it is restored into
+    /// a private scratch directory and checked like a store.
+    #[arg(value_name = "BACKUP_FILE")]
+    pub backup_file: Option<PathBuf>,
+    /// The same as BACKUP_FILE.
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<PathBuf>,
     /// Where the private copy of the store is made (it needs the store's
     /// size free) [default: the system's temporary directory].
     #[arg(long, value_name = "DIR")]
@@ -131,12 +141,58 @@ pub const CANNOT_RUN: u8 = 2;
 pub fn run(args: CheckArgs) -> u8 {
     let started = Instant::now();
     let scratch = args.scratch.unwrap_or_else(std::env::temp_dir);
-    let copy = match StoreCopy::of_data_dir(&args.data_dir, &scratch) {
+    let code = match (args.data_dir, args.backup_file.or(args.backup)) {
+        (Some(data_dir), _) => check_data_dir(&data_dir, &scratch),
+        (None, Some(backup)) => check_backup(&backup, &scratch),
+        (None, None) => {
+            eprintln!("surge check: name a --data-dir or a backup file");
+            CANNOT_RUN
+        }
+    };
+    if code != CANNOT_RUN {
+        println!("checked in {:.1?}", started.elapsed());
+    }
+    code
+}
+
+/// Verifies a backup's checksums, restores it into a scratch directory and
+/// checks the store that gives.
+fn check_backup(backup: &Path, scratch: &Path) -> u8 {
+    let restored = match tempfile::Builder::new()
+        .prefix("surge-check-backup-")
+        .tempdir_in(scratch)
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("surge check: {}: {e}", scratch.display());
+            return CANNOT_RUN;
+        }
+    };
+    match restore::restore(backup, restored.path(), false) {
+        Ok(done) => println!(
+            "surge check: backup {} (taken {}, up to commit {}): every checksum holds",
+            done.manifest.id, done.manifest.created_at, done.manifest.last_commit_seq
+        ),
+        Err(e @ RestoreError::Damaged { .. }) => {
+            println!("problem: {e}");
+            println!("1 problem(s)");
+            return PROBLEMS;
+        }
+        Err(e) => {
+            eprintln!("surge check: {e}");
+            return CANNOT_RUN;
+        }
+    }
+    check_data_dir(restored.path(), scratch)
+}
+
+fn check_data_dir(data_dir: &Path, scratch: &Path) -> u8 {
+    let copy = match StoreCopy::of_data_dir(data_dir, scratch) {
         Ok(copy) => copy,
         Err(OfflineError::Unreadable(e)) => {
             println!(
                 "problem: {}: sled cannot open the store: {e}",
-                args.data_dir.display()
+                data_dir.display()
             );
             println!("1 problem(s)");
             return PROBLEMS;
@@ -148,12 +204,11 @@ pub fn run(args: CheckArgs) -> u8 {
     };
     println!(
         "surge check: {} (read from a private copy, {} bytes)",
-        args.data_dir.display(),
+        data_dir.display(),
         copy.copied_bytes()
     );
     let report = check(&copy);
     println!("{report}");
-    println!("checked in {:.1?}", started.elapsed());
     match report.is_clean() {
         true => CLEAN,
         false => PROBLEMS,

@@ -3,13 +3,15 @@
 //! receipt must decode as its scope's outcome and point at what the call
 //! produced: an order's receipt at an order that exists, a product's at a
 //! product. Webhooks can be removed while their creation's receipt is kept,
-//! so a webhook receipt is only decoded. Restock receipts name nothing (a
+//! so a webhook receipt is only decoded; so is a backup's (rotation deletes
+//! backup files; the receipt still answers a retry). Restock receipts name nothing (a
 //! digest and a time). Orders made by purchases and checkouts are their
 //! own receipts (their ids derive from the key): they exist or not.
 
 use super::records::reason;
 use super::report::Report;
 use super::{present, Source};
+use crate::backup::BackupInfo;
 use crate::domain::ProductId;
 use crate::events::Webhook;
 use crate::idempotency::Receipt;
@@ -21,6 +23,7 @@ enum Outcome {
     Order,
     Product,
     Webhook,
+    Backup,
 }
 
 fn outcome_of(scope: &str) -> Option<Outcome> {
@@ -30,6 +33,7 @@ fn outcome_of(scope: &str) -> Option<Outcome> {
         }
         "product" => Some(Outcome::Product),
         "webhook" => Some(Outcome::Webhook),
+        "backup" => Some(Outcome::Backup),
         _ => None,
     }
 }
@@ -51,6 +55,7 @@ pub fn decode(key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
         Some(Outcome::Order) => codec::decode_exact::<Receipt<Order>>(key, bytes).map(drop),
         Some(Outcome::Product) => codec::decode_exact::<Receipt<ProductId>>(key, bytes).map(drop),
         Some(Outcome::Webhook) => codec::decode_exact::<Receipt<Webhook>>(key, bytes).map(drop),
+        Some(Outcome::Backup) => codec::decode_exact::<Receipt<BackupInfo>>(key, bytes).map(drop),
         None => Err(corrupt(&format!(
             "no keyed call leaves receipts of scope '{scope}'"
         ))),

@@ -111,6 +111,7 @@ const KINDS: &[Kind] = &[
     single(keys::IDEMPOTENCY_SECRET, "meta", exact::<[u8; 32]>),
     single(keys::ADMISSION_SECRET, "meta", exact::<[u8; 32]>),
     single(keys::SEEDED, "meta", exact::<bool>),
+    single(keys::COMMIT_SEQ, "meta", exact::<u64>),
 ];
 
 fn kind_of(key: &[u8]) -> Option<&'static Kind> {

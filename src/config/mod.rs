@@ -32,6 +32,7 @@ pub struct Settings {
     pub payment: crate::payment::PaymentSettings,
     pub events: crate::events::EventSettings,
     pub idempotency: crate::idempotency::IdempotencySettings,
+    pub backup: crate::backup::BackupSettings,
     pub customers: CustomerSettings,
     pub rate_limits: RateLimitSettings,
     pub queue: crate::queue::QueueSettings,
@@ -79,6 +80,7 @@ impl Settings {
             .and(self.payment.validate())
             .and(self.events.validate())
             .and(self.idempotency.validate())
+            .and(self.backup.validate())
             .and(self.customers.validate())
             .and(self.rate_limits.validate())
             .and(self.queue.validate())

@@ -74,6 +74,8 @@ pub struct AppState {
     pub orders: Orders,
     /// The waiting rooms of drops.
     pub queues: Queues,
+    /// Online backups of this node.
+    pub backups: crate::backup::Backups,
     pub store: Store,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
@@ -189,6 +191,12 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
                 .delete(admin::catalog::archive_product),
         )
         .service(web::resource("/stats").get(admin::inventory::stats))
+        .service(
+            web::resource("/backups")
+                .get(admin::backups::list_backups)
+                .post(admin::backups::create_backup),
+        )
+        .service(web::resource("/backups/{id}").get(admin::backups::get_backup))
         .service(web::resource("/skus/{sku}/inventory").get(admin::inventory::get_inventory))
         .service(web::resource("/skus/{sku}/restock").post(admin::inventory::restock))
         .service(web::resource("/skus/{sku}/stock").put(admin::inventory::set_stock))

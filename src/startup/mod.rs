@@ -67,7 +67,7 @@ impl Application {
         let store = Store::open(&settings.store.sled_dir(), settings.store.committer())?;
         let token = admin_token(&secrets, &settings.store.data_dir)?;
         let parts = Parts::start(&settings, &store, clock.clone()).await?;
-        let background = vec![
+        let mut background = vec![
             retry_cancellations(parts.orders.clone()),
             idempotency::purge_periodically(
                 store.clone(),
@@ -80,6 +80,7 @@ impl Application {
             )),
             actix_web::rt::spawn(queue::run(parts.queues.clone())),
         ];
+        background.extend(parts.backups.schedule());
         let woken = parts.inventory.wake_held()?;
         tracing::info!(
             skus = woken,
@@ -151,6 +152,8 @@ impl Application {
         // Live streams never finish by themselves; end them so that the
         // graceful stop waits only for real requests.
         state.streams.close();
+        // A backup in progress would hold the store for as long as it runs.
+        state.backups.stop();
         drop(state);
         handle.stop(true).await;
         let served = server.await;

@@ -2,6 +2,7 @@
 //! start, and the recovery that runs before anything serves.
 
 use super::CANCELLATION_RETRY;
+use crate::backup::Backups;
 use crate::cart::{CartParts, Carts, StoredCarts};
 use crate::catalog::{self, Catalog, Seeded};
 use crate::checkout::{recovery, Checkouts};
@@ -29,6 +30,7 @@ pub(super) struct Parts {
     pub(super) carts: Carts,
     pub(super) orders: Orders,
     pub(super) queues: Queues,
+    pub(super) backups: Backups,
     pub(super) store: Store,
 }
 
@@ -88,9 +90,16 @@ impl Parts {
         let carts = Self::carts(settings, store, &catalog, &orders, &idempotency, &clock);
         let stored_carts = StoredCarts {
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
         };
         recover(&orders, &inventory, &stored_carts).await?;
+        let backups = Backups::new(
+            store.clone(),
+            idempotency.clone(),
+            clock.clone(),
+            settings.backup.clone(),
+            &settings.store.data_dir,
+        );
         Ok(Self {
             catalog,
             inventory,
@@ -99,6 +108,7 @@ impl Parts {
             carts,
             orders,
             queues,
+            backups,
             store: store.clone(),
         })
     }
@@ -153,6 +163,7 @@ pub(super) fn app_state(
         carts: parts.carts,
         orders: parts.orders,
         queues: parts.queues,
+        backups: parts.backups,
         store: parts.store,
         ready,
         durability: settings.store.durability,

@@ -10,8 +10,15 @@
 //! flushed. Callers rely on it: an empty group is a durability barrier for
 //! everything already visible in the store (webhook delivery sends events it
 //! read before such a commit).
+//!
+//! Every batch gets the next commit sequence number, written in the batch
+//! itself (`meta/commit_seq`), so a store (and a backup of it) says which
+//! commits it holds. While an online backup copies the store, the committer
+//! also hands each batch it applies to the backup's [`Tap`]: that costs a
+//! lock and a `Vec` move per batch, never a wait on the backup.
 
-use super::{codec, StoreError};
+use super::tap::{Op, SharedTap};
+use super::{codec, keys, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -118,6 +125,14 @@ pub struct Committer {
     /// every later write (fail-stop): a later batch built on the failed one's
     /// state must not land without it, and no client may be told "done".
     failed: Arc<AtomicBool>,
+    /// What a running backup is told of each batch.
+    tap: SharedTap,
+}
+
+/// What the committer thread shares with its handle.
+struct Shared {
+    failed: Arc<AtomicBool>,
+    tap: SharedTap,
 }
 
 impl Committer {
@@ -130,16 +145,35 @@ impl Committer {
             );
         }
         let failed = Arc::new(AtomicBool::new(false));
-        let thread_failed = failed.clone();
+        let last_seq = match db.get(keys::COMMIT_SEQ)? {
+            Some(bytes) => codec::decode::<u64>(keys::COMMIT_SEQ, &bytes)?,
+            None => 0,
+        };
+        let tap = SharedTap::new(last_seq);
+        let shared = Shared {
+            failed: failed.clone(),
+            tap: tap.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("surge-committer".into())
-            .spawn(move || run(db, rx, settings, thread_failed))
+            .spawn(move || run(db, rx, settings, shared))
             .map_err(|e| StoreError::io(format!("starting the committer thread: {e}")))?;
         Ok(Self {
             tx,
             thread: Mutex::new(Some(thread)),
             failed,
+            tap,
         })
+    }
+
+    /// The tap a backup installs to see every batch applied meanwhile.
+    pub(super) fn tap(&self) -> &SharedTap {
+        &self.tap
+    }
+
+    /// The sequence number of the last batch applied.
+    pub fn last_seq(&self) -> u64 {
+        self.tap.last_seq()
     }
 
     /// Whether a write failed; the store then takes no more writes.
@@ -193,17 +227,25 @@ impl Committer {
     }
 }
 
-fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, failed: Arc<AtomicBool>) {
+/// One batch being gathered: the sled batch, the same writes in order (for a
+/// backup's tap), and whom to tell when it is durable.
+#[derive(Default)]
+struct Gathered {
+    batch: sled::Batch,
+    ops: Vec<Op>,
+    waiters: Vec<Completion>,
+}
+
+fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Shared) {
     let window = Duration::from_micros(settings.commit_window_us);
     let batch_max = settings.commit_batch_max.max(1);
-    let mut waiters = Vec::new();
+    let Shared { failed, tap } = shared;
     loop {
         let Ok(first) = rx.recv() else { return };
-        let mut batch = sled::Batch::default();
-        let mut ops = 0usize;
-        let mut stop = !gather(first, &mut batch, &mut ops, &mut waiters);
+        let mut gathered = Gathered::default();
+        let mut stop = !gather(first, &mut gathered);
         let deadline = Instant::now() + window;
-        while !stop && ops < batch_max {
+        while !stop && gathered.ops.len() < batch_max {
             let next = match rx.try_recv() {
                 Ok(job) => job,
                 Err(_) if window.is_zero() => break,
@@ -212,11 +254,11 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, failed: Arc
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 },
             };
-            stop = !gather(next, &mut batch, &mut ops, &mut waiters);
+            stop = !gather(next, &mut gathered);
         }
         if failed.load(Ordering::Acquire) {
-            complete(&mut waiters, &Err(StoreError::Failed));
-        } else if !write(&db, batch, ops, &mut waiters, settings.durability) {
+            complete(&mut gathered.waiters, &Err(StoreError::Failed));
+        } else if !write(&db, gathered, &tap, settings.durability) {
             failed.store(true, Ordering::Release);
         }
         if stop {
@@ -226,42 +268,54 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, failed: Arc
 }
 
 /// Adds a job to the batch; returns false for `Stop`.
-fn gather(
-    job: Job,
-    batch: &mut sled::Batch,
-    ops: &mut usize,
-    waiters: &mut Vec<Completion>,
-) -> bool {
+fn gather(job: Job, gathered: &mut Gathered) -> bool {
     match job {
         Job::Write { group, done } => {
-            *ops += group.ops.len();
             for (key, value) in group.ops {
-                match value {
-                    Some(value) => batch.insert(key, value),
-                    None => batch.remove(key),
+                // `IVec`s: the tap's copy of a write is a reference count.
+                let key = sled::IVec::from(key);
+                let value = value.map(sled::IVec::from);
+                match &value {
+                    Some(value) => gathered.batch.insert(key.clone(), value.clone()),
+                    None => gathered.batch.remove(key.clone()),
                 }
+                gathered.ops.push((key, value));
             }
-            waiters.push(done);
+            gathered.waiters.push(done);
             true
         }
         Job::Stop => false,
     }
 }
 
-fn write(
-    db: &sled::Db,
-    batch: sled::Batch,
-    ops: usize,
-    waiters: &mut Vec<Completion>,
-    durability: Durability,
-) -> bool {
+fn write(db: &sled::Db, gathered: Gathered, tap: &SharedTap, durability: Durability) -> bool {
+    let Gathered {
+        mut batch,
+        mut ops,
+        mut waiters,
+    } = gathered;
     if waiters.is_empty() {
         return true;
     }
     // An empty batch still flushes: an empty group is a barrier that
     // completes only after every group queued before it is durable.
     let started = Instant::now();
-    let mut result = db.apply_batch(batch).map_err(StoreError::from);
+    let op_count = ops.len();
+    let seq = tap.last_seq() + 1;
+    let mut result = codec::encode(&seq).map(|bytes| {
+        let (key, value) = (sled::IVec::from(keys::COMMIT_SEQ), sled::IVec::from(bytes));
+        batch.insert(key.clone(), value.clone());
+        ops.push((key, Some(value)));
+    });
+    if result.is_ok() {
+        result = db.apply_batch(batch).map_err(StoreError::from);
+    }
+    if result.is_ok() {
+        // Before any waiter hears of it: a backup that ends after an
+        // acknowledgement holds the acknowledged write.
+        tap.applied(seq, ops);
+    }
+    let waiters = &mut waiters;
     if result.is_ok() && durability == Durability::Relaxed {
         complete(waiters, &result);
     }
@@ -269,10 +323,10 @@ fn write(
         result = db.flush().map(drop).map_err(StoreError::from);
     }
     if let Err(e) = &result {
-        tracing::error!(error = %e, ops, "group commit failed; the store refuses writes until restarted");
+        tracing::error!(error = %e, ops = op_count, "group commit failed; the store refuses writes until restarted");
     }
     complete(waiters, &result);
-    metrics::histogram!("surge_commit_batch_ops").record(ops as f64);
+    metrics::histogram!("surge_commit_batch_ops").record(op_count as f64);
     metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
     result.is_ok()
 }
@@ -318,7 +372,8 @@ mod tests {
         }
         let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
-        assert_eq!(db.len(), 51);
+        assert_eq!(db.len(), 52, "51 keys and the commit sequence");
+        assert!(committer.last_seq() >= 1);
         committer.stop();
     }
 
@@ -400,8 +455,8 @@ mod tests {
         }
         assert_eq!(
             db.len(),
-            n,
-            "every accepted group was written, nothing else"
+            n + 1,
+            "every accepted group was written (and the commit sequence), nothing else"
         );
         let mut g = WriteGroup::new();
         g.remove(b"k0".to_vec());

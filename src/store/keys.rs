@@ -48,6 +48,8 @@ pub const QUEUE: &[u8] = b"queue/";
 /// Waiting-room tickets, by SKU, then the queue's generation (big-endian),
 /// then ticket id: `qticket/<sku>/<generation><ticket>`.
 pub const QUEUE_TICKET: &[u8] = b"qticket/";
+/// The sequence number of the last group commit (written in every batch).
+pub const COMMIT_SEQ: &[u8] = b"meta/commit_seq";
 /// The secret that signs waiting-room admissions.
 pub const ADMISSION_SECRET: &[u8] = b"meta/admission_secret";
 

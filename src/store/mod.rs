@@ -7,12 +7,16 @@
 pub mod codec;
 mod committer;
 mod error;
+mod image;
 pub mod keys;
 mod offline;
+mod tap;
 
 pub use committer::{Committer, CommitterSettings, Completion, Durability, Ticket, WriteGroup};
 pub use error::StoreError;
-pub use offline::{OfflineError, RawRecord, StoreCopy};
+pub use image::StoreImage;
+pub use offline::{in_use, OfflineError, RawRecord, StoreCopy};
+pub use tap::{CopyError, OnlineCopy, TappedBatch};
 
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -72,6 +76,12 @@ impl Store {
 
     pub fn committer(&self) -> &Committer {
         &self.committer
+    }
+
+    /// Starts an online copy of the whole store (see [`OnlineCopy`]); the
+    /// writes committed meanwhile are kept up to `tap_bytes_max`.
+    pub fn begin_copy(&self, tap_bytes_max: usize) -> Result<OnlineCopy, CopyError> {
+        OnlineCopy::begin(self.db.clone(), self.committer.tap().clone(), tap_bytes_max)
     }
 
     /// Hands `group` to the committer and waits until it is durable (or, in

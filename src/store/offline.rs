@@ -107,6 +107,16 @@ impl StoreCopy {
     }
 }
 
+/// Whether a running server (or a tool) holds the lock on the store of the
+/// data directory `data_dir`. False when it holds no store.
+pub fn in_use(data_dir: &Path) -> bool {
+    let Ok(file) = File::open(data_dir.join("sled").join("db")) else {
+        return false;
+    };
+    // Closing the file releases a lock taken here.
+    file.try_lock_exclusive().is_err()
+}
+
 /// Copies the files under `from` into `to` (created); returns the bytes.
 fn copy_tree(from: &Path, to: &Path) -> Result<u64, OfflineError> {
     fs::create_dir_all(to).map_err(|e| io(to, e))?;

@@ -43,6 +43,8 @@ pub fn test_settings(dir: &Path) -> Settings {
     s.server.body_limit_bytes = 16 * 1024;
     s.server.shutdown_timeout_secs = 5;
     s.store.data_dir = dir.to_path_buf();
+    // Not the default (beside the data directory): the test's own.
+    s.backup.dir = dir.join("backups");
     s.catalog.seed_file = PathBuf::new();
     s
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod admission;
 mod auth;
+mod backups;
 mod bad_input;
 mod bad_requests;
 mod bench;

@@ -31,6 +31,7 @@ pub fn command(dir: &Path, port: u16) -> Command {
     ])
     .arg(dir)
     .env("SURGE_CATALOG__SEED_FILE", "")
+    .env("SURGE_BACKUP__DIR", dir.join("backups"))
     .env("SURGE_ADMIN_TOKEN", TOKEN)
     .env("SURGE_LOG__FILTER", "warn")
     .env_remove("RUST_LOG");

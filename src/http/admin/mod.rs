@@ -3,6 +3,7 @@
 //! argument answers only callers that present the admin token.
 
 pub mod auth;
+pub mod backups;
 pub mod catalog;
 pub mod catalog_transfer;
 pub mod inventory;

@@ -1,6 +1,6 @@
 //! OpenAPI links: where one answer's id feeds another call (product → SKU
 //! → purchase → order → pay, fulfil, refund; cart → lines → checkout;
-//! webhook → dead letters), so that a client, or a stateful test, can
+//! webhook → dead letters; backup → backup), so that a client, or a stateful test, can
 //! follow them.
 
 use serde_json::{json, Value};
@@ -45,6 +45,8 @@ const CART_LINE: &[(&str, &str)] = &[
 const WEBHOOK: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const TICKET: &[(&str, &str)] = &[("ticket", "$response.body#/ticket")];
 const PAGE_WEBHOOK: &[(&str, &str)] = &[("id", "$response.body#/items/0/id")];
+const BACKUP: &[(&str, &str)] = &[("id", "$response.body#/id")];
+const PAGE_BACKUP: &[(&str, &str)] = &[("id", "$response.body#/items/0/id")];
 const DEAD_LETTER: &[(&str, &str)] = &[
     ("id", "$request.path.id"),
     ("event_id", "$response.body#/items/0/event_id"),
@@ -101,6 +103,8 @@ fn links() -> Vec<Link> {
         link("join", "201", "get_ticket", TICKET),
         link("join", "201", "ticket_stream", TICKET),
         link("get_ticket", "200", "ticket_stream", TICKET),
+        link("create_backup", "201", "get_backup", BACKUP),
+        link("list_backups", "200", "get_backup", PAGE_BACKUP),
     ];
     for (source, status, params) in [
         ("create_product", "201", FIRST_VARIANT),

@@ -3,7 +3,7 @@
 //!
 //! Handlers return [`ApiError`] (`api_error`). Each capability's closed
 //! error list becomes one through a `From` impl in a file of its own
-//! (`catalog`, `commerce`, `inventory`, `queue`, `store`) that takes the `type` from
+//! (`backup`, `catalog`, `commerce`, `inventory`, `queue`, `store`) that takes the `type` from
 //! the error's `code()` (where it has one) and decides only the status and
 //! the facts shown.
 //! `edge` answers what fails before any handler runs: malformed bodies,
@@ -11,6 +11,7 @@
 //! internals; the cause goes to the log.
 
 mod api_error;
+mod backup;
 mod catalog;
 mod commerce;
 pub mod edge;
