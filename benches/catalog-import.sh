@@ -4,11 +4,14 @@
 # (three variants per product) and the same catalog as JSON lines (one SKU
 # per product), imports each into a fresh store of the release binary, then
 # the same file again (nothing changes), exports, stops the server and
-# checks the store offline.
+# checks the store offline. After each import, CREATES products (default
+# 200) are created one at a time with POST /v1/admin/products, to show what
+# a single catalog change costs with the whole catalog in place.
 #
 #   cargo build --release && benches/catalog-import.sh [SKUS]
 set -euo pipefail
 SKUS=${1:-100000}
+CREATES=${CREATES:-200}
 BIN=${SURGE_BIN:-./target/release/surge}
 PORT=${PORT:-18480}
 WORK=$(mktemp -d)
@@ -43,6 +46,13 @@ run() { # FORMAT FILE CONTENT-TYPE
       --data-binary @"$2" "localhost:$PORT/v1/admin/catalog/import?currency=USD"
     head -c 120 "$WORK/report.json"; echo
   done
+  local first=$(date +%s.%N)
+  for i in $(seq 1 "$CREATES"); do
+    curl -sf -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' \
+      -d "{\"id\":\"one-$i\",\"title\":\"One $i\",\"variants\":[{\"sku\":\"ONE-$i\",\"price\":{\"amount\":500,\"currency\":\"USD\"},\"stock\":5}]}" \
+      "localhost:$PORT/v1/admin/products"
+  done
+  echo "$1 then $CREATES single creates: $(echo "scale=2; ($(date +%s.%N) - $first) * 1000 / $CREATES" | bc) ms each (curl included)"
   curl -s -o "$WORK/export.jsonl" -w "$1 export: %{time_total} s, " \
     -H 'Authorization: Bearer bench' "localhost:$PORT/v1/admin/catalog/export"
   echo "$(wc -l < "$WORK/export.jsonl") lines"

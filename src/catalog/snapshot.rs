@@ -1,12 +1,17 @@
 //! An immutable view of the whole catalog. Readers hold an `Arc` to one
 //! snapshot for the length of a request; the writer builds the next one and
 //! swaps it in, so a read never sees half of a change.
+//!
+//! The maps are persistent (imbl's, structurally shared): the next
+//! snapshot is a copy of the current one that costs what the change
+//! touches, not the size of the catalog (a `std` copy of 100,000 SKUs took
+//! about 20 ms per product created).
 
 use super::model::{Product, Variant};
 use crate::domain::{ProductId, Sku};
 use crate::store::codec;
+use imbl::{HashMap, OrdMap};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -36,7 +41,7 @@ pub struct Page {
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    products: BTreeMap<ProductId, Entry>,
+    products: OrdMap<ProductId, Entry>,
     /// Current variants of every product, live or archived.
     variants: HashMap<Sku, (ProductId, usize)>,
     /// Every SKU ever created, and the product that owns it forever.
@@ -78,7 +83,7 @@ impl Snapshot {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut items: Vec<Arc<Product>> = self
             .products
-            .range((start, Bound::Unbounded))
+            .range::<_, ProductId>((start, Bound::Unbounded))
             .map(|(_, e)| &e.product)
             .filter(|p| !p.archived && category.is_none_or(|c| p.category.as_str() == c))
             .take(limit + 1)
