@@ -45,4 +45,5 @@ pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod virtual_actors;

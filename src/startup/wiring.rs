@@ -12,9 +12,11 @@ use crate::http::{self, Admission, AppState, FrontDoor, Streams};
 use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory, InventoryParts};
 use crate::order::{OrderParts, Orders, UnpaidOrders};
-use crate::payment::Payments;
+use crate::payment::stripe::StripeGateway;
+use crate::payment::{PaymentProvider, Payments};
 use crate::queue::{QueueParts, Queues};
 use crate::store::Store;
+use crate::tls::Tls;
 use actix_web::web;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -30,6 +32,10 @@ pub(super) struct Parts {
     pub(super) orders: Orders,
     pub(super) queues: Queues,
     pub(super) store: Store,
+    /// How outbound connections (webhooks, Stripe) are made.
+    pub(super) tls: Tls,
+    /// The Stripe gateway, when it is the provider (for its webhook).
+    pub(super) stripe: Option<Arc<StripeGateway>>,
 }
 
 impl Parts {
@@ -75,12 +81,20 @@ impl Parts {
             settings: settings.queue.clone(),
         })
         .await?;
+        let tls = Tls::new(&settings.tls).map_err(|e| anyhow::anyhow!(e))?;
+        let (payments, stripe) = match settings.payment.provider {
+            PaymentProvider::Simulated => (Payments::simulated(&settings.payment), None),
+            PaymentProvider::Stripe => {
+                let (payments, gateway) = Payments::stripe(&settings.payment, tls.clone());
+                (payments, Some(gateway))
+            }
+        };
         let orders = Orders::new(OrderParts {
             store: store.clone(),
             catalog: catalog.clone(),
             inventory: inventory.clone(),
             idempotency: idempotency.clone(),
-            payments: Arc::new(Payments::simulated(&settings.payment)),
+            payments: Arc::new(payments),
             outbox: outbox.clone(),
             clock: clock.clone(),
             queues: queues.clone(),
@@ -100,6 +114,8 @@ impl Parts {
             orders,
             queues,
             store: store.clone(),
+            tls,
+            stripe,
         })
     }
 

@@ -74,9 +74,16 @@ impl From<PaymentError> for ApiError {
         let code = e.code();
         let detail = e.to_string();
         match e {
-            PaymentError::Declined { .. } => {
-                ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
+            PaymentError::Declined { decline_code, .. } => {
+                let declined = ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail);
+                match decline_code {
+                    Some(decline_code) => declined.with("decline_code", decline_code),
+                    None => declined,
+                }
             }
+            // Answered as 202 by the routes that can start an action; any
+            // other route meeting it has a payment already pending.
+            PaymentError::ActionRequired(_) => ApiError::new(StatusCode::CONFLICT, code, detail),
             PaymentError::Timeout | PaymentError::Failed(_) => ApiError::unavailable(
                 code,
                 "the payment gateway did not answer; nothing was charged and the stock stays held",
@@ -205,6 +212,7 @@ mod tests {
             (
                 OrderError::Payment(PaymentError::Declined {
                     reason: "no".into(),
+                    decline_code: None,
                 }),
                 402,
                 "payment-declined",
