@@ -40,6 +40,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod order;
 pub mod payment;
+pub mod payment_events;
 pub mod queue;
 pub mod secrets;
 pub mod startup;

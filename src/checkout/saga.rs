@@ -10,7 +10,7 @@ use crate::domain::{CartId, CustomerId, Email, OrderId, ShippingAddress, Sku};
 use crate::events::EventKind;
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::{payment_ref, Order, Orders};
-use crate::payment::{Authorization, PaymentToken};
+use crate::payment::{Authorization, PaymentError, PaymentToken, PendingAction};
 use crate::store::{keys, StoreError, WriteGroup};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,11 @@ pub enum CheckoutStep {
     Started,
     /// The payment is authorized; `sold` lines of the order are sold.
     Authorized { auth: Authorization, sold: usize },
+    /// The payment waits for the customer (3-D Secure); nothing is sold,
+    /// the cart stays frozen with its holds. The provider's webhook, a
+    /// retry of the checkout or a `pay` of the order resumes it
+    /// ([`Checkouts::resume`]).
+    AwaitingAction { pending: PendingAction },
 }
 
 /// The durable state of one checkout, under `checkout/<order id>`.
@@ -136,7 +141,12 @@ impl Checkouts {
         };
         // The saga's first durable step rides with the first hold extension:
         // one commit round instead of two.
-        let begun = with_record(cart.frozen, &record);
+        let CartWrites {
+            frozen,
+            reopened,
+            checked_out,
+        } = cart;
+        let begun = with_record(frozen, &record);
         let extended = match begun {
             Ok(begun) => {
                 self.extend_holds(&record, customer, &holds, now, begun)
@@ -145,22 +155,127 @@ impl Checkouts {
             Err(e) => Err(e.into()),
         };
         if let Err(e) = extended {
-            self.reopen(&record, cart.reopened).await;
+            self.reopen(&record, reopened).await;
             return Outcome::failed(e, CartAfter::Reopened);
         }
         let auth = match self.authorize(&mut record, &token).await {
             Ok(auth) => auth,
+            Err(CheckoutError::Payment(PaymentError::ActionRequired(pending))) => {
+                return self.await_action(record, *pending, reopened).await;
+            }
             Err(e) => {
-                self.reopen(&record, cart.reopened).await;
+                self.reopen(&record, reopened).await;
                 return Outcome::failed(e, CartAfter::Reopened);
             }
         };
+        let cart = CartWrites {
+            frozen: WriteGroup::new(),
+            reopened,
+            checked_out,
+        };
+        self.sell_and_finish(record, auth, cart).await
+    }
+
+    /// Sells the lines of an authorized checkout and captures, or undoes
+    /// what was sold.
+    async fn sell_and_finish(
+        &self,
+        mut record: CheckoutRecord,
+        auth: Authorization,
+        cart: CartWrites,
+    ) -> Outcome {
         if let Err((sold, e)) = self.sell_lines(&mut record).await {
             metrics::counter!("surge_checkouts_total", "outcome" => "stock-lost").increment(1);
             let after = self.undo_sold(record, auth, sold, cart.reopened).await;
             return Outcome::failed(e, after);
         }
         self.finish(record, auth, cart.checked_out).await
+    }
+
+    /// Records that the payment waits for the customer: the cart stays
+    /// frozen, its holds kept, until the checkout is resumed.
+    async fn await_action(
+        &self,
+        mut record: CheckoutRecord,
+        pending: PendingAction,
+        reopened: WriteGroup,
+    ) -> Outcome {
+        record.order.payment = Some(payment_ref(&pending.auth, &record.token));
+        record.step = CheckoutStep::AwaitingAction {
+            pending: pending.clone(),
+        };
+        let written = match with_record(WriteGroup::new(), &record) {
+            Ok(group) => self.orders.store.commit(group).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            self.orders.void(&record.order.id, &pending.auth).await;
+            self.reopen(&record, reopened).await;
+            return Outcome::failed(e, CartAfter::Reopened);
+        }
+        let waiting = PaymentError::ActionRequired(Box::new(pending));
+        Outcome::failed(waiting, CartAfter::Frozen)
+    }
+
+    /// Whether a checkout waiting for the customer has outlived its holds.
+    pub fn lapsed(&self, record: &CheckoutRecord, now: Millis) -> bool {
+        now >= record.order.created_at.saturating_add(self.hold_ms)
+    }
+
+    /// The checkout of order `id` if it waits for the customer's action.
+    pub fn pending(&self, id: &OrderId) -> Result<Option<CheckoutRecord>, CheckoutError> {
+        let record: Option<CheckoutRecord> = self.orders.store.get(&keys::checkout(id.as_str()))?;
+        Ok(record.filter(|r| matches!(r.step, CheckoutStep::AwaitingAction { .. })))
+    }
+
+    /// Goes on with a checkout whose payment waited for the customer: asks
+    /// the gateway where it stands; authorized, the lines are sold and the
+    /// payment captured (as a checkout that never waited); declined, the
+    /// payment is voided and the cart reopens; still waiting, nothing
+    /// changes. A checkout waiting longer than its holds last
+    /// (`checkout_hold_secs`), whatever the gateway says, is given up:
+    /// voided, cart reopened. The cart actor calls this (it owns the cart).
+    pub async fn resume(&self, id: &OrderId, cart: CartWrites, now: Millis) -> Outcome {
+        let record = match self.pending(id) {
+            Ok(Some(record)) => record,
+            Ok(None) => return Outcome::failed(CheckoutError::NotPending, CartAfter::Frozen),
+            Err(e) => return Outcome::failed(e, CartAfter::Frozen),
+        };
+        let CheckoutStep::AwaitingAction { pending } = record.step.clone() else {
+            return Outcome::failed(CheckoutError::NotPending, CartAfter::Frozen);
+        };
+        let op = format!("checkout:{id}");
+        let answer = if self.lapsed(&record, now) {
+            Err(CheckoutError::ActionLapsed)
+        } else {
+            self.orders
+                .payments
+                .resume(&op, &pending.auth)
+                .await
+                .map_err(CheckoutError::from)
+        };
+        match answer {
+            Ok(auth) => {
+                let mut record = record;
+                record.order.payment = Some(payment_ref(&auth, &record.token));
+                record.step = CheckoutStep::Authorized {
+                    auth: auth.clone(),
+                    sold: 0,
+                };
+                self.sell_and_finish(record, auth, cart).await
+            }
+            Err(
+                e @ (CheckoutError::ActionLapsed
+                | CheckoutError::Payment(PaymentError::Declined { .. })),
+            ) => {
+                metrics::counter!("surge_checkouts_total", "outcome" => "action-failed")
+                    .increment(1);
+                self.orders.void(id, &pending.auth).await;
+                self.reopen(&record, cart.reopened).await;
+                Outcome::failed(e, CartAfter::Reopened)
+            }
+            Err(e) => Outcome::failed(e, CartAfter::Frozen),
+        }
     }
 
     /// Makes every line's hold last the checkout out, re-taking a lapsed hold

@@ -14,6 +14,7 @@ use crate::inventory::{Availability, Inventory, InventoryParts};
 use crate::order::{OrderParts, Orders, UnpaidOrders};
 use crate::payment::stripe::StripeGateway;
 use crate::payment::{PaymentProvider, Payments};
+use crate::payment_events::{StripeWebhook, StripeWebhookParts};
 use crate::queue::{QueueParts, Queues};
 use crate::store::Store;
 use crate::tls::Tls;
@@ -146,6 +147,17 @@ pub(super) fn app_state(
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     clock: Arc<dyn Clock>,
 ) -> web::Data<AppState> {
+    let stripe_webhook = parts.stripe.map(|gateway| {
+        Arc::new(StripeWebhook::new(StripeWebhookParts {
+            secret: settings.payment.stripe_webhook_secret.clone(),
+            tolerance_secs: settings.payment.stripe_webhook_tolerance_secs,
+            gateway,
+            carts: parts.carts.clone(),
+            orders: parts.orders.clone(),
+            store: parts.store.clone(),
+            clock: clock.clone(),
+        }))
+    });
     web::Data::new(AppState {
         catalog: parts.catalog,
         catalog_settings: settings.catalog.clone(),
@@ -170,6 +182,7 @@ pub(super) fn app_state(
         orders: parts.orders,
         queues: parts.queues,
         store: parts.store,
+        stripe_webhook,
         ready,
         durability: settings.store.durability,
         metrics,

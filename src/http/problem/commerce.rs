@@ -6,6 +6,7 @@ use super::api_error::ApiError;
 use crate::cart::CartError;
 use crate::order::OrderError;
 use crate::payment::PaymentError;
+use crate::payment_events::StripeWebhookError;
 use actix_web::http::StatusCode;
 
 /// A request that is well-formed but cannot be carried out as asked.
@@ -20,7 +21,9 @@ impl From<CartError> for ApiError {
             CartError::NotFound(_) | CartError::LineNotFound(_) => answer(StatusCode::NOT_FOUND),
             CartError::Busy | CartError::Passivated => ApiError::unavailable(code, detail, 1),
             CartError::CheckedOut(order) => answer(StatusCode::CONFLICT).with("order_id", order),
-            CartError::CheckoutInProgress => answer(StatusCode::CONFLICT),
+            CartError::CheckoutInProgress
+            | CartError::NoPendingCheckout
+            | CartError::ActionLapsed => answer(StatusCode::CONFLICT),
             CartError::LinesUnavailable(ref skus) => {
                 let skus: Vec<String> = skus.iter().map(ToString::to_string).collect();
                 answer(StatusCode::CONFLICT).with("skus", skus)
@@ -96,6 +99,23 @@ impl From<PaymentError> for ApiError {
             ),
             PaymentError::Invalid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+            }
+        }
+    }
+}
+
+impl From<StripeWebhookError> for ApiError {
+    fn from(e: StripeWebhookError) -> Self {
+        let code = e.code();
+        let detail = e.to_string();
+        match e {
+            StripeWebhookError::Signature(_) | StripeWebhookError::Malformed(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+            }
+            StripeWebhookError::InProgress => ApiError::new(StatusCode::CONFLICT, code, detail),
+            StripeWebhookError::Unavailable(why) => {
+                tracing::warn!(error = %why, "a Stripe event could not be applied; Stripe will deliver it again");
+                ApiError::unavailable(code, "the event cannot be applied now", 5)
             }
         }
     }
