@@ -3,10 +3,10 @@
 //! (the raw body, byte for byte). An event is genuine when one `v1` matches
 //! (compared in constant time) and `t` is within the tolerance of now, so a
 //! captured event cannot be replayed later. Several `v1` appear while a
-//! secret is being rolled.
+//! secret is being rolled. The MAC is the one surge's own webhooks use.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::events::signature::mac;
+use hmac::Mac;
 
 /// Why a signature is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -66,16 +66,6 @@ pub fn verify(
 pub fn sign(payload: &[u8], secret: &str, timestamp: u64) -> String {
     let digest = mac(secret, timestamp, payload).finalize().into_bytes();
     format!("t={timestamp},v1={}", hex::encode(digest))
-}
-
-fn mac(secret: &str, timestamp: u64, payload: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(payload);
-    mac
 }
 
 #[cfg(test)]
