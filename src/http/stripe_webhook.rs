@@ -7,7 +7,8 @@
 
 use crate::http::problem::{ApiError, Problem};
 use crate::http::AppState;
-use crate::payment_events::Received;
+use crate::payment::stripe::signature::SignatureError;
+use crate::payment_events::{Received, StripeWebhookError};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The header Stripe signs its deliveries with.
@@ -18,7 +19,7 @@ const SIGNATURE_HEADER: &str = "Stripe-Signature";
     params(("Stripe-Signature" = String, Header,
         description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint's signing secret>")),
     responses((status = 200, body = Received, description = "taken: applied, ignored, or a duplicate of an event already applied"),
-        (status = 400, body = Problem, description = "stripe-signature-invalid (forged, or outside the timestamp tolerance), stripe-event-invalid"),
+        (status = 400, body = Problem, description = "stripe-signature-invalid (missing, forged, or outside the timestamp tolerance), stripe-event-invalid"),
         (status = 404, body = Problem, description = "stripe-not-configured: payments do not go through Stripe on this server"),
         (status = 409, body = Problem, description = "stripe-event-in-progress: another delivery of the same event is being applied; Stripe retries"),
         (status = 503, body = Problem, description = "stripe-event-unavailable: it cannot be applied now; Stripe delivers it again")))]
@@ -27,6 +28,11 @@ pub async fn receive(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // Unsigned is malformed whatever this server's provider.
+    let Some(signature) = req.headers().get(SIGNATURE_HEADER) else {
+        return Err(StripeWebhookError::Signature(SignatureError::Malformed).into());
+    };
+    let signature = signature.to_str().unwrap_or("").to_owned();
     let Some(webhook) = state.stripe_webhook.clone() else {
         return Err(ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,
@@ -34,12 +40,6 @@ pub async fn receive(
             "this server does not take payments through Stripe ([payment] provider is not \"stripe\")",
         ));
     };
-    let signature = req
-        .headers()
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
     // Applied to the end even if Stripe hangs up: a payment must not stop
     // between its steps.
     let received = actix_web::rt::spawn(async move { webhook.receive(&signature, &body).await })

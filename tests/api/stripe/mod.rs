@@ -451,6 +451,8 @@ async fn without_stripe_the_webhook_route_is_404() {
     let app = crate::helpers::spawn_app().await;
     let problem = assert_problem(deliver_signed(&app, b"{}").await, 404).await;
     assert_eq!(kind(&problem), "stripe-not-configured");
+    let unsigned = assert_problem(deliver(&app, b"{}", None).await, 400).await;
+    assert_eq!(kind(&unsigned), "stripe-signature-invalid");
 }
 
 #[tokio::test]
