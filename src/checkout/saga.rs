@@ -93,7 +93,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn failed(e: impl Into<CheckoutError>, cart: CartAfter) -> Self {
+    pub(super) fn failed(e: impl Into<CheckoutError>, cart: CartAfter) -> Self {
         Self {
             result: Err(e.into()),
             cart,
@@ -104,9 +104,9 @@ impl Outcome {
 /// Runs checkouts: the saga's steps and compensations.
 #[derive(Clone)]
 pub struct Checkouts {
-    orders: Orders,
+    pub(super) orders: Orders,
     /// How long every hold must still last when a checkout starts, in ms.
-    hold_ms: u64,
+    pub(super) hold_ms: u64,
 }
 
 impl Checkouts {
@@ -178,7 +178,7 @@ impl Checkouts {
 
     /// Sells the lines of an authorized checkout and captures, or undoes
     /// what was sold.
-    async fn sell_and_finish(
+    pub(super) async fn sell_and_finish(
         &self,
         mut record: CheckoutRecord,
         auth: Authorization,
@@ -190,92 +190,6 @@ impl Checkouts {
             return Outcome::failed(e, after);
         }
         self.finish(record, auth, cart.checked_out).await
-    }
-
-    /// Records that the payment waits for the customer: the cart stays
-    /// frozen, its holds kept, until the checkout is resumed.
-    async fn await_action(
-        &self,
-        mut record: CheckoutRecord,
-        pending: PendingAction,
-        reopened: WriteGroup,
-    ) -> Outcome {
-        record.order.payment = Some(payment_ref(&pending.auth, &record.token));
-        record.step = CheckoutStep::AwaitingAction {
-            pending: pending.clone(),
-        };
-        let written = match with_record(WriteGroup::new(), &record) {
-            Ok(group) => self.orders.store.commit(group).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            self.orders.void(&record.order.id, &pending.auth).await;
-            self.reopen(&record, reopened).await;
-            return Outcome::failed(e, CartAfter::Reopened);
-        }
-        let waiting = PaymentError::ActionRequired(Box::new(pending));
-        Outcome::failed(waiting, CartAfter::Frozen)
-    }
-
-    /// Whether a checkout waiting for the customer has outlived its holds.
-    pub fn lapsed(&self, record: &CheckoutRecord, now: Millis) -> bool {
-        now >= record.order.created_at.saturating_add(self.hold_ms)
-    }
-
-    /// The checkout of order `id` if it waits for the customer's action.
-    pub fn pending(&self, id: &OrderId) -> Result<Option<CheckoutRecord>, CheckoutError> {
-        let record: Option<CheckoutRecord> = self.orders.store.get(&keys::checkout(id.as_str()))?;
-        Ok(record.filter(|r| matches!(r.step, CheckoutStep::AwaitingAction { .. })))
-    }
-
-    /// Goes on with a checkout whose payment waited for the customer: asks
-    /// the gateway where it stands; authorized, the lines are sold and the
-    /// payment captured (as a checkout that never waited); declined, the
-    /// payment is voided and the cart reopens; still waiting, nothing
-    /// changes. A checkout waiting longer than its holds last
-    /// (`checkout_hold_secs`), whatever the gateway says, is given up:
-    /// voided, cart reopened. The cart actor calls this (it owns the cart).
-    pub async fn resume(&self, id: &OrderId, cart: CartWrites, now: Millis) -> Outcome {
-        let record = match self.pending(id) {
-            Ok(Some(record)) => record,
-            Ok(None) => return Outcome::failed(CheckoutError::NotPending, CartAfter::Frozen),
-            Err(e) => return Outcome::failed(e, CartAfter::Frozen),
-        };
-        let CheckoutStep::AwaitingAction { pending } = record.step.clone() else {
-            return Outcome::failed(CheckoutError::NotPending, CartAfter::Frozen);
-        };
-        let op = format!("checkout:{id}");
-        let answer = if self.lapsed(&record, now) {
-            Err(CheckoutError::ActionLapsed)
-        } else {
-            self.orders
-                .payments
-                .resume(&op, &pending.auth)
-                .await
-                .map_err(CheckoutError::from)
-        };
-        match answer {
-            Ok(auth) => {
-                let mut record = record;
-                record.order.payment = Some(payment_ref(&auth, &record.token));
-                record.step = CheckoutStep::Authorized {
-                    auth: auth.clone(),
-                    sold: 0,
-                };
-                self.sell_and_finish(record, auth, cart).await
-            }
-            Err(
-                e @ (CheckoutError::ActionLapsed
-                | CheckoutError::Payment(PaymentError::Declined { .. })),
-            ) => {
-                metrics::counter!("surge_checkouts_total", "outcome" => "action-failed")
-                    .increment(1);
-                self.orders.void(id, &pending.auth).await;
-                self.reopen(&record, cart.reopened).await;
-                Outcome::failed(e, CartAfter::Reopened)
-            }
-            Err(e) => Outcome::failed(e, CartAfter::Frozen),
-        }
     }
 
     /// Makes every line's hold last the checkout out, re-taking a lapsed hold
@@ -456,7 +370,7 @@ impl Checkouts {
     }
 
     /// Writes the cart as it was before the checkout and drops the record.
-    async fn reopen(&self, record: &CheckoutRecord, reopened: WriteGroup) {
+    pub(super) async fn reopen(&self, record: &CheckoutRecord, reopened: WriteGroup) {
         let mut group = reopened;
         group.remove(keys::checkout(record.order.id.as_str()));
         if let Err(e) = self.orders.store.commit(group).await {
@@ -467,7 +381,10 @@ impl Checkouts {
 }
 
 /// `group` with the checkout's record put in it.
-fn with_record(mut group: WriteGroup, record: &CheckoutRecord) -> Result<WriteGroup, StoreError> {
+pub(super) fn with_record(
+    mut group: WriteGroup,
+    record: &CheckoutRecord,
+) -> Result<WriteGroup, StoreError> {
     group.put(keys::checkout(record.order.id.as_str()), record)?;
     Ok(group)
 }
