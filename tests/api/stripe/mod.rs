@@ -481,3 +481,54 @@ async fn the_webhook_needs_no_customer_token_when_tokens_are_on() {
     let problem = assert_problem(deliver(&app, &payload, None).await, 400).await;
     assert_eq!(kind(&problem), "stripe-signature-invalid");
 }
+
+#[tokio::test]
+async fn a_checkout_waiting_for_the_customer_survives_a_restart_and_a_later_pay_completes_it() {
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |_| {}).await;
+    create_sku(&app, "ST-9", 5).await;
+    let cart = filled_cart(&app, "ST-9", 1).await;
+    let (order_id, intent) = three_d_secure_checkout(&app, &cart, "st-restart").await;
+    let app = app.restart().await;
+    assert_eq!(get_cart(&app, &cart).await["status"], "checking_out");
+    assert_eq!(order(&app, &order_id).await["status"], "awaiting_payment");
+    // Still waiting: pay answers the same action.
+    let waiting = pay_keyed(&app, &order_id, "pm_card_threeDSecure2Required", "pay-9").await;
+    assert_eq!(
+        json_body(waiting, 202).await["payment"]["authorization_id"],
+        intent.as_str()
+    );
+    fake.authenticate(&intent);
+    let paid = json_body(
+        pay_keyed(&app, &order_id, "pm_card_threeDSecure2Required", "pay-9b").await,
+        200,
+    )
+    .await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(get_cart(&app, &cart).await["status"], "checked_out");
+    let inv = inventory(&app, "ST-9").await;
+    assert_eq!(inv["sold"], 1);
+    assert_conserved(&inv);
+}
+
+#[tokio::test]
+async fn an_abandoned_three_d_secure_is_given_up_when_the_cart_is_used_after_its_holds_lapse() {
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |_| {}).await;
+    create_sku(&app, "ST-10", 5).await;
+    let cart = filled_cart(&app, "ST-10", 1).await;
+    let (order_id, intent) = three_d_secure_checkout(&app, &cart, "st-abandon").await;
+    // Before the holds lapse the cart stays frozen.
+    let busy = crate::carts::add_line(&app, &cart, "ST-10", 1).await;
+    assert_eq!(
+        kind(&assert_problem(busy, 409).await),
+        "checkout-in-progress"
+    );
+    app.advance(Duration::from_secs(
+        app.settings.cart.checkout_hold_secs + 1,
+    ));
+    json_body(crate::carts::add_line(&app, &cart, "ST-10", 1).await, 200).await;
+    assert_eq!(get_cart(&app, &cart).await["status"], "open");
+    assert_eq!(fake.intent(&intent)["status"], "canceled");
+    assert_problem(app.get(&format!("/v1/orders/{order_id}")).await, 404).await;
+}
