@@ -140,6 +140,9 @@ impl PaymentSettings {
         if self.stripe_webhook_secret.is_empty() {
             return Err("payment.provider = \"stripe\" needs payment.stripe_webhook_secret (whsec_… from the webhook endpoint in Stripe's dashboard; better from the environment: SURGE_PAYMENT__STRIPE_WEBHOOK_SECRET)".into());
         }
+        if self.fallback {
+            return Err("payment.fallback (a second simulated gateway) cannot be used with provider = \"stripe\"".into());
+        }
         if self.stripe_webhook_tolerance_secs == 0 {
             return Err("payment.stripe_webhook_tolerance_secs must be at least 1".into());
         }
@@ -220,6 +223,9 @@ mod tests {
             stripe(|s| s.stripe_api_base = "http://127.0.0.1:9000".into()),
             Ok(())
         );
+        assert!(stripe(|s| s.fallback = true)
+            .unwrap_err()
+            .contains("fallback"));
         for bad in [
             "http://api.stripe.com",
             "ftp://127.0.0.1",
