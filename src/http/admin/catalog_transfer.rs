@@ -106,7 +106,8 @@ pub struct ImportQuery {
         content((String = "application/x-ndjson"), (String = "text/csv"))),
     responses(
         (status = 200, body = ImportReport, description = "products created, updated (stock kept) or unchanged, and every refused row; importing the same body again changes nothing"),
-        (status = 400, body = Problem, description = "an invalid currency, or a CSV without Shopify's columns: nothing imported"),
+        (status = 400, body = Problem, description = "an invalid currency: nothing imported"),
+        (status = 422, body = Problem, description = "unreadable-import: a CSV without Shopify's columns: nothing imported"),
         (status = 401, body = Problem),
         (status = 413, body = Problem, description = "over the body limit: said at once when Content-Length is over it; otherwise the batches read before the limit are in (`imported_so_far`)"),
         (status = 415, body = Problem, description = "neither JSON lines nor CSV"),
@@ -197,7 +198,14 @@ fn too_large(limit: u64) -> ApiError {
 /// problem says how much was done.
 fn stopped(e: ImportError) -> ApiError {
     match e {
-        ImportError::Unreadable(why) => ApiError::bad_request("unreadable-import", why),
+        // The body fits the document (any text); what it says cannot be
+        // imported: 422, as every request the document takes but surge
+        // cannot carry out.
+        ImportError::Unreadable(why) => ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "unreadable-import",
+            why,
+        ),
         ImportError::Failed { error, so_far } => with_so_far(error.into(), &so_far),
     }
 }
