@@ -11,7 +11,7 @@ use super::model::{Cart, CartLine, CartState};
 use super::registry::{CartEnv, CartInbox};
 use crate::catalog::{CatalogError, SkuStatus};
 use crate::checkout::CheckoutRequest;
-use crate::domain::{Quantity, Sku};
+use crate::domain::{OrderId, Quantity, Sku};
 use crate::idempotency::{request_digest, IdempotencyError, IdempotencyKey};
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::Order;
@@ -70,6 +70,9 @@ pub(super) struct Keyed {
 pub enum Message {
     Change(LineChange, Option<Keyed>, Reply<(Cart, bool)>),
     Checkout(CheckoutRequest, Reply<(Order, bool)>),
+    /// Goes on with the checkout of this order, waiting for the customer's
+    /// payment action.
+    Resume(OrderId, Reply<Order>),
 }
 
 impl Message {
@@ -77,6 +80,7 @@ impl Message {
         match self {
             Message::Change(_, _, reply) => drop(reply.send(Err(e))),
             Message::Checkout(_, reply) => drop(reply.send(Err(e))),
+            Message::Resume(_, reply) => drop(reply.send(Err(e))),
         }
     }
 }
@@ -119,7 +123,14 @@ impl CartActor {
     }
 
     async fn handle(&mut self, message: Message) {
+        if matches!(message, Message::Change(..)) {
+            self.give_up_lapsed_action().await;
+        }
         match message {
+            Message::Resume(order, reply) => {
+                let result = self.resume_checkout(&order).await;
+                let _ = reply.send(result);
+            }
             Message::Change(change, keyed, reply) => {
                 let result = self.change(change, keyed).await;
                 let _ = reply.send(result);

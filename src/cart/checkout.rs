@@ -65,6 +65,17 @@ impl CartActor {
             }
             return Ok((existing, true));
         }
+        if self.cart.state == CartState::CheckingOut(req.order_id.clone()) {
+            // A retry of a checkout waiting for the customer's action: it
+            // goes on from where it stands (never a second payment).
+            if let Some(pending) = checkouts.pending(&req.order_id)? {
+                if pending.order.request_digest != req.request_digest {
+                    return Err(IdempotencyError::Reused.into());
+                }
+                return Ok((self.resume_checkout(&req.order_id).await?, false));
+            }
+        }
+        self.give_up_lapsed_action().await;
         self.ensure_open()?;
         let now = self.env.clock.now_ms();
         let order = self.price(&req, now)?;
@@ -96,6 +107,59 @@ impl CartActor {
             CartAfter::Frozen => frozen,
         };
         Ok((outcome.result?, false))
+    }
+
+    /// Goes on with the checkout of `id` if it waits for the customer's
+    /// action; answers the order if that checkout already finished.
+    pub(super) async fn resume_checkout(&mut self, id: &OrderId) -> Result<Order, CartError> {
+        match &self.cart.state {
+            CartState::CheckingOut(pending) if pending == id => {}
+            CartState::CheckedOut(done) if done == id => {
+                return self
+                    .env
+                    .checkouts
+                    .existing(id)?
+                    .ok_or(CartError::NoPendingCheckout);
+            }
+            _ => return Err(CartError::NoPendingCheckout),
+        }
+        let now = self.env.clock.now_ms();
+        let frozen = self.cart.clone();
+        let (reopened, checked_out) = (
+            self.cart_as(CartState::Open, now),
+            self.cart_as(CartState::CheckedOut(id.clone()), now),
+        );
+        let writes = CartWrites {
+            frozen: cart_group(&frozen)?,
+            reopened: cart_group(&reopened)?,
+            checked_out: cart_group(&checked_out)?,
+        };
+        let outcome = self.env.checkouts.resume(id, writes, now).await;
+        self.cart = match outcome.cart {
+            CartAfter::Reopened => reopened,
+            CartAfter::CheckedOut => checked_out,
+            CartAfter::Frozen => frozen,
+        };
+        Ok(outcome.result?)
+    }
+
+    /// A checkout that waited for the customer's action longer than its
+    /// holds last is given up (its payment voided) the next time the cart
+    /// is used, so an abandoned 3-D Secure never freezes a cart for good.
+    pub(super) async fn give_up_lapsed_action(&mut self) {
+        let CartState::CheckingOut(id) = &self.cart.state else {
+            return;
+        };
+        let id = id.clone();
+        let lapsed = match self.env.checkouts.pending(&id) {
+            Ok(Some(record)) => self.env.checkouts.lapsed(&record, self.env.clock.now_ms()),
+            _ => false,
+        };
+        if lapsed {
+            if let Err(e) = self.resume_checkout(&id).await {
+                tracing::info!(order = %id, error = %e, "gave up a checkout whose payment action lapsed");
+            }
+        }
     }
 
     fn cart_as(&self, state: CartState, updated_at: Millis) -> Cart {

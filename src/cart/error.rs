@@ -22,6 +22,10 @@ pub enum CartError {
     CheckedOut(String),
     #[error("a checkout of this cart is in progress")]
     CheckoutInProgress,
+    #[error("no checkout of this order waits for the customer's action")]
+    NoPendingCheckout,
+    #[error("the customer did not complete the payment's action before the checkout's holds lapsed; the cart is open again")]
+    ActionLapsed,
     #[error("a cart holds at most {max} lines")]
     TooManyLines { max: usize },
     #[error("a line holds at most {max} units")]
@@ -56,6 +60,8 @@ impl From<CheckoutError> for CartError {
     fn from(e: CheckoutError) -> Self {
         match e {
             CheckoutError::LinesUnavailable(skus) => CartError::LinesUnavailable(skus),
+            CheckoutError::NotPending => CartError::NoPendingCheckout,
+            CheckoutError::ActionLapsed => CartError::ActionLapsed,
             CheckoutError::Inventory(e) => CartError::Inventory(e),
             CheckoutError::Order(e) => CartError::Order(e),
             CheckoutError::Payment(e) => CartError::Payment(e),
@@ -74,6 +80,8 @@ impl CartError {
             Self::Busy | Self::Passivated => "busy",
             Self::CheckedOut(_) => "cart-checked-out",
             Self::CheckoutInProgress => "checkout-in-progress",
+            Self::NoPendingCheckout => "no-pending-payment",
+            Self::ActionLapsed => "payment-action-lapsed",
             Self::TooManyLines { .. } => "too-many-lines",
             Self::QuantityTooLarge { .. } => "quantity-too-large",
             Self::CurrencyMismatch { .. } => "currency-mismatch",

@@ -8,10 +8,10 @@ use super::checkout::CheckoutDetails;
 use super::error::CartError;
 use super::model::{Cart, CartState};
 use crate::catalog::Catalog;
-use crate::checkout::Checkouts;
+use crate::checkout::{CheckoutRecord, Checkouts};
 use crate::clock::Clock;
 use crate::config::CartSettings;
-use crate::domain::{CartId, Currency, CustomerId};
+use crate::domain::{CartId, Currency, CustomerId, OrderId};
 use crate::idempotency::{request_digest, Idempotency, IdempotencyError, IdempotencyKey};
 use crate::inventory::Inventory;
 use crate::order::Order;
@@ -179,15 +179,32 @@ impl Carts {
         details: CheckoutDetails,
         key: &IdempotencyKey,
     ) -> Result<(Order, bool), CartError> {
-        let order_id = self
-            .env
-            .idempotency
-            .order_id(&format!("checkout:{id}"), key);
+        let order_id = self.checkout_order_id(id, key);
         // Before anything can write the order: a retry must look it up.
         self.env.idempotency.remember(&order_id);
         let request = details.request(id, order_id);
         self.call(id, |reply| Message::Checkout(request.clone(), reply))
             .await
+    }
+
+    /// The order a checkout of cart `id` with `key` makes.
+    pub fn checkout_order_id(&self, id: &CartId, key: &IdempotencyKey) -> OrderId {
+        self.env
+            .idempotency
+            .order_id(&format!("checkout:{id}"), key)
+    }
+
+    /// Goes on with the checkout of order `order` of cart `id`, waiting for
+    /// the customer's payment action (after the provider's webhook, or the
+    /// customer's `pay`): the order, paid, or why not yet.
+    pub async fn resume_checkout(&self, id: &CartId, order: &OrderId) -> Result<Order, CartError> {
+        self.call(id, |reply| Message::Resume(order.clone(), reply))
+            .await
+    }
+
+    /// The checkout of order `order` if it waits for the customer's action.
+    pub fn pending_checkout(&self, order: &OrderId) -> Result<Option<CheckoutRecord>, CartError> {
+        Ok(self.env.checkouts.pending(order)?)
     }
 
     /// Number of live cart actors.

@@ -235,7 +235,7 @@ fn read_checkouts(source: &dyn Source, pending: &mut Pending, report: &mut Repor
             report.problem(&key, format!("the checkout inside is of order {id}"));
         }
         let sold = match record.step {
-            CheckoutStep::Started => 0,
+            CheckoutStep::Started | CheckoutStep::AwaitingAction { .. } => 0,
             CheckoutStep::Authorized { sold, .. } => sold,
         };
         if sold > 0 && !present(source, &keys::order(id), report) {

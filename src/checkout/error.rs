@@ -10,6 +10,10 @@ use crate::store::StoreError;
 pub enum CheckoutError {
     #[error("these lines hold no stock: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
     LinesUnavailable(Vec<Sku>),
+    #[error("no checkout of this order waits for the customer's action")]
+    NotPending,
+    #[error("the customer did not complete the payment's action before the checkout's holds lapsed; the cart is open again")]
+    ActionLapsed,
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error(transparent)]

@@ -23,6 +23,7 @@
 //! [`CheckoutCarts`], which the cart module implements.
 
 mod error;
+mod pending;
 pub mod recovery;
 mod saga;
 

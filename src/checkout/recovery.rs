@@ -10,6 +10,8 @@
 //!   captured, the cart marked checked out. A line whose hold is gone cannot
 //!   be sold; the order is then cancelled and its sold lines return.
 //! - A cancellation returns its remaining lines and its payment.
+//! - A checkout waiting for the customer's action (3-D Secure) is left
+//!   waiting: nothing of it was interrupted.
 
 use super::{CheckoutRecord, CheckoutStep};
 use crate::domain::{CartId, OrderId};
@@ -53,6 +55,9 @@ pub async fn checkouts(
                 finish(orders, availability, carts, record).await?;
                 done.checkouts_finished += 1;
             }
+            // Waiting for the customer is not an interruption: the
+            // provider's webhook or the customer resumes it as before.
+            CheckoutStep::AwaitingAction { .. } => continue,
             step => {
                 if let CheckoutStep::Authorized { auth, .. } = step {
                     orders.void(&id, auth).await;

@@ -10,7 +10,7 @@ use crate::domain::{CartId, CustomerId, Email, OrderId, ShippingAddress, Sku};
 use crate::events::EventKind;
 use crate::inventory::{InventoryError, SkuError, TakeHold};
 use crate::order::{payment_ref, Order, Orders};
-use crate::payment::{Authorization, PaymentToken};
+use crate::payment::{Authorization, PaymentError, PaymentToken, PendingAction};
 use crate::store::{keys, StoreError, WriteGroup};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,11 @@ pub enum CheckoutStep {
     Started,
     /// The payment is authorized; `sold` lines of the order are sold.
     Authorized { auth: Authorization, sold: usize },
+    /// The payment waits for the customer (3-D Secure); nothing is sold,
+    /// the cart stays frozen with its holds. The provider's webhook, a
+    /// retry of the checkout or a `pay` of the order resumes it
+    /// ([`Checkouts::resume`]).
+    AwaitingAction { pending: PendingAction },
 }
 
 /// The durable state of one checkout, under `checkout/<order id>`.
@@ -88,7 +93,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn failed(e: impl Into<CheckoutError>, cart: CartAfter) -> Self {
+    pub(super) fn failed(e: impl Into<CheckoutError>, cart: CartAfter) -> Self {
         Self {
             result: Err(e.into()),
             cart,
@@ -99,9 +104,9 @@ impl Outcome {
 /// Runs checkouts: the saga's steps and compensations.
 #[derive(Clone)]
 pub struct Checkouts {
-    orders: Orders,
+    pub(super) orders: Orders,
     /// How long every hold must still last when a checkout starts, in ms.
-    hold_ms: u64,
+    pub(super) hold_ms: u64,
 }
 
 impl Checkouts {
@@ -136,7 +141,12 @@ impl Checkouts {
         };
         // The saga's first durable step rides with the first hold extension:
         // one commit round instead of two.
-        let begun = with_record(cart.frozen, &record);
+        let CartWrites {
+            frozen,
+            reopened,
+            checked_out,
+        } = cart;
+        let begun = with_record(frozen, &record);
         let extended = match begun {
             Ok(begun) => {
                 self.extend_holds(&record, customer, &holds, now, begun)
@@ -145,16 +155,35 @@ impl Checkouts {
             Err(e) => Err(e.into()),
         };
         if let Err(e) = extended {
-            self.reopen(&record, cart.reopened).await;
+            self.reopen(&record, reopened).await;
             return Outcome::failed(e, CartAfter::Reopened);
         }
         let auth = match self.authorize(&mut record, &token).await {
             Ok(auth) => auth,
+            Err(CheckoutError::Payment(PaymentError::ActionRequired(pending))) => {
+                return self.await_action(record, *pending, reopened).await;
+            }
             Err(e) => {
-                self.reopen(&record, cart.reopened).await;
+                self.reopen(&record, reopened).await;
                 return Outcome::failed(e, CartAfter::Reopened);
             }
         };
+        let cart = CartWrites {
+            frozen: WriteGroup::new(),
+            reopened,
+            checked_out,
+        };
+        self.sell_and_finish(record, auth, cart).await
+    }
+
+    /// Sells the lines of an authorized checkout and captures, or undoes
+    /// what was sold.
+    pub(super) async fn sell_and_finish(
+        &self,
+        mut record: CheckoutRecord,
+        auth: Authorization,
+        cart: CartWrites,
+    ) -> Outcome {
         if let Err((sold, e)) = self.sell_lines(&mut record).await {
             metrics::counter!("surge_checkouts_total", "outcome" => "stock-lost").increment(1);
             let after = self.undo_sold(record, auth, sold, cart.reopened).await;
@@ -341,7 +370,7 @@ impl Checkouts {
     }
 
     /// Writes the cart as it was before the checkout and drops the record.
-    async fn reopen(&self, record: &CheckoutRecord, reopened: WriteGroup) {
+    pub(super) async fn reopen(&self, record: &CheckoutRecord, reopened: WriteGroup) {
         let mut group = reopened;
         group.remove(keys::checkout(record.order.id.as_str()));
         if let Err(e) = self.orders.store.commit(group).await {
@@ -352,7 +381,10 @@ impl Checkouts {
 }
 
 /// `group` with the checkout's record put in it.
-fn with_record(mut group: WriteGroup, record: &CheckoutRecord) -> Result<WriteGroup, StoreError> {
+pub(super) fn with_record(
+    mut group: WriteGroup,
+    record: &CheckoutRecord,
+) -> Result<WriteGroup, StoreError> {
     group.put(keys::checkout(record.order.id.as_str()), record)?;
     Ok(group)
 }

@@ -36,6 +36,7 @@ pub struct Settings {
     pub customers: CustomerSettings,
     pub rate_limits: RateLimitSettings,
     pub queue: crate::queue::QueueSettings,
+    pub tls: crate::tls::TlsSettings,
     pub log: LogSettings,
 }
 
@@ -52,9 +53,11 @@ impl Settings {
                         path.display()
                     ))));
                 }
+                refuse_secrets_in(path)?;
                 figment = figment.merge(Toml::file_exact(path));
             }
             None if Path::new("config.toml").is_file() => {
+                refuse_secrets_in(Path::new("config.toml"))?;
                 figment = figment.merge(Toml::file_exact("config.toml"));
             }
             None => {}
@@ -85,6 +88,26 @@ impl Settings {
             .and(self.rate_limits.validate())
             .and(self.queue.validate())
     }
+}
+
+/// Settings that must come from the environment only: a key that can move
+/// money does not belong in a file that gets copied, committed and backed up.
+const ENV_ONLY: [(&str, &str); 1] = [(
+    "payment.stripe_secret_key",
+    "SURGE_PAYMENT__STRIPE_SECRET_KEY",
+)];
+
+fn refuse_secrets_in(path: &Path) -> Result<(), Box<figment::Error>> {
+    let file = Figment::from(Toml::file_exact(path));
+    for (key, env) in ENV_ONLY {
+        if file.find_value(key).is_ok() {
+            return Err(Box::new(figment::Error::from(format!(
+                "{key} must not be set in the config file {}: set it in the environment as {env}",
+                path.display()
+            ))));
+        }
+    }
+    Ok(())
 }
 
 /// The message of the first of `checks` that fails, if any.
@@ -241,6 +264,24 @@ mod tests {
             assert_eq!(s.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
             assert_eq!(s.server.forwarded_header, ForwardedHeader::Forwarded);
             assert!((s.rate_limits.ip_writes_per_sec - 10.0).abs() < f64::EPSILON);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_stripe_secret_key_is_refused_in_a_file_and_read_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "config.toml",
+                "[payment]\nprovider = \"stripe\"\nstripe_secret_key = \"sk_test_1\"\n",
+            )?;
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("SURGE_PAYMENT__STRIPE_SECRET_KEY"), "{err}");
+            jail.create_file("config.toml", "[payment]\nprovider = \"stripe\"\n")?;
+            jail.set_env("SURGE_PAYMENT__STRIPE_SECRET_KEY", "sk_test_from_env");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.payment.stripe_secret_key.expose(), "sk_test_from_env");
+            assert!(!format!("{s:?}").contains("sk_test_from_env"));
             Ok(())
         });
     }

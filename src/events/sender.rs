@@ -1,5 +1,5 @@
 //! Sending one event to one webhook: the signed JSON request over a
-//! keep-alive HTTP/1.1 connection. Idle connections are kept between rounds,
+//! keep-alive HTTP/1.1 connection (TLS for an `https://` endpoint). Idle connections are kept between rounds,
 //! so a busy endpoint costs one request, not one TCP handshake, per
 //! delivery.
 
@@ -8,14 +8,11 @@ use super::{Event, Webhook};
 use crate::clock::{rfc3339, Millis};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
-/// An open connection to a webhook endpoint.
-pub type Connection = SendRequest<Full<Bytes>>;
+pub use crate::tls::Connection;
+use crate::tls::Tls;
 
 /// Largest answer body read (and thrown away) to keep a connection; a
 /// larger one closes it.
@@ -29,14 +26,21 @@ const ANSWER_BYTES_MAX: usize = 64 * 1024;
 pub struct Connections {
     idle: HashMap<String, Vec<Connection>>,
     max: usize,
+    /// How new connections to `https://` endpoints are made.
+    tls: Tls,
 }
 
 impl Connections {
-    pub fn new(in_flight_max: usize) -> Self {
+    pub fn new(in_flight_max: usize, tls: Tls) -> Self {
         Self {
             idle: HashMap::new(),
             max: in_flight_max,
+            tls,
         }
+    }
+
+    pub fn tls(&self) -> &Tls {
+        &self.tls
     }
 
     fn idle_count(&self) -> usize {
@@ -78,6 +82,7 @@ impl Connections {
 /// `Ok` only on a 2xx within `timeout`; the connection comes back when it
 /// can carry another request.
 pub async fn send(
+    tls: &Tls,
     hook: &Webhook,
     event: &Event,
     now: Millis,
@@ -96,11 +101,11 @@ pub async fn send(
                 // nothing was sent, so try once more on a new one. An error
                 // after writing fails the try (the endpoint may have acted).
                 Err(mut e) => match e.take_message() {
-                    Some(_) => fresh(hook, event, now).await?,
+                    Some(_) => fresh(tls, hook, event, now).await?,
                     None => return Err(format!("sending: {}", e.into_error())),
                 },
             },
-            None => fresh(hook, event, now).await?,
+            None => fresh(tls, hook, event, now).await?,
         };
         let status = res.status();
         // The answer must be read whole before the connection can be reused.
@@ -124,11 +129,13 @@ pub async fn send(
 
 /// Sends on a new connection.
 async fn fresh(
+    tls: &Tls,
     hook: &Webhook,
     event: &Event,
     now: Millis,
 ) -> Result<(Connection, hyper::Response<hyper::body::Incoming>), String> {
-    let mut connection = connect(&hook.url).await?;
+    let uri: hyper::Uri = hook.url.parse().map_err(|e| format!("bad url: {e}"))?;
+    let mut connection = tls.connect(&uri).await?;
     let res = connection
         .send_request(request(hook, event, now)?)
         .await
@@ -161,30 +168,6 @@ fn request(
         .header(signature::SIGNATURE_HEADER, signature)
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("building the request: {e}"))
-}
-
-/// A new connection to the endpoint of `url`.
-async fn connect(url: &str) -> Result<Connection, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad url: {e}"))?;
-    // `[::1]` is how a URL writes an IPv6 address; a socket wants `::1`.
-    let host = uri
-        .host()
-        .ok_or("the url has no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(async move {
-        // Ends when the peer closes or the sender is dropped.
-        let _ = conn.await;
-    });
-    Ok(sender)
 }
 
 /// The JSON body of an event as a webhook receives it.

@@ -34,7 +34,9 @@ pub fn verify(secret: &str, timestamp: u64, body: &[u8], signature: &str) -> boo
     mac(secret, timestamp, body).verify_slice(&digest).is_ok()
 }
 
-fn mac(secret: &str, timestamp: u64, body: &[u8]) -> Hmac<Sha256> {
+/// HMAC-SHA256 keyed with `secret` over `"<timestamp>.<body>"`: the scheme
+/// of surge's own webhooks, and of Stripe's (`payment::stripe::signature`).
+pub(crate) fn mac(secret: &str, timestamp: u64, body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));

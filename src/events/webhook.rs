@@ -17,7 +17,7 @@ pub const SECRET_LEN_MAX: usize = 256;
 pub struct Webhook {
     /// `wh_<32 hex>`, random.
     pub id: String,
-    /// `http://host[:port]/path`, checked at registration.
+    /// `https://host[:port]/path` (or `http://`), checked at registration.
     pub url: String,
     pub secret: String,
     /// The kinds delivered; `None` is every kind, including ones added later.
@@ -58,7 +58,7 @@ impl Webhook {
     }
 }
 
-/// Checks a registration: an `http://` URL with a host, a secret, known
+/// Checks a registration: an `https://` or `http://` URL with a host, a secret, known
 /// event kinds. Returns the URL and the kinds (`None` for all).
 pub(super) fn parse(
     url: &str,
@@ -101,26 +101,23 @@ pub(super) fn parse(
     Ok((url.to_owned(), events.map(|_| kinds)))
 }
 
-/// An endpoint URL: `http://host[:port][/path][?query]`, where the host is
+/// An endpoint URL: `https://host[:port][/path][?query]` (or `http://`:
+/// plain, for a receiver on a private network), where the host is
 /// a name or an IPv4 address (letters, digits, `.`, `-`, `_`, `~`), the
 /// port 0 to 65535, and the path and query are made of URL characters
 /// (RFC 3986 unreserved and sub-delims, `:`, `@`, `/`, `?` in the query)
 /// and `%` escapes. This is the grammar the API document states as a
 /// pattern; anything the HTTP client could not send to is refused too.
 pub fn check_url(url: &str) -> Result<(), String> {
-    const SHAPE: &str = "not a URL of the form http://host[:port][/path][?query]";
+    const SHAPE: &str = "not a URL of the form http[s]://host[:port][/path][?query]";
     if url.len() > URL_LEN_MAX {
         return Err(format!("at most {URL_LEN_MAX} bytes"));
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        if url.starts_with("https://") {
-            return Err(
-                "https endpoints are not supported by this build: point the webhook at \
-                 a local TLS-terminating proxy over http"
-                    .into(),
-            );
-        }
-        return Err("the URL must start with http://".into());
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return Err("the URL must start with https:// or http://".into());
     };
     let (authority, target) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
     let (host, port) = match authority.split_once(':') {
@@ -205,7 +202,8 @@ mod tests {
         let (_, kinds) = parse("http://shop.example/h", "s", Some(&names)).unwrap();
         assert_eq!(kinds, Some(vec![EventKind::OrderPaid]));
         assert_eq!(invalid_fields(parse("ftp://x/", "s", None)), ["url"]);
-        assert_eq!(invalid_fields(parse("https://x/", "s", None)), ["url"]);
+        assert!(parse("https://x/", "s", None).is_ok());
+        assert!(parse("https://shop.example:8443/h?a=1", "s", None).is_ok());
         for bad in [
             "http://x:225*",
             "http://x:65536/",

@@ -28,6 +28,7 @@ mod ops;
 mod problem;
 mod rendering;
 mod storefront;
+mod stripe_webhook;
 
 pub use admin::auth::AdminToken;
 pub use middleware::{storefront_cors, Admission, Front, FrontDoor};
@@ -77,6 +78,8 @@ pub struct AppState {
     /// Online backups of this node.
     pub backups: crate::backup::Backups,
     pub store: Store,
+    /// Stripe's webhook deliveries, when Stripe is the payment provider.
+    pub stripe_webhook: Option<Arc<crate::payment_events::StripeWebhook>>,
     /// True once the store is open and recovered; false again at shutdown.
     pub ready: Arc<AtomicBool>,
     /// When writes are acknowledged (reported by `/readyz`).
@@ -151,6 +154,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, doc: &serde_json::Value) {
             .service(web::resource("/{id}/checkout").post(carts::checkout)),
     )
     .service(web::resource("/v1/events/stream").get(stream::stream))
+    .service(web::resource("/v1/webhooks/stripe").post(stripe_webhook::receive))
     .service(web::scope("/v1/admin").configure(admin_routes))
     .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", doc.clone()))
     .default_service(web::to(problem::edge::not_found));

@@ -46,7 +46,7 @@ impl IdempotencySettings {
 }
 
 /// Receipt prefixes the purge covers.
-const PREFIXES: [&[u8]; 2] = [keys::RECEIPT, keys::RESTOCK];
+const PREFIXES: [&[u8]; 3] = [keys::RECEIPT, keys::RESTOCK, keys::STRIPE_EVENT];
 
 /// Removals per commit: a big backlog is purged in bounded groups.
 const PURGE_BATCH: usize = 1000;

@@ -102,7 +102,7 @@ impl Orders {
             .await
     }
 
-    async fn pay_once(
+    pub(super) async fn pay_once(
         &self,
         id: &OrderId,
         token: &PaymentToken,
@@ -125,10 +125,7 @@ impl Orders {
                 transition: Transition::Pay,
             }));
         };
-        let auth = self
-            .payments
-            .authorize(&format!("pay:{id}"), token, order.total)
-            .await?;
+        let auth = self.authorize_pay(&order, token).await?;
         let mut paid = order.clone();
         paid.apply(Transition::Pay, now)?;
         paid.payment = Some(payment_ref(&auth, token));

@@ -12,6 +12,7 @@ mod error;
 mod expiry;
 mod lifecycle;
 mod model;
+mod pending;
 mod purchase;
 mod status;
 

@@ -142,6 +142,16 @@ impl Order {
         self.status
     }
 
+    /// A checkout's order while its payment waits for the customer's action
+    /// (3-D Secure), as its customer sees it: awaiting payment. Never
+    /// stored: the checkout's record keeps the order until it is paid.
+    pub fn awaiting_action(&self) -> Self {
+        Self {
+            status: OrderStatus::AwaitingPayment,
+            ..self.clone()
+        }
+    }
+
     /// Moves the order through `transition` at `now`, or says why it may not.
     pub fn apply(
         &mut self,

@@ -3,6 +3,10 @@
 //! with the same key returns the first call's result and does nothing new.
 //! That is what makes retrying after a timeout safe, since a timed-out call
 //! may well have happened.
+//!
+//! An authorization may need the customer first (3-D Secure): `authorize`
+//! then answers [`PaymentError::ActionRequired`] with the pending
+//! authorization, and `resume` asks later where it stands.
 
 use super::{Authorization, PaymentError, PaymentToken};
 use crate::domain::Money;
@@ -47,4 +51,18 @@ pub trait PaymentGateway: Send + Sync {
         auth: &'a Authorization,
         amount: Money,
     ) -> BoxFuture<'a, Result<(), PaymentError>>;
+
+    /// Where an authorization that answered
+    /// [`PaymentError::ActionRequired`] stands now: authorized, still
+    /// waiting for the customer (`ActionRequired` again) or declined.
+    /// Gateways that never ask the customer to act have nothing pending:
+    /// the authorization stands as it is.
+    fn resume<'a>(
+        &'a self,
+        op_key: &'a str,
+        auth: &'a Authorization,
+    ) -> BoxFuture<'a, Result<Authorization, PaymentError>> {
+        let _ = op_key;
+        Box::pin(async move { Ok(auth.clone()) })
+    }
 }

@@ -10,8 +10,9 @@
 //! unavailable means back off.
 //!
 //! surge never sees a card number: clients pay with a [`PaymentToken`] from
-//! the provider. The only gateway so far is [`SimulatedGateway`], for tests,
-//! demos and benchmarks.
+//! the provider. Two gateways: [`SimulatedGateway`] (the default, for tests,
+//! demos and benchmarks) and [`stripe::StripeGateway`] (`[payment] provider
+//! = "stripe"`), whose payments may wait for the customer (3-D Secure).
 
 mod authorization;
 mod breaker;
@@ -20,12 +21,13 @@ mod gateway;
 mod resilient;
 mod settings;
 mod simulated;
+pub mod stripe;
 mod token;
 
 pub use authorization::Authorization;
-pub use error::PaymentError;
+pub use error::{PaymentError, PendingAction};
 pub use gateway::{BoxFuture, PaymentGateway};
 pub use resilient::{Payments, ResilienceSettings};
-pub use settings::PaymentSettings;
+pub use settings::{PaymentProvider, PaymentSettings, STRIPE_API_BASE};
 pub use simulated::{SimulatedGateway, SimulatedSettings, SimulatedStats};
 pub use token::{PaymentToken, TOKEN_LEN_MAX};

@@ -16,10 +16,12 @@
 
 use super::breaker::CircuitBreaker;
 use super::simulated::SimulatedGateway;
+use super::stripe::StripeGateway;
 use super::{
     Authorization, BoxFuture, PaymentError, PaymentGateway, PaymentSettings, PaymentToken,
 };
 use crate::domain::Money;
+use crate::tls::Tls;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +100,19 @@ impl Payments {
         };
         let fallback = settings.fallback.then(|| gateway("simulated-fallback"));
         Self::new(gateway("simulated"), fallback, settings.resilience())
+    }
+
+    /// Stripe, with no fallback (an authorization elsewhere would be money
+    /// the merchant's Stripe account never sees); the gateway is returned
+    /// too, for the webhook's look-ups.
+    pub fn stripe(settings: &PaymentSettings, tls: Tls) -> (Self, Arc<StripeGateway>) {
+        let gateway = Arc::new(StripeGateway::new(
+            &settings.stripe_api_base,
+            settings.stripe_secret_key.clone(),
+            tls,
+        ));
+        let payments = Self::new(gateway.clone(), None, settings.resilience());
+        (payments, gateway)
     }
 
     /// Authorizes at the primary gateway, or at the fallback when the
@@ -182,6 +197,23 @@ impl Payments {
             Err(e) => Err(e),
         };
         counted("refund", result)
+    }
+
+    /// Where a payment that needed the customer's action stands now, at the
+    /// gateway that holds it.
+    pub async fn resume(
+        &self,
+        op_key: &str,
+        auth: &Authorization,
+    ) -> Result<Authorization, PaymentError> {
+        let result = match self.owner(auth) {
+            Ok(guarded) => {
+                self.call(guarded, "resume", |g| g.resume(op_key, auth))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        counted("resume", result)
     }
 
     /// Whether the circuit of the gateway called `gateway` is not closed
@@ -393,7 +425,8 @@ mod tests {
             assert_eq!(
                 result,
                 Err(PaymentError::Declined {
-                    reason: "card declined".into()
+                    reason: "card declined".into(),
+                    decline_code: Some("generic_decline".into()),
                 })
             );
         }

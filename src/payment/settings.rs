@@ -1,13 +1,47 @@
-//! The `[payment]` config section: how patient surge is with the payment
-//! gateway, and how the simulated gateway behaves. Kept flat (not a nested
-//! resilience table) so the config file reads `payment.timeout_ms`.
+//! The `[payment]` config section: which gateway takes payments, how
+//! patient surge is with it, how the simulated gateway behaves, and how
+//! Stripe is reached. Kept flat (not a nested resilience table) so the
+//! config file reads `payment.timeout_ms`.
 
 use super::{ResilienceSettings, SimulatedSettings};
+use crate::config::Secret;
 use serde::{Deserialize, Serialize};
+
+/// Stripe's API, the default `stripe_api_base`.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// Which gateway takes payments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    /// The built-in simulated gateway: the demo needs no account.
+    #[default]
+    Simulated,
+    /// Stripe: PaymentIntents, confirmed server-side, captured after the
+    /// stock is committed.
+    Stripe,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaymentSettings {
+    /// Which gateway takes payments: `simulated` or `stripe`.
+    pub provider: PaymentProvider,
+    /// Stripe's secret API key (`sk_live_…`, `sk_test_…` or a restricted
+    /// `rk_…`). From the environment only
+    /// (`SURGE_PAYMENT__STRIPE_SECRET_KEY`): a config file holding it is
+    /// refused at start.
+    pub stripe_secret_key: Secret,
+    /// Where Stripe's API is; tests point it at a local fake. `http://` is
+    /// accepted for a loopback host only, so the key never crosses a
+    /// network in clear.
+    pub stripe_api_base: String,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`), which
+    /// verifies `Stripe-Signature` on `POST /v1/webhooks/stripe`.
+    pub stripe_webhook_secret: Secret,
+    /// Oldest `Stripe-Signature` timestamp accepted, in seconds before (or
+    /// after) now: a replayed old event is refused.
+    pub stripe_webhook_tolerance_secs: u64,
     /// Longest wait for one gateway call before it counts as a timeout, in
     /// milliseconds.
     pub timeout_ms: u64,
@@ -36,6 +70,11 @@ impl Default for PaymentSettings {
     fn default() -> Self {
         let r = ResilienceSettings::default();
         Self {
+            provider: PaymentProvider::Simulated,
+            stripe_secret_key: Secret::default(),
+            stripe_api_base: STRIPE_API_BASE.to_owned(),
+            stripe_webhook_secret: Secret::default(),
+            stripe_webhook_tolerance_secs: 300,
             timeout_ms: r.timeout_ms,
             retries: r.retries,
             backoff_base_ms: r.backoff_base_ms,
@@ -84,9 +123,55 @@ impl PaymentSettings {
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((message, _)) => Err((*message).to_owned()),
-            None => Ok(()),
+            None => self.validate_stripe(),
         }
     }
+
+    /// With Stripe on: a key, a webhook secret, a base that keeps the key
+    /// off the network in clear.
+    fn validate_stripe(&self) -> Result<(), String> {
+        if self.provider != PaymentProvider::Stripe {
+            return Ok(());
+        }
+        let key = self.stripe_secret_key.expose();
+        if !["sk_", "rk_"].iter().any(|p| key.starts_with(p)) {
+            return Err("payment.provider = \"stripe\" needs payment.stripe_secret_key (sk_… or rk_…) from the environment: SURGE_PAYMENT__STRIPE_SECRET_KEY".into());
+        }
+        if self.stripe_webhook_secret.is_empty() {
+            return Err("payment.provider = \"stripe\" needs payment.stripe_webhook_secret (whsec_… from the webhook endpoint in Stripe's dashboard; better from the environment: SURGE_PAYMENT__STRIPE_WEBHOOK_SECRET)".into());
+        }
+        if self.fallback {
+            return Err("payment.fallback (a second simulated gateway) cannot be used with provider = \"stripe\"".into());
+        }
+        if self.stripe_webhook_tolerance_secs == 0 {
+            return Err("payment.stripe_webhook_tolerance_secs must be at least 1".into());
+        }
+        check_api_base(&self.stripe_api_base)
+    }
+}
+
+/// `https://host[:port]`, or `http://` to a loopback host (a local fake).
+fn check_api_base(base: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "payment.stripe_api_base '{base}' must be https://host[:port] (http:// only for 127.0.0.1, localhost or [::1])"
+        ))
+    };
+    let Ok(uri) = base.parse::<hyper::Uri>() else {
+        return bad();
+    };
+    let host = uri.host().unwrap_or("");
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+    let scheme_ok = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => loopback,
+        _ => false,
+    };
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+    if !scheme_ok || host.is_empty() || !bare {
+        return bad();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -113,6 +198,54 @@ mod tests {
         assert!(bad(|s| s.simulated.failure_rate = 1.5).contains("failure_rate"));
         assert!(bad(|s| s.simulated.failure_rate = f64::NAN).contains("failure_rate"));
         assert!(bad(|s| s.simulated.latency_ms_min = 10).contains("latency_ms_min"));
+    }
+
+    #[test]
+    fn stripe_needs_its_key_its_webhook_secret_and_a_safe_base() {
+        let stripe = |edit: fn(&mut PaymentSettings)| {
+            let mut s = PaymentSettings {
+                provider: PaymentProvider::Stripe,
+                stripe_secret_key: Secret::new("sk_test_123"),
+                stripe_webhook_secret: Secret::new("whsec_abc"),
+                ..PaymentSettings::default()
+            };
+            edit(&mut s);
+            s.validate()
+        };
+        assert_eq!(stripe(|_| {}), Ok(()));
+        assert!(stripe(|s| s.stripe_secret_key = Secret::default())
+            .unwrap_err()
+            .contains("SURGE_PAYMENT__STRIPE_SECRET_KEY"));
+        assert!(stripe(|s| s.stripe_webhook_secret = Secret::default())
+            .unwrap_err()
+            .contains("stripe_webhook_secret"));
+        assert_eq!(
+            stripe(|s| s.stripe_api_base = "http://127.0.0.1:9000".into()),
+            Ok(())
+        );
+        assert!(stripe(|s| s.fallback = true)
+            .unwrap_err()
+            .contains("fallback"));
+        for bad in [
+            "http://api.stripe.com",
+            "ftp://127.0.0.1",
+            "https://api.stripe.com/v1",
+            "nonsense",
+        ] {
+            let mut s = PaymentSettings {
+                provider: PaymentProvider::Stripe,
+                stripe_secret_key: Secret::new("sk_test_123"),
+                stripe_webhook_secret: Secret::new("whsec_abc"),
+                ..PaymentSettings::default()
+            };
+            s.stripe_api_base = bad.into();
+            assert!(
+                s.validate().unwrap_err().contains("stripe_api_base"),
+                "{bad}"
+            );
+        }
+        // The simulated gateway needs none of it.
+        assert_eq!(PaymentSettings::default().validate(), Ok(()));
     }
 
     #[test]

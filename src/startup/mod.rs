@@ -77,6 +77,7 @@ impl Application {
             actix_web::rt::spawn(events::delivery::run(
                 parts.webhooks.clone(),
                 settings.events.clone(),
+                parts.tls.clone(),
             )),
             actix_web::rt::spawn(queue::run(parts.queues.clone())),
         ];

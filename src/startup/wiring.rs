@@ -13,9 +13,12 @@ use crate::http::{self, Admission, AppState, FrontDoor, Streams};
 use crate::idempotency::Idempotency;
 use crate::inventory::{Availability, Inventory, InventoryParts};
 use crate::order::{OrderParts, Orders, UnpaidOrders};
-use crate::payment::Payments;
+use crate::payment::stripe::StripeGateway;
+use crate::payment::{PaymentProvider, Payments};
+use crate::payment_events::{StripeWebhook, StripeWebhookParts};
 use crate::queue::{QueueParts, Queues};
 use crate::store::Store;
+use crate::tls::Tls;
 use actix_web::web;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -32,6 +35,10 @@ pub(super) struct Parts {
     pub(super) queues: Queues,
     pub(super) backups: Backups,
     pub(super) store: Store,
+    /// How outbound connections (webhooks, Stripe) are made.
+    pub(super) tls: Tls,
+    /// The Stripe gateway, when it is the provider (for its webhook).
+    pub(super) stripe: Option<Arc<StripeGateway>>,
 }
 
 impl Parts {
@@ -77,12 +84,20 @@ impl Parts {
             settings: settings.queue.clone(),
         })
         .await?;
+        let tls = Tls::new(&settings.tls).map_err(|e| anyhow::anyhow!(e))?;
+        let (payments, stripe) = match settings.payment.provider {
+            PaymentProvider::Simulated => (Payments::simulated(&settings.payment), None),
+            PaymentProvider::Stripe => {
+                let (payments, gateway) = Payments::stripe(&settings.payment, tls.clone());
+                (payments, Some(gateway))
+            }
+        };
         let orders = Orders::new(OrderParts {
             store: store.clone(),
             catalog: catalog.clone(),
             inventory: inventory.clone(),
             idempotency: idempotency.clone(),
-            payments: Arc::new(Payments::simulated(&settings.payment)),
+            payments: Arc::new(payments),
             outbox: outbox.clone(),
             clock: clock.clone(),
             queues: queues.clone(),
@@ -110,6 +125,8 @@ impl Parts {
             queues,
             backups,
             store: store.clone(),
+            tls,
+            stripe,
         })
     }
 
@@ -140,6 +157,17 @@ pub(super) fn app_state(
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     clock: Arc<dyn Clock>,
 ) -> web::Data<AppState> {
+    let stripe_webhook = parts.stripe.map(|gateway| {
+        Arc::new(StripeWebhook::new(StripeWebhookParts {
+            secret: settings.payment.stripe_webhook_secret.clone(),
+            tolerance_secs: settings.payment.stripe_webhook_tolerance_secs,
+            gateway,
+            carts: parts.carts.clone(),
+            orders: parts.orders.clone(),
+            store: parts.store.clone(),
+            clock: clock.clone(),
+        }))
+    });
     web::Data::new(AppState {
         catalog: parts.catalog,
         catalog_settings: settings.catalog.clone(),
@@ -165,6 +193,7 @@ pub(super) fn app_state(
         queues: parts.queues,
         backups: parts.backups,
         store: parts.store,
+        stripe_webhook,
         ready,
         durability: settings.store.durability,
         metrics,

@@ -50,6 +50,9 @@ pub const QUEUE: &[u8] = b"queue/";
 pub const QUEUE_TICKET: &[u8] = b"qticket/";
 /// The sequence number of the last group commit (written in every batch).
 pub const COMMIT_SEQ: &[u8] = b"meta/commit_seq";
+/// Stripe webhook events already applied, by event id (kept for the
+/// receipts' retention).
+pub const STRIPE_EVENT: &[u8] = b"stripe_evt/";
 /// The secret that signs waiting-room admissions.
 pub const ADMISSION_SECRET: &[u8] = b"meta/admission_secret";
 
@@ -82,6 +85,10 @@ pub fn restock(receipt: &str) -> Vec<u8> {
 
 pub fn receipt(id: &str) -> Vec<u8> {
     join(RECEIPT, id)
+}
+
+pub fn stripe_event(id: &str) -> Vec<u8> {
+    join(STRIPE_EVENT, id)
 }
 
 pub fn cart(id: &str) -> Vec<u8> {

@@ -34,4 +34,6 @@ mod receiver;
 mod refund_crash;
 mod seed;
 mod stream;
+mod stripe;
 mod webhooks;
+mod webhooks_tls;

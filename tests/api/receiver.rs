@@ -1,14 +1,16 @@
-//! A webhook receiver for tests: a plain HTTP/1.1 keep-alive listener on a
-//! free port that records every request, answers 500 to the first
-//! `fail_first` ones (or to all while `failing`), then 200.
+//! A webhook receiver for tests: an HTTP/1.1 keep-alive listener on a free
+//! port (plain, or TLS with a certificate of the test's CA) that records
+//! every request, answers 500 to the first `fail_first` ones (or to all
+//! while `failing`), then 200.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Mutex;
+use tokio_rustls::TlsAcceptor;
 
 /// One request as received; `accepted` is whether it was answered 200.
 #[derive(Debug, Clone)]
@@ -43,10 +45,24 @@ pub struct Receiver {
 impl Receiver {
     /// Starts listening; the first `fail_first` requests get 500.
     pub async fn start(fail_first: usize) -> Receiver {
+        Self::listen(fail_first, None).await
+    }
+
+    /// Starts listening over TLS at `https://localhost:<port>`, with the
+    /// certificate `acceptor` presents.
+    pub async fn start_tls(fail_first: usize, acceptor: TlsAcceptor) -> Receiver {
+        Self::listen(fail_first, Some(acceptor)).await
+    }
+
+    async fn listen(fail_first: usize, tls: Option<TlsAcceptor>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}/hooks/surge"),
+            None => format!("http://127.0.0.1:{port}/hooks/surge"),
+        };
         let receiver = Receiver {
-            url: format!("http://127.0.0.1:{port}/hooks/surge"),
+            url,
             fail_first: Arc::new(AtomicUsize::new(fail_first)),
             failing: Arc::new(AtomicBool::new(false)),
             requests: Arc::default(),
@@ -57,7 +73,19 @@ impl Receiver {
             while let Ok((stream, _)) = listener.accept().await {
                 accepted += 1;
                 let serving = serving.clone();
-                tokio::spawn(async move { serving.answer(stream, accepted).await });
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        // A failed handshake is recorded by nothing: the
+                        // sender sees it as a failed try.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serving.answer(stream, accepted).await;
+                            }
+                        }
+                        None => serving.answer(stream, accepted).await,
+                    }
+                });
             }
         });
         receiver
@@ -96,7 +124,7 @@ impl Receiver {
     }
 
     /// Answers requests on one keep-alive connection until the peer closes.
-    async fn answer(&self, mut stream: TcpStream, connection: usize) {
+    async fn answer<S: AsyncRead + AsyncWrite + Unpin>(&self, mut stream: S, connection: usize) {
         let mut buf = Vec::new();
         while let Some((headers, body)) = read_request(&mut stream, &mut buf).await {
             if !self.reply(&mut stream, connection, headers, body).await {
@@ -106,9 +134,9 @@ impl Receiver {
     }
 
     /// Records one request and answers it; false if the answer failed.
-    async fn reply(
+    async fn reply<S: AsyncWrite + Unpin>(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         connection: usize,
         headers: HashMap<String, String>,
         body: Vec<u8>,
@@ -130,14 +158,14 @@ impl Receiver {
             "200 OK"
         };
         let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
-        stream.write_all(reply.as_bytes()).await.is_ok()
+        stream.write_all(reply.as_bytes()).await.is_ok() && stream.flush().await.is_ok()
     }
 }
 
 /// Reads one request: lower-cased headers and a `content-length` body.
 /// `buf` carries bytes already read past the previous request.
-async fn read_request(
-    stream: &mut TcpStream,
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
 ) -> Option<(HashMap<String, String>, Vec<u8>)> {
     let mut chunk = [0u8; 4096];

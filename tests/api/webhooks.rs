@@ -15,7 +15,7 @@ use surge::events::signature;
 const SECRET: &str = "whsec_test_secret";
 
 /// An app whose deliveries back off for milliseconds, not seconds.
-async fn eager_app(tune: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn eager_app(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut settings = test_settings(dir.path());
     settings.events.webhook_backoff_base_ms = 10;
@@ -33,7 +33,7 @@ async fn register(app: &TestApp, body: &Value) -> reqwest::Response {
         .expect("request")
 }
 
-async fn registered(app: &TestApp, url: &str, events: Option<&[&str]>) -> String {
+pub async fn registered(app: &TestApp, url: &str, events: Option<&[&str]>) -> String {
     let mut body = json!({"url": url, "secret": SECRET});
     if let Some(events) = events {
         body["events"] = json!(events);
@@ -47,7 +47,7 @@ async fn registered(app: &TestApp, url: &str, events: Option<&[&str]>) -> String
 }
 
 /// Asserts that a delivery is signed with `SECRET` and returns its body.
-fn verified(r: &Received) -> Value {
+pub fn verified(r: &Received) -> Value {
     let timestamp: u64 = r.header("surge-timestamp").parse().expect("timestamp");
     let signature = r.header("surge-signature");
     assert!(
@@ -199,7 +199,7 @@ fn invalid_registrations() -> [(Value, &'static str); 5] {
     [
         (json!({"url": "ftp://x/", "secret": "s"}), "url"),
         (
-            json!({"url": "https://shop.example/h", "secret": "s"}),
+            json!({"url": "https://shop.example:99999/h", "secret": "s"}),
             "url",
         ),
         (json!({"url": local, "secret": ""}), "secret"),

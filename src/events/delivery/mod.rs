@@ -41,6 +41,7 @@ use super::sender::Connections;
 use super::{Event, EventSettings, Webhooks};
 use crate::clock::Millis;
 use crate::store::{keys, Unreadable, WriteGroup};
+use crate::tls::Tls;
 use intake::Intake;
 use round::send_round;
 use serde::{Deserialize, Serialize};
@@ -69,9 +70,9 @@ const IDLE_WAIT: Duration = Duration::from_millis(250);
 const STORE_RETRY_MS: Millis = 1_000;
 
 /// Runs the worker until the task is aborted (at shutdown).
-pub async fn run(webhooks: Webhooks, settings: EventSettings) {
+pub async fn run(webhooks: Webhooks, settings: EventSettings, tls: Tls) {
     let mut schedule = Schedule::default();
-    let mut connections = Connections::new(settings.webhook_in_flight_max);
+    let mut connections = Connections::new(settings.webhook_in_flight_max, tls);
     reload(&webhooks, &mut schedule).await;
     // Whether the outbox still held events after the last round.
     let mut more = false;

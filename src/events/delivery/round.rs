@@ -172,9 +172,11 @@ impl<'a> Round<'a> {
         connections: &mut Connections,
     ) -> Vec<(Result<(), String>, Option<Connection>)> {
         let timeout = Duration::from_millis(self.settings.webhook_timeout_ms);
+        let tls = connections.tls().clone();
         let sends = self.tries.iter().map(|t| {
             let open = connections.take(&t.hook.id);
             sender::send(
+                &tls,
                 &t.hook,
                 &t.delivery.event,
                 self.webhooks.now(),

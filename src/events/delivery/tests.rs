@@ -53,7 +53,10 @@ async fn world_at(url: &str, pending_max: usize) -> World {
         webhook_timeout_ms: 1_000,
         ..EventSettings::default()
     };
-    let connections = Connections::new(settings.webhook_in_flight_max);
+    let connections = Connections::new(
+        settings.webhook_in_flight_max,
+        crate::tls::Tls::new(&Default::default()).unwrap(),
+    );
     World {
         _dir: dir,
         store,

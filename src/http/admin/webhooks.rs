@@ -19,7 +19,9 @@ const DEAD_LETTERS_DEFAULT: usize = 100;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// `http://host[:port]/path` that receives `POST`s of events.
+    /// `https://host[:port]/path` (or `http://`) that receives `POST`s of
+    /// events; https is verified against the built-in roots and `[tls]
+    /// extra_ca_file`.
     pub url: String,
     /// Key of the HMAC-SHA256 in `Surge-Signature`; never shown again.
     pub secret: String,

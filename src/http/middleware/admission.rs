@@ -87,14 +87,17 @@ pub fn is_storefront_read(req: &ServiceRequest) -> bool {
     matches!(*req.method(), Method::GET | Method::HEAD) && is_storefront(req.path())
 }
 
-/// Under `/v1/` but not under `/v1/admin`; the operations routes
-/// (`/healthz`, `/metrics`, `/openapi.json`, `/docs`) are outside `/v1/`.
+/// Under `/v1/` but not under `/v1/admin`, nor `/v1/webhooks` (a payment
+/// provider's deliveries carry their own signature, no customer token, and
+/// are not a shopper's load); the operations routes (`/healthz`,
+/// `/metrics`, `/openapi.json`, `/docs`) are outside `/v1/`.
 fn is_storefront(path: &str) -> bool {
-    path.strip_prefix("/v1/").is_some_and(|rest| {
-        !rest
-            .strip_prefix("admin")
+    let under = |rest: &str, prefix: &str| {
+        rest.strip_prefix(prefix)
             .is_some_and(|after| after.is_empty() || after.starts_with('/'))
-    })
+    };
+    path.strip_prefix("/v1/")
+        .is_some_and(|rest| !under(rest, "admin") && !under(rest, "webhooks"))
 }
 
 /// Admits a storefront write or answers it at once: `Err` is the 503 for
@@ -133,6 +136,7 @@ mod tests {
         for path in [
             "/v1/admin",
             "/v1/admin/orders",
+            "/v1/webhooks/stripe",
             "/healthz",
             "/metrics",
             "/docs/",

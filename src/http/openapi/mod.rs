@@ -15,6 +15,7 @@ use super::admin;
 use super::openapi_front::FrontDoorDocs;
 use super::ops;
 use super::storefront::{carts, catalog, orders, purchase, queue, stream, ticket_stream};
+use super::stripe_webhook;
 use crate::domain::{CartId, OrderId, ProductId, Sku};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -42,12 +43,14 @@ use utoipa::{Modify, OpenApi};
         admin::webhooks::dead_letters, admin::webhooks::replay_all, admin::webhooks::replay_one,
         admin::backups::create_backup, admin::backups::list_backups, admin::backups::get_backup,
         stream::stream,
+        stripe_webhook::receive,
     ),
     // The id types of path parameters, whose schemas are their rules
     // (`rules`); utoipa refers to them without adding them.
     components(schemas(Sku, ProductId, CartId, OrderId)),
     modifiers(&AdminSecurity),
-    tags((name = "catalog"), (name = "flash sale"), (name = "carts"), (name = "orders"), (name = "admin"), (name = "ops"))
+    tags((name = "catalog"), (name = "flash sale"), (name = "carts"), (name = "orders"), (name = "admin"), (name = "ops"),
+        (name = "payments", description = "the payment provider's webhook (Stripe)"))
 )]
 pub struct ApiDoc;
 

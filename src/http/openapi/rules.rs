@@ -168,7 +168,7 @@ fn sku_list() -> Value {
     })
 }
 
-/// `events::check_url`: `http://host[:port][/path][?query]`.
+/// `events::check_url`: `http[s]://host[:port][/path][?query]`.
 fn webhook_url() -> Value {
     let port =
         "(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
@@ -177,7 +177,7 @@ fn webhook_url() -> Value {
     json!({
         "type": "string",
         "maxLength": URL_LEN_MAX,
-        "pattern": format!(r"^http://[A-Za-z0-9._~-]+(?::{port})?(?:/{path}*)?(?:\?{query}*)?$"),
+        "pattern": format!(r"^https?://[A-Za-z0-9._~-]+(?::{port})?(?:/{path}*)?(?:\?{query}*)?$"),
     })
 }
 
@@ -390,7 +390,9 @@ mod tests {
             for s in [
                 tail.clone(),
                 format!("http://{tail}"),
+                format!("https://{tail}"),
                 format!("http://h:{port}{path}"),
+                format!("https://h:{port}{path}"),
                 format!("http://h{path}{tail}"),
             ] {
                 prop_assert_eq!(meets(&webhook_url(), &s), check_url(&s).is_ok(), "{:?}", s);
@@ -398,7 +400,7 @@ mod tests {
         }
 
         #[test]
-        fn every_url_the_schema_describes_is_taken(s in r"http://[A-Za-z0-9._~-]{1,10}(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2}){0,10})?(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2}){0,10})?") {
+        fn every_url_the_schema_describes_is_taken(s in r"https?://[A-Za-z0-9._~-]{1,10}(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2}){0,10})?(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2}){0,10})?") {
             use crate::events::check_url;
             prop_assert_eq!(meets(&webhook_url(), &s), check_url(&s).is_ok(), "{:?}", s);
         }

@@ -6,6 +6,7 @@ use super::api_error::ApiError;
 use crate::cart::CartError;
 use crate::order::OrderError;
 use crate::payment::PaymentError;
+use crate::payment_events::StripeWebhookError;
 use actix_web::http::StatusCode;
 
 /// A request that is well-formed but cannot be carried out as asked.
@@ -20,7 +21,9 @@ impl From<CartError> for ApiError {
             CartError::NotFound(_) | CartError::LineNotFound(_) => answer(StatusCode::NOT_FOUND),
             CartError::Busy | CartError::Passivated => ApiError::unavailable(code, detail, 1),
             CartError::CheckedOut(order) => answer(StatusCode::CONFLICT).with("order_id", order),
-            CartError::CheckoutInProgress => answer(StatusCode::CONFLICT),
+            CartError::CheckoutInProgress
+            | CartError::NoPendingCheckout
+            | CartError::ActionLapsed => answer(StatusCode::CONFLICT),
             CartError::LinesUnavailable(ref skus) => {
                 let skus: Vec<String> = skus.iter().map(ToString::to_string).collect();
                 answer(StatusCode::CONFLICT).with("skus", skus)
@@ -74,9 +77,16 @@ impl From<PaymentError> for ApiError {
         let code = e.code();
         let detail = e.to_string();
         match e {
-            PaymentError::Declined { .. } => {
-                ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
+            PaymentError::Declined { decline_code, .. } => {
+                let declined = ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail);
+                match decline_code {
+                    Some(decline_code) => declined.with("decline_code", decline_code),
+                    None => declined,
+                }
             }
+            // Answered as 202 by the routes that can start an action; any
+            // other route meeting it has a payment already pending.
+            PaymentError::ActionRequired(_) => ApiError::new(StatusCode::CONFLICT, code, detail),
             PaymentError::Timeout | PaymentError::Failed(_) => ApiError::unavailable(
                 code,
                 "the payment gateway did not answer; nothing was charged and the stock stays held",
@@ -89,6 +99,23 @@ impl From<PaymentError> for ApiError {
             ),
             PaymentError::Invalid(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+            }
+        }
+    }
+}
+
+impl From<StripeWebhookError> for ApiError {
+    fn from(e: StripeWebhookError) -> Self {
+        let code = e.code();
+        let detail = e.to_string();
+        match e {
+            StripeWebhookError::Signature(_) | StripeWebhookError::Malformed(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+            }
+            StripeWebhookError::InProgress => ApiError::new(StatusCode::CONFLICT, code, detail),
+            StripeWebhookError::Unavailable(why) => {
+                tracing::warn!(error = %why, "a Stripe event could not be applied; Stripe will deliver it again");
+                ApiError::unavailable(code, "the event cannot be applied now", 5)
             }
         }
     }
@@ -205,6 +232,7 @@ mod tests {
             (
                 OrderError::Payment(PaymentError::Declined {
                     reason: "no".into(),
+                    decline_code: None,
                 }),
                 402,
                 "payment-declined",

@@ -4,7 +4,7 @@
 //! finds no such cart (404). Every unsafe call accepts an Idempotency-Key;
 //! checkout requires one.
 
-use super::orders::OrderView;
+use super::orders::{action_required, order_or_pending, OrderView, PaymentActionView};
 use crate::cart::{Cart, CartError, CheckoutDetails, LineChange};
 use crate::clock::{rfc3339, Millis};
 use crate::domain::{
@@ -15,6 +15,7 @@ use crate::http::json::{self, Json};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::IdempotencyKey;
+use crate::payment::PaymentError;
 use crate::payment::PaymentToken;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -272,7 +273,8 @@ pub async fn remove_line(
     params(("id" = crate::domain::CartId, Path, description = "cart id"),
         ("Idempotency-Key" = String, Header, description = "required; a retry gets the same order")),
     responses((status = 201, body = OrderView, description = "the order, paid"),
-        (status = 402, body = Problem, description = "payment-declined; the cart stays open, stock held"),
+        (status = 202, body = PaymentActionView, description = "the payment needs the customer's action (Stripe, 3-D Secure): the order awaits payment and the cart stays checking out, its stock held; hand `next_action` to Stripe.js, then retry this checkout (same key) or pay the order, or let Stripe's webhook complete it"),
+        (status = 402, body = Problem, description = "payment-declined, with the provider's `decline_code` when it gives one; the cart stays open, stock held"),
         (status = 409, body = Problem, description = "cart-checked-out, lines-unavailable, sold-out"),
         (status = 422, body = Problem),
         (status = 503, body = Problem, description = "payment gateway unavailable; stock held, retry after Retry-After")))]
@@ -286,7 +288,15 @@ pub async fn checkout(
     let id = buyers_cart(&state, &buyer, &id)?;
     let key = idempotency_key::required(&req, "checkout")?;
     let details = parse_checkout(&body)?;
-    let (order, replayed) = state.carts.checkout(&id, details, &key).await?;
+    let (order, replayed) = match state.carts.checkout(&id, details, &key).await {
+        Ok(done) => done,
+        Err(CartError::Payment(PaymentError::ActionRequired(pending))) => {
+            let order_id = state.carts.checkout_order_id(&id, &key);
+            let order = order_or_pending(&state, &order_id)?;
+            return Ok(action_required(&order, &pending));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut answer = HttpResponse::Created();
     answer.insert_header((header::LOCATION, format!("/v1/orders/{}", order.id)));
     if replayed {

@@ -3,6 +3,8 @@
 //! only its own customer's token can use it (another customer's finds no
 //! such order: 404).
 
+use crate::cart::CartError;
+use crate::checkout::CheckoutRecord;
 use crate::clock::rfc3339;
 use crate::domain::{CustomerId, FieldError, Money, OrderId};
 use crate::http::customer::{Buyer, Owned};
@@ -11,7 +13,7 @@ use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
 use crate::idempotency::{Answered, IdempotencyKey};
 use crate::order::{Canceller, Order, OrderError, OrderStatus, Orders};
-use crate::payment::PaymentToken;
+use crate::payment::{PaymentError, PaymentToken, PendingAction};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -126,8 +128,52 @@ pub async fn get_order(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&id)?;
-    let order = buyer.own(state.orders.get(&id)?)?;
+    let order = buyer.own(order_or_pending(&state, &id)?)?;
     Ok(ok(&order))
+}
+
+/// The order `id`, or the order of a checkout whose payment waits for the
+/// customer's action (shown awaiting payment: it is stored once paid).
+pub fn order_or_pending(state: &AppState, id: &OrderId) -> Result<Order, ApiError> {
+    match state.orders.get(id) {
+        Err(OrderError::NotFound(missing)) => match state.carts.pending_checkout(id)? {
+            Some(record) => Ok(record.order.awaiting_action()),
+            None => Err(OrderError::NotFound(missing).into()),
+        },
+        other => Ok(other?),
+    }
+}
+
+/// An order whose payment waits for the customer's action (3-D Secure):
+/// the storefront hands `next_action` (with `client_secret`) to the
+/// provider's SDK (Stripe.js `handleNextAction`), then reads the order or
+/// calls `pay` again; the provider's webhook completes it meanwhile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentActionView {
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// The provider's `next_action` object (Stripe's PaymentIntent
+    /// `next_action`, e.g. `{"type": "use_stripe_sdk", …}`).
+    #[schema(value_type = Object)]
+    pub next_action: serde_json::Value,
+    /// The PaymentIntent's `client_secret`, for Stripe.js.
+    pub client_secret: Option<String>,
+}
+
+/// 202: the order waits for the customer's payment action.
+pub fn action_required(order: &Order, pending: &PendingAction) -> HttpResponse {
+    let next_action = serde_json::from_str(&pending.next_action).unwrap_or(serde_json::Value::Null);
+    HttpResponse::Accepted()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/orders/{}", order.id),
+        ))
+        .json(PaymentActionView {
+            order: OrderView::new(order),
+            next_action,
+            client_secret: pending.client_secret.clone(),
+        })
 }
 
 /// The order, uncached (it changes).
@@ -146,7 +192,7 @@ pub fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 /// costs a read of the order).
 fn buyers_order(state: &AppState, buyer: &Buyer, raw: &str) -> Result<OrderId, ApiError> {
     let id = order_id(raw)?;
-    buyer.check_owns(|| Ok(state.orders.get(&id)?))?;
+    buyer.check_owns(|| order_or_pending(state, &id))?;
     Ok(id)
 }
 
@@ -164,7 +210,7 @@ impl Owned for Order {
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
     /// A token from the payment provider (e.g. `tok_ok` with the simulated
-    /// gateway); never card data.
+    /// gateway, a PaymentMethod id `pm_…` with Stripe); never card data.
     pub payment_token: String,
 }
 
@@ -172,7 +218,8 @@ pub struct PayBody {
     params(("id" = crate::domain::OrderId, Path, description = "order id"),
         ("Idempotency-Key" = String, Header, description = "required; a retry with the same key is answered as the first call was and pays nothing more")),
     responses((status = 200, body = OrderView, description = "paid (also when it already was)"),
-        (status = 402, body = Problem, description = "payment-declined"),
+        (status = 202, body = PaymentActionView, description = "the payment needs the customer's action (Stripe, 3-D Secure): the order awaits payment; hand `next_action` to Stripe.js, then call pay again or let Stripe's webhook complete it"),
+        (status = 402, body = Problem, description = "payment-declined, with the provider's `decline_code` when it gives one"),
         (status = 409, body = Problem, description = "order-expired, illegal-transition, or the key is in use"),
         (status = 422, body = Problem, description = "the key was used for another request"),
         (status = 503, body = Problem, description = "payment gateway unavailable; retry after Retry-After")))]
@@ -187,10 +234,42 @@ pub async fn pay(
     let key = idempotency_key::required(&req, "payment")?;
     let token = PaymentToken::parse(&body.payment_token)
         .map_err(|e| ApiError::invalid(vec![FieldError::new("payment_token", e.0)]))?;
-    change(&state, id, Some(key), |orders, id, key| async move {
-        orders.pay(&id, &token, key.as_ref()).await
-    })
-    .await
+    if let Some(record) = state.carts.pending_checkout(&id)? {
+        return resume_checkout(&state, record).await;
+    }
+    let orders = state.orders.clone();
+    let paying = id.clone();
+    let paid = actix_web::rt::spawn(async move { orders.pay(&paying, &token, Some(&key)).await })
+        .await
+        .map_err(|_| ApiError::internal())?;
+    match paid {
+        Ok(answered) => Ok(answered_order(&answered)),
+        Err(OrderError::Payment(PaymentError::ActionRequired(pending))) => {
+            Ok(action_required(&state.orders.get(&id)?, &pending))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `pay` of a checkout's order whose payment waited for the customer: the
+/// checkout goes on as the provider now sees the payment (the token is not
+/// used: the payment method is the checkout's).
+async fn resume_checkout(
+    state: &AppState,
+    record: CheckoutRecord,
+) -> Result<HttpResponse, ApiError> {
+    let carts = state.carts.clone();
+    let (cart, id) = (record.cart_id.clone(), record.order.id.clone());
+    let resumed = actix_web::rt::spawn(async move { carts.resume_checkout(&cart, &id).await })
+        .await
+        .map_err(|_| ApiError::internal())?;
+    match resumed {
+        Ok(order) => Ok(ok(&order)),
+        Err(CartError::Payment(PaymentError::ActionRequired(pending))) => {
+            Ok(action_required(&record.order.awaiting_action(), &pending))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
@@ -229,9 +308,14 @@ where
     let answered = actix_web::rt::spawn(change(state.orders.clone(), id, key))
         .await
         .map_err(|_| ApiError::internal())??;
+    Ok(answered_order(&answered))
+}
+
+/// The order, marked when the answer is a replay.
+fn answered_order(answered: &Answered<Order>) -> HttpResponse {
     let mut res = ok(&answered.value);
     if answered.replayed {
         idempotency_key::mark_replayed(&mut res);
     }
-    Ok(res)
+    res
 }

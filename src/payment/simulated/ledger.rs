@@ -176,6 +176,7 @@ impl Ledger {
             self.stats.declined += 1;
             return Err(PaymentError::Declined {
                 reason: "card declined".into(),
+                decline_code: Some("generic_decline".into()),
             });
         }
         let id = loop {

@@ -25,7 +25,8 @@ async fn magic_tokens_have_fixed_outcomes() {
     assert_eq!(
         g.authorize("a2", &token("tok_decline"), eur(100)).await,
         Err(PaymentError::Declined {
-            reason: "card declined".into()
+            reason: "card declined".into(),
+            decline_code: Some("generic_decline".into()),
         })
     );
     let err = g.authorize("a3", &token("tok_error"), eur(100)).await;
