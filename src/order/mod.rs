@@ -27,6 +27,17 @@ use crate::domain::{CustomerId, Money, OrderId, Sku};
 use crate::store::{keys, Store, StoreError};
 use serde::Serialize;
 
+/// Counts an order just placed (a purchase, a checkout) in the metrics the
+/// dashboard's overview reads: orders, units and order value, by currency.
+pub(crate) fn count_placed(order: &Order) {
+    metrics::counter!("surge_orders_placed_total").increment(1);
+    let units: u64 = order.lines.iter().map(|l| l.quantity).sum();
+    metrics::counter!("surge_units_ordered_total").increment(units);
+    let value = u64::try_from(order.total.amount).unwrap_or(0);
+    metrics::counter!("surge_order_value_minor_total", "currency" => order.total.currency.as_str().to_owned())
+        .increment(value);
+}
+
 /// Reads an order.
 pub fn get(store: &Store, id: &OrderId) -> Result<Option<Order>, StoreError> {
     store.get(&keys::order(id.as_str()))

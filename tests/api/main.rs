@@ -18,6 +18,7 @@ mod contract;
 mod cors;
 mod crash;
 mod customers;
+mod dashboard;
 mod helpers;
 mod idempotency;
 mod inventory;
