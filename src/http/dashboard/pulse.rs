@@ -125,10 +125,12 @@ impl Pulse {
 
     fn saw(&self, update: StockUpdate) {
         let mut s = self.0.lock();
-        let before = s.last.insert(update.sku.clone(), update.available);
+        let seen = s.last.insert(update.sku.clone(), update.available);
         if s.last.len() > SKUS_TRACKED_MAX {
             s.last.clear();
         }
+        // The feed says what it replaced; if it does not, what was last seen.
+        let before = update.previous.or(seen);
         if let Some(fall) = before.and_then(|b| b.checked_sub(update.available)) {
             if fall > 0 && (s.fell.len() < SKUS_PER_SEC_MAX || s.fell.contains_key(&update.sku)) {
                 *s.fell.entry(update.sku).or_default() += fall;
@@ -237,17 +239,22 @@ mod tests {
             sku: sku(s),
             available,
             sold_out: available == 0,
+            previous: None,
         };
         pulse.saw(update("A", 10));
         pulse.saw(update("A", 7));
         pulse.saw(update("B", 5));
         pulse.saw(update("B", 4));
         pulse.saw(update("B", 9)); // a restock is no fall
+        pulse.saw(StockUpdate {
+            previous: Some(8),
+            ..update("C", 6)
+        }); // first seen, with what it replaced
         let view = pulse.view();
         assert_eq!(view.orders_per_min, 180);
         assert_eq!(view.units_per_min, 360);
         assert_eq!(view.units_total, 420);
-        assert_eq!(view.hot, vec![(sku("A"), 3), (sku("B"), 1)]);
+        assert_eq!(view.hot, vec![(sku("A"), 3), (sku("C"), 2), (sku("B"), 1)]);
         assert_eq!(view.orders_series.len(), 70);
         assert_eq!(view.orders_series.last(), Some(&180));
     }

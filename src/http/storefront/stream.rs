@@ -117,6 +117,7 @@ pub async fn stream(
                 sku: sku.clone(),
                 available,
                 sold_out: available == 0,
+                previous: None,
             }))
         })
         .collect();

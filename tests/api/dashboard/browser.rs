@@ -244,3 +244,91 @@ async fn the_dashboard_fits_a_phone_and_is_usable_by_keyboard() {
     assert_eq!(first, "Skip to content");
     browser.close().await;
 }
+
+/// The README's screenshot: the overview during a sale of five SKUs (one
+/// sells out), taken by the browser after about forty seconds of buying.
+/// `SURGE_SCREENSHOT=docs/admin-overview.png cargo test --test api
+/// dashboard::browser::overview_screenshot -- --ignored` refreshes it
+/// (without the variable it goes to `target/admin-overview.png`).
+#[tokio::test]
+#[ignore = "takes 50 s to run a sale for the README's screenshot"]
+async fn overview_screenshot() {
+    let app = spawn_app().await;
+    let drop = [
+        (
+            "aurora",
+            "Aurora trail runner",
+            "AUR-42",
+            "EU 42",
+            12900,
+            400,
+        ),
+        (
+            "aurora-43",
+            "Aurora trail runner",
+            "AUR-43",
+            "EU 43",
+            12900,
+            300,
+        ),
+        (
+            "nimbus",
+            "Nimbus hoodie",
+            "NIM-M",
+            "Medium / Slate",
+            7900,
+            250,
+        ),
+        ("tote", "Canvas tote", "TOTE-SAND", "Sand", 2400, 500),
+        ("cap", "Six-panel cap", "CAP-BLK", "Black", 2900, 60),
+    ];
+    for (id, title, sku, variant, price, stock) in drop {
+        let body = serde_json::json!({"id": id, "title": title, "variants": [
+            {"sku": sku, "title": variant, "price": {"amount": price, "currency": "EUR"}, "stock": stock}]});
+        app.created(&body).await;
+    }
+    let browser = Browser::start(1440, 960).await;
+    let c = &browser.client;
+    c.goto(&app.url("/admin")).await.unwrap();
+    sign_in(c, &app).await;
+    text_when(c, ".live", Duration::from_secs(10), |t| t == "Live").await;
+    // Buyers arrive in a wave: slow, a rush, then tailing off; the hottest
+    // SKUs take most of them.
+    let weights = [
+        ("AUR-42", 5),
+        ("AUR-43", 3),
+        ("NIM-M", 2),
+        ("TOTE-SAND", 1),
+        ("CAP-BLK", 2),
+    ];
+    let picks: Vec<&str> = weights
+        .iter()
+        .flat_map(|(s, w)| std::iter::repeat_n(*s, *w))
+        .collect();
+    let mut n = 0u64;
+    for second in 0..42u64 {
+        let rate = match second {
+            0..=9 => 4 + second,
+            10..=24 => 20 + (second - 10) * 3,
+            _ => 60u64.saturating_sub((second - 24) * 3),
+        };
+        let started = Instant::now();
+        let buys = (0..rate).map(|_| {
+            n += 1;
+            let sku = picks[(n as usize * 7) % picks.len()];
+            let key = format!("shot-{n}");
+            let customer = format!("buyer-{n}");
+            let app = &app;
+            async move { purchase(app, sku, &key, &customer, 1).await.status() }
+        });
+        futures_util::future::join_all(buys).await;
+        tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let png = c.screenshot().await.expect("screenshot");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = std::env::var_os("SURGE_SCREENSHOT")
+        .map_or_else(|| root.join("target/admin-overview.png"), |p| root.join(p));
+    std::fs::write(&path, png).unwrap();
+    browser.close().await;
+}

@@ -21,9 +21,15 @@ function hotRows(tbody, hot) {
   const rows = hot.map((h) => {
     const tr = document.createElement("tr");
     tr.dataset.sku = h.sku;
-    const cells = [
-      [h.sku, ""], [h.title, ""], [h.units_per_min, "num"], [h.available, "num stock"],
-    ];
+    const name = document.createElement("td");
+    const sku = document.createElement("strong");
+    sku.textContent = h.sku;
+    const title = document.createElement("div");
+    title.className = "muted small";
+    title.textContent = h.title;
+    name.append(sku, title);
+    tr.appendChild(name);
+    const cells = [[h.units_per_min, "num"], [h.available, "num stock"]];
     cells.forEach(([text, cls]) => {
       const td = document.createElement("td");
       td.textContent = text;

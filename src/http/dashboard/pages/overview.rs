@@ -138,11 +138,11 @@ pub async fn overview(
                     h2 { "Hottest SKUs (last minute)" }
                     div class="table-wrap" {
                         table {
-                            thead { tr { th { "SKU" } th { "Product" } th class="num" { "Sold" } th class="num" { "Stock" } th { span class="muted" { "Share" } } } }
+                            thead { tr { th { "SKU" } th class="num" { "Sold" } th class="num" { "Stock" } th { "Share" } } }
                             tbody data-hot {
                                 @for h in hot(&state, &v) {
                                     tr data-sku=(h.sku) {
-                                        td { (h.sku) } td { (h.title) }
+                                        td { strong { (h.sku) } div class="muted small" { (h.title) } }
                                         td class="num" { (h.units_per_min) } td class="num stock" { (h.available) }
                                         td { div class="bar" { span data-share=(h.share) {} } }
                                     }
