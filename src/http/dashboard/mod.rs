@@ -9,7 +9,7 @@
 //! - `layout.rs`: the page shell, the signed-in extractor, forms;
 //! - `pulse.rs`, `metrics_text.rs`: the overview's live figures, read from
 //!   the process's metrics and the availability feed;
-//! - `chart.rs`: SVG charts drawn here;
+//! - `chart.rs`: SVG charts drawn here; `format.rs`: money, numbers, times;
 //! - `pages/`: one file per section; `assets.rs`: CSS, JS, icon.
 //!
 //! These routes are HTML for people, not the JSON API: they are not in the
@@ -17,6 +17,7 @@
 
 mod assets;
 mod chart;
+mod format;
 mod layout;
 mod metrics_text;
 mod pages;

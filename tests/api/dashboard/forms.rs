@@ -279,25 +279,26 @@ async fn a_product_made_and_edited_in_the_dashboard_is_the_apis_product() {
     // A bad price is refused with its reason, and nothing changes.
     let edit = s.get("/admin/products/mug").await.text().await.unwrap();
     let tag = super::web_session::hidden(&edit, "tag").expect("tag");
-    let fields = |price: &'static str| {
-        vec![
-            ("csrf", csrf.clone()),
-            ("tag", tag.clone()),
-            ("title", "Enamel mug".to_owned()),
-            ("sku", "MUG-S".to_owned()),
-            ("vtitle", "Small".to_owned()),
-            ("price", price.to_owned()),
-            ("currency", "EUR".to_owned()),
-            ("stock", "0".to_owned()),
-            ("sku", "MUG-L".to_owned()),
-            ("vtitle", "Large".to_owned()),
-            ("price", "15".to_owned()),
-            ("currency", "EUR".to_owned()),
-            ("stock", "3".to_owned()),
-        ]
+    let fields = |price: &'static str| -> Vec<(&'static str, String)> {
+        let mut f = vec![("csrf", csrf.clone()), ("tag", tag.clone())];
+        for (name, value) in [
+            ("title", "Enamel mug"),
+            ("sku", "MUG-S"),
+            ("vtitle", "Small"),
+            ("price", price),
+            ("currency", "EUR"),
+            ("stock", "0"),
+            ("sku", "MUG-L"),
+            ("vtitle", "Large"),
+            ("price", "15"),
+            ("currency", "EUR"),
+            ("stock", "3"),
+        ] {
+            f.push((name, value.to_owned()));
+        }
+        f
     };
-    let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
-    let bad = as_refs(&fields("12,5"));
+    let bad = fields("12,5");
     let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = s.post("/admin/products/mug", &bad).await;
     assert!(location(&res).contains("error="), "{}", location(&res));
