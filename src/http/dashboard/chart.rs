@@ -70,14 +70,16 @@ pub fn area_string(points: &[u64], label: &str) -> String {
     s
 }
 
-/// A round axis maximum at or above `max` (1, 2 or 5 times a power of ten).
+/// A round axis maximum at or above `max`: four gridlines of a round step
+/// (1, 2 or 5 times a power of ten).
 fn nice_max(max: u64) -> u64 {
+    let quarter = max.div_ceil(4).max(1);
     let mut scale = 1u64;
     loop {
         for m in [1, 2, 5] {
-            let candidate = m * scale;
-            if candidate >= max.max(4) {
-                return candidate;
+            let step = m * scale;
+            if step >= quarter {
+                return step * 4;
             }
         }
         scale = scale.saturating_mul(10);
@@ -98,10 +100,11 @@ mod tests {
 
     #[test]
     fn the_axis_is_round_and_the_chart_is_svg_without_inline_styles() {
-        assert_eq!(nice_max(0), 5);
-        assert_eq!(nice_max(7), 10);
+        assert_eq!(nice_max(0), 4);
+        assert_eq!(nice_max(7), 8);
         assert_eq!(nice_max(180), 200);
-        assert_eq!(nice_max(2001), 5000);
+        assert_eq!(nice_max(1042), 2000);
+        assert_eq!(nice_max(2001), 4000);
         let svg = area_string(&[0, 3, 9, 4], "orders per minute");
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("<path"));

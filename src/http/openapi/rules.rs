@@ -280,6 +280,7 @@ pub fn query_rules(limits: &Limits) -> Vec<(&'static str, &'static str, Value)> 
             page(DEAD_LETTERS_MAX),
         ),
         ("/v1/events/stream", "skus", sku_list()),
+        ("/v1/admin/catalog/import", "currency", currency()),
     ]
 }
 
