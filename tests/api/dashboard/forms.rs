@@ -321,3 +321,109 @@ async fn a_product_made_and_edited_in_the_dashboard_is_the_apis_product() {
     let found = s.get("/admin/products?q=mug-l").await.text().await.unwrap();
     assert!(found.contains("/admin/products/mug"));
 }
+
+#[tokio::test]
+async fn orders_move_and_webhooks_register_through_the_dashboards_forms() {
+    let app = spawn_app().await;
+    app.created(&product_body("p1", &["P1-A"])).await;
+    let s = WebSession::sign_in(&app, ADMIN_TOKEN)
+        .await
+        .expect("signed in");
+    let csrf = s.csrf.as_str();
+    let res = crate::inventory::purchase(&app, "P1-A", "form-buy", "bob", 1).await;
+    let order: serde_json::Value = res.json().await.unwrap();
+    let id = order["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(crate::orders::pay(&app, &id, "tok_ok").await.status(), 200);
+    let listed = s
+        .get("/admin/orders?status=paid")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains(&id));
+    // A refund needs its confirmation ticked.
+    let res = s
+        .post(
+            &format!("/admin/orders/{id}/refund"),
+            &[("csrf", csrf), ("idem", "ui-r1")],
+        )
+        .await;
+    assert!(
+        location(&res).starts_with(&format!("/admin/orders/{id}/refund?error=")),
+        "{}",
+        location(&res)
+    );
+    for (step, status) in [
+        ("fulfil", "fulfilled"),
+        ("ship", "shipped"),
+        ("deliver", "delivered"),
+    ] {
+        let res = s
+            .post(
+                &format!("/admin/orders/{id}/{step}"),
+                &[("csrf", csrf), ("idem", step)],
+            )
+            .await;
+        assert_eq!(
+            location(&res),
+            format!("/admin/orders/{id}?notice=Order%20is%20{status}")
+        );
+    }
+    let api: serde_json::Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["status"], "delivered");
+    let res = s
+        .post(&format!("/admin/orders/{id}/ship"), &[("csrf", csrf)])
+        .await;
+    assert!(
+        location(&res).contains("error="),
+        "an illegal move is refused: {}",
+        location(&res)
+    );
+
+    let res = s
+        .post(
+            "/admin/webhooks",
+            &[
+                ("csrf", csrf),
+                ("idem", "ui-w1"),
+                ("url", "http://127.0.0.1:9/hooks"),
+                ("secret", "whsec_0123456789"),
+                ("events", "order.paid"),
+                ("events", "order.refunded"),
+            ],
+        )
+        .await;
+    let hook_page = location(&res);
+    assert!(hook_page.starts_with("/admin/webhooks/wh_"), "{hook_page}");
+    let hooks = app.admin_json("/v1/admin/webhooks").await;
+    assert_eq!(
+        hooks["items"][0]["events"],
+        serde_json::json!(["order.paid", "order.refunded"])
+    );
+    let detail = s.get(&hook_page).await.text().await.unwrap();
+    assert!(
+        detail.contains("http://127.0.0.1:9/hooks")
+            && detail.contains("None: every event got through.")
+    );
+    let hook = hooks["items"][0]["id"].as_str().unwrap();
+    let res = s
+        .post(&format!("/admin/webhooks/{hook}/replay"), &[("csrf", csrf)])
+        .await;
+    assert_eq!(
+        location(&res),
+        format!("/admin/webhooks/{hook}?notice=Replayed%200%3B%200%20left")
+    );
+    let res = s
+        .post(&format!("/admin/webhooks/{hook}/delete"), &[("csrf", csrf)])
+        .await;
+    assert_eq!(location(&res), "/admin/webhooks?notice=Webhook%20removed");
+    assert_eq!(
+        app.admin_json("/v1/admin/webhooks").await["items"],
+        serde_json::json!([])
+    );
+}
