@@ -277,7 +277,7 @@ async fn bad_imports_are_refused_with_a_problem_and_change_nothing() {
     .await;
     assert_problem(
         import(&app, "text/csv", "", "sku,price\nNEW-1,1\n".into()).await,
-        400,
+        422,
     )
     .await;
     assert_problem(import(&app, NDJSON, "?limit=1", line.clone()).await, 400).await;
@@ -316,7 +316,7 @@ async fn the_openapi_document_describes_both_formats_and_the_report() {
             "{media}: {import}"
         );
     }
-    for status in ["200", "400", "401", "413", "415", "503"] {
+    for status in ["200", "400", "401", "413", "415", "422", "503"] {
         assert!(
             import["responses"][status].is_object(),
             "{status}: {import}"

@@ -106,10 +106,11 @@ pub struct ImportQuery {
         content((String = "application/x-ndjson"), (String = "text/csv"))),
     responses(
         (status = 200, body = ImportReport, description = "products created, updated (stock kept) or unchanged, and every refused row; importing the same body again changes nothing"),
-        (status = 400, body = Problem, description = "an invalid currency, or a CSV without Shopify's columns: nothing imported"),
+        (status = 400, body = Problem, description = "an invalid currency or query: nothing imported"),
         (status = 401, body = Problem),
         (status = 413, body = Problem, description = "over the body limit: said at once when Content-Length is over it; otherwise the batches read before the limit are in (`imported_so_far`)"),
         (status = 415, body = Problem, description = "neither JSON lines nor CSV"),
+        (status = 422, body = Problem, description = "unreadable-import: a CSV without Shopify's columns; nothing imported"),
         (status = 503, body = Problem, description = "the store refused a batch; the batches before it are in (`imported_so_far`)")))]
 pub async fn import(
     _: Admin,
@@ -197,7 +198,11 @@ fn too_large(limit: u64) -> ApiError {
 /// problem says how much was done.
 fn stopped(e: ImportError) -> ApiError {
     match e {
-        ImportError::Unreadable(why) => ApiError::bad_request("unreadable-import", why),
+        // A well-formed body that is not the format named (a CSV without
+        // Shopify's columns): it fits the document, so not a 400.
+        ImportError::Unreadable(why) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable-import", why)
+        }
         ImportError::Failed { error, so_far } => with_so_far(error.into(), &so_far),
     }
 }
