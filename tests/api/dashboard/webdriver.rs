@@ -22,6 +22,10 @@ fn path_of(env: &str, default: &str) -> PathBuf {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// The driver's port and the WebDriver session, to end the session from
+    /// `Drop` when a test panicked before [`Browser::close`].
+    port: u16,
+    session: Option<String>,
     _profile: tempfile::TempDir,
 }
 
@@ -55,27 +59,49 @@ impl Browser {
                 panic!("no WebDriver session from {}: {e}", driver_path.display());
             }
         };
+        let session = client.session_id().await.ok().flatten();
         Browser {
             client,
             driver,
+            port,
+            session,
             _profile: profile,
         }
     }
 
     /// Closes the browser and its driver.
     pub async fn close(mut self) {
-        let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if self.client.clone().close().await.is_ok() {
+            self.session = None;
+        }
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // A test that panicked midway still ends its driver (and the browser
-        // with it); `close` has already done so otherwise.
+        // Killing chromedriver would leave its chromium running (it is
+        // re-parented, not killed), so a session still open (the test
+        // panicked) is ended first, by a plain blocking DELETE.
+        if let Some(session) = self.session.take() {
+            end_session(self.port, &session);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// `DELETE /session/{id}`: chromedriver quits the browser before answering.
+fn end_session(port: u16, session: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
     }
 }
 
