@@ -317,8 +317,9 @@ impl Checkouts {
             .orders
             .capture(record.order, &auth, finished, None)
             .await;
-        if result.is_ok() {
+        if let Ok(order) = &result {
             metrics::counter!("surge_checkouts_total", "outcome" => "paid").increment(1);
+            crate::order::count_placed(order);
         }
         Outcome {
             result: result.map_err(CheckoutError::from),

@@ -8,10 +8,12 @@
 //! `storefront.rs`, the front door's (customer tokens, rate limits) in
 //! `front.rs`; payments and events keep theirs in their modules.
 
+mod admin_ui;
 mod front;
 mod runtime;
 mod storefront;
 
+pub use admin_ui::AdminUiSettings;
 pub use front::{CustomerSettings, RateLimitSettings, Secret, TOKEN_SECRET_MIN_BYTES};
 pub use runtime::{ForwardedHeader, LogFormat, LogSettings, ServerSettings, StoreSettings};
 pub use storefront::{CartSettings, CatalogSettings, InventorySettings};
@@ -37,6 +39,7 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub queue: crate::queue::QueueSettings,
     pub tls: crate::tls::TlsSettings,
+    pub admin_ui: AdminUiSettings,
     pub log: LogSettings,
 }
 
@@ -87,6 +90,7 @@ impl Settings {
             .and(self.customers.validate())
             .and(self.rate_limits.validate())
             .and(self.queue.validate())
+            .and(self.admin_ui.validate())
     }
 }
 

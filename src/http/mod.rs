@@ -19,6 +19,7 @@
 mod admin;
 mod bearer;
 pub(crate) mod customer;
+mod dashboard;
 mod idempotency_key;
 mod json;
 mod middleware;
@@ -31,6 +32,7 @@ mod storefront;
 mod stripe_webhook;
 
 pub use admin::auth::AdminToken;
+pub use dashboard::Dashboard;
 pub use middleware::{storefront_cors, Admission, Front, FrontDoor};
 pub use openapi::{document as api_document, ApiDoc, Limits as ApiLimits};
 pub use problem::{ApiError, Problem};
@@ -85,6 +87,8 @@ pub struct AppState {
     /// When writes are acknowledged (reported by `/readyz`).
     pub durability: crate::store::Durability,
     pub metrics: PrometheusHandle,
+    /// The merchant dashboard's sessions and live figures.
+    pub dashboard: Dashboard,
 }
 
 /// Everything the app needs besides routes: shared state and extractor limits.
@@ -156,6 +160,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, doc: &serde_json::Value) {
     .service(web::resource("/v1/events/stream").get(stream::stream))
     .service(web::resource("/v1/webhooks/stripe").post(stripe_webhook::receive))
     .service(web::scope("/v1/admin").configure(admin_routes))
+    .configure(dashboard::routes)
     .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", doc.clone()))
     .default_service(web::to(problem::edge::not_found));
 }

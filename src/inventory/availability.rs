@@ -17,6 +17,10 @@ pub struct StockUpdate {
     pub sku: Sku,
     pub available: u64,
     pub sold_out: bool,
+    /// The count it replaced, when known (the dashboard ranks SKUs by how
+    /// fast it falls); not part of what storefronts are sent.
+    #[serde(skip)]
+    pub previous: Option<u64>,
 }
 
 /// Updates kept for a slow subscriber before it is dropped (it then sees
@@ -48,17 +52,19 @@ impl Availability {
     pub fn publish(&self, sku: &Sku, available: u64) {
         let old = self.cell(sku).swap(available, Ordering::AcqRel);
         if old != available {
-            self.announce(sku, available);
+            self.announce(sku, Some(old), available);
         }
     }
 
-    /// Tells feed subscribers (if any) that `sku` now has `available` units.
-    pub fn announce(&self, sku: &Sku, available: u64) {
+    /// Tells feed subscribers (if any) that `sku` now has `available` units
+    /// (`previous` before).
+    pub fn announce(&self, sku: &Sku, previous: Option<u64>, available: u64) {
         if self.feed.receiver_count() > 0 {
             let _ = self.feed.send(StockUpdate {
                 sku: sku.clone(),
                 available,
                 sold_out: available == 0,
+                previous,
             });
         }
     }

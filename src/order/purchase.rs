@@ -85,6 +85,7 @@ impl Orders {
             attach,
         };
         self.hold(sku, reserve, pass).await?;
+        super::count_placed(&order);
         Ok(Purchased {
             order,
             replayed: false,

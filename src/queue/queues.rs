@@ -139,6 +139,13 @@ impl Queues {
         Some(rule)
     }
 
+    /// How many tickets `sku`'s waiting room holds, if it has one on.
+    pub fn tickets(&self, sku: &Sku) -> Option<usize> {
+        let room = self.room(sku).ok()?;
+        let held = room.line.lock().len();
+        Some(held)
+    }
+
     /// Whether purchases of `sku` need an admission.
     pub fn gates(&self, sku: &Sku) -> bool {
         self.0.rooms.contains_key(sku)

@@ -92,7 +92,11 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let ready = Arc::new(AtomicBool::new(false));
-        let state = app_state(parts, &settings, ready.clone(), metrics, clock);
+        let state = app_state(parts, &settings, ready.clone(), metrics.clone(), clock);
+        let pulse = state.dashboard.pulse.clone();
+        let availability = state.inventory.availability().clone();
+        let mut background = background;
+        background.push(actix_web::rt::spawn(pulse.run(metrics, availability)));
         let server = serve(listener, state.clone(), AdminToken::new(&token), &settings)?;
         tracing::info!(address = %format!("http://{}:{port}", listener_host(&settings.server.bind)), "listening");
         ready.store(true, Ordering::Release);

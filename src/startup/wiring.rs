@@ -187,7 +187,7 @@ pub(super) fn app_state(
                 .then(|| Duration::from_millis(settings.server.write_latency_target_ms)),
             settings.server.body_limit_bytes,
         ),
-        front: Arc::new(FrontDoor::new(settings, clock)),
+        front: Arc::new(FrontDoor::new(settings, clock.clone())),
         carts: parts.carts,
         orders: parts.orders,
         queues: parts.queues,
@@ -197,6 +197,7 @@ pub(super) fn app_state(
         ready,
         durability: settings.store.durability,
         metrics,
+        dashboard: http::Dashboard::new(clock, &settings.admin_ui),
     })
 }
 

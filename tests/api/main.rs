@@ -19,6 +19,7 @@ mod contract;
 mod cors;
 mod crash;
 mod customers;
+mod dashboard;
 mod helpers;
 mod idempotency;
 mod inventory;

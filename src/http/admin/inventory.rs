@@ -70,7 +70,12 @@ pub struct StockBody {
     pub stocked: u64,
 }
 
-fn view(sku: &Sku, levels: Levels, sale: &SaleRules, queue: Option<QueueRecord>) -> InventoryView {
+pub(crate) fn view(
+    sku: &Sku,
+    levels: Levels,
+    sale: &SaleRules,
+    queue: Option<QueueRecord>,
+) -> InventoryView {
     InventoryView {
         sku: sku.to_string(),
         stocked: levels.stocked,
@@ -89,7 +94,7 @@ fn view(sku: &Sku, levels: Levels, sale: &SaleRules, queue: Option<QueueRecord>)
     }
 }
 
-fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
+pub(crate) fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
     Sku::parse(raw).map_err(|e| ApiError::bad_request("invalid-path", e.0))
 }
 
@@ -122,23 +127,36 @@ pub async fn restock(
     body: Json<RestockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
-    if body.quantity == 0 || body.quantity > STOCK_MAX {
+    let key = idempotency_key::optional(&req)?;
+    let (view, replayed) = restock_sku(&state, &sku, body.quantity, key).await?;
+    let mut res = HttpResponse::Ok();
+    if replayed {
+        res.insert_header(idempotency_key::REPLAYED);
+    }
+    Ok(res.json(view))
+}
+
+/// Adds `quantity` units to `sku` once per key; the levels after it and
+/// whether this was a replay. The JSON route and the dashboard both call it.
+pub(crate) async fn restock_sku(
+    state: &AppState,
+    sku: &Sku,
+    quantity: u64,
+    key: Option<crate::idempotency::IdempotencyKey>,
+) -> Result<(InventoryView, bool), ApiError> {
+    if quantity == 0 || quantity > STOCK_MAX {
         return Err(ApiError::invalid(vec![FieldError::new(
             "quantity",
             format!("quantity must be between 1 and {STOCK_MAX}"),
         )]));
     }
-    let key = idempotency_key::optional(&req)?;
     let restocked = state
         .inventory
-        .restock_once(&sku, body.quantity, key.as_ref())
+        .restock_once(sku, quantity, key.as_ref())
         .await?;
     let (levels, sale) = restocked.standing;
-    let mut res = HttpResponse::Ok();
-    if restocked.replayed {
-        res.insert_header(idempotency_key::REPLAYED);
-    }
-    Ok(res.json(view(&sku, levels, &sale, state.queues.rule(&sku))))
+    let view = view(sku, levels, &sale, state.queues.rule(sku));
+    Ok((view, restocked.replayed))
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/stock", tag = "admin", request_body = StockBody,
@@ -152,15 +170,23 @@ pub async fn set_stock(
     body: Json<StockBody>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
-    if body.stocked > STOCK_MAX {
+    Ok(HttpResponse::Ok().json(set_stock_of(&state, &sku, body.stocked).await?))
+}
+
+/// Sets the units `sku` has in stock (409 below reserved + sold).
+pub(crate) async fn set_stock_of(
+    state: &AppState,
+    sku: &Sku,
+    stocked: u64,
+) -> Result<InventoryView, ApiError> {
+    if stocked > STOCK_MAX {
         return Err(ApiError::invalid(vec![FieldError::new(
             "stocked",
             format!("stocked must be at most {STOCK_MAX}"),
         )]));
     }
-    let (levels, sale) = state.inventory.set_stocked(&sku, body.stocked).await?;
-    let queue = state.queues.rule(&sku);
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
+    let (levels, sale) = state.inventory.set_stocked(sku, stocked).await?;
+    Ok(view(sku, levels, &sale, state.queues.rule(sku)))
 }
 
 #[utoipa::path(put, path = "/v1/admin/skus/{sku}/sale", tag = "admin", request_body = SaleView,
@@ -176,8 +202,17 @@ pub async fn set_sale(
     body: Json<SaleView>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = parse_sku(&sku)?;
-    let (rules, queue) = parse_sale(&body)?;
-    let (levels, sale) = state.inventory.set_sale(&sku, rules).await?;
+    Ok(HttpResponse::Ok().json(apply_sale(&state, &sku, &body).await?))
+}
+
+/// Sets `sku`'s sale (limit, window, waiting room) as `body` says.
+pub(crate) async fn apply_sale(
+    state: &AppState,
+    sku: &Sku,
+    body: &SaleView,
+) -> Result<InventoryView, ApiError> {
+    let (rules, queue) = parse_sale(body)?;
+    let (levels, sale) = state.inventory.set_sale(sku, rules).await?;
     // To its end even if the admin hangs up: memory must follow the disk.
     let (queues, at, window) = (
         state.queues.clone(),
@@ -188,7 +223,7 @@ pub async fn set_sale(
     let queue = actix_web::rt::spawn(configured)
         .await
         .map_err(|_| ApiError::internal())??;
-    Ok(HttpResponse::Ok().json(view(&sku, levels, &sale, queue)))
+    Ok(view(sku, levels, &sale, queue))
 }
 
 fn parse_sale(body: &SaleView) -> Result<(SaleRules, QueueChange), ApiError> {

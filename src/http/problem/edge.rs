@@ -82,15 +82,16 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Gives a 4xx/5xx response that is not already a problem a problem body,
 /// keeping its status and headers (`Allow`, `Retry-After`, …). Anything
-/// else passes as it is.
+/// else passes as it is, and so do the dashboard's HTML error pages.
 pub fn with_problem_body<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> ServiceResponse<EitherBody<B>> {
     let status = res.status();
     let is_problem = || {
-        res.headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes().starts_with(PROBLEM_JSON.as_bytes())
+                || v.as_bytes().starts_with(b"text/html")
+        })
     };
     if !(status.is_client_error() || status.is_server_error()) || is_problem() {
         return res.map_into_left_body();

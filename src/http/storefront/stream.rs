@@ -41,14 +41,14 @@ impl Streams {
 
     /// The timer of a stream's keep-alive comments (its first tick is at
     /// once, which starts the response on a stream with nothing to say).
-    pub(super) fn keepalive_timer(&self) -> tokio::time::Interval {
+    pub(crate) fn keepalive_timer(&self) -> tokio::time::Interval {
         let mut timer = tokio::time::interval(self.keepalive);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         timer
     }
 
     /// Turns true when every stream must end (shutdown).
-    pub(super) fn closing(&self) -> watch::Receiver<bool> {
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
     }
 
@@ -58,7 +58,7 @@ impl Streams {
     }
 
     /// A place for one more client; 503 at the limit or when closing.
-    pub(super) fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    pub(crate) fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         let full = || {
             ApiError::unavailable(
                 "too-many-streams",
@@ -117,6 +117,7 @@ pub async fn stream(
                 sku: sku.clone(),
                 available,
                 sold_out: available == 0,
+                previous: None,
             }))
         })
         .collect();
@@ -133,7 +134,7 @@ pub async fn stream(
 
 /// A `text/event-stream` response of `frames`, never cached or buffered
 /// by a proxy on the way.
-pub(super) fn event_stream<S>(frames: S) -> HttpResponse
+pub(crate) fn event_stream<S>(frames: S) -> HttpResponse
 where
     S: futures_util::Stream<Item = Result<Bytes, Infallible>> + 'static,
 {

@@ -126,8 +126,11 @@ impl SkuActor {
             return;
         }
         let available = self.state.levels().available;
-        if self.published.swap(available, Ordering::AcqRel) != available {
-            self.env.availability.announce(&self.sku, available);
+        let previous = self.published.swap(available, Ordering::AcqRel);
+        if previous != available {
+            self.env
+                .availability
+                .announce(&self.sku, Some(previous), available);
         }
     }
 
