@@ -171,6 +171,22 @@ impl Backups {
         &self.inner.dir
     }
 
+    /// The `[backup]` section the node runs with (the dashboard shows the
+    /// schedule).
+    pub fn settings(&self) -> &BackupSettings {
+        &self.inner.settings
+    }
+
+    /// Milliseconds since the newest backup began, on the server's clock:
+    /// the recovery point, as `surge_backup_newest_age_seconds` reports it.
+    /// None before the first.
+    pub fn newest_age_ms(&self) -> Option<u64> {
+        match self.inner.newest_ms.load(Ordering::Acquire) {
+            0 => None,
+            newest => Some(self.inner.clock.now_ms().saturating_sub(newest)),
+        }
+    }
+
     /// Takes a backup, once per Idempotency-Key: a retry answers the backup
     /// the key made (even if rotation has deleted it since).
     pub async fn create(
@@ -270,11 +286,9 @@ impl Backups {
 
     /// Sets the age of the newest backup (the recovery point) for a scrape.
     pub fn publish_age(&self) {
-        let newest = self.inner.newest_ms.load(Ordering::Acquire);
-        if newest == 0 {
+        let Some(age_ms) = self.newest_age_ms() else {
             return;
-        }
-        let age_ms = self.inner.clock.now_ms().saturating_sub(newest);
+        };
         metrics::gauge!("surge_backup_newest_age_seconds").set(age_ms as f64 / 1000.0);
     }
 

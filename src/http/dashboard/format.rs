@@ -83,6 +83,34 @@ pub fn when(ms: Millis) -> String {
     format!("{} UTC", text.trim_end_matches('Z'))
 }
 
+/// A size as "812 B", "4.2 KiB", "1.5 GiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A duration in seconds as "45 s", "12 min", "3 h 5 min", "2 d 4 h".
+pub fn span(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +125,13 @@ mod tests {
         assert_eq!(group(1_000), "1,000");
         assert_eq!(encode("/admin?a=b c"), "%2Fadmin%3Fa%3Db%20c");
         assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(720), "12 min");
+        assert_eq!(span(3_600), "1 h");
+        assert_eq!(span(11_100), "3 h 5 min");
+        assert_eq!(span(86_400 * 2 + 3_600 * 4 + 59), "2 d 4 h");
     }
 }

@@ -3,7 +3,7 @@
 //! sign-in page, form fields with their CSRF check, the answer to a form
 //! (a 303 back with a notice), and how money and times are written.
 
-pub use super::format::{decimal, encode, group, money, money_of, when};
+pub use super::format::{bytes, decimal, encode, group, money, money_of, span, when};
 use super::session::{csrf_accepts, Session};
 use crate::http::problem::ApiError;
 use crate::http::AppState;
@@ -25,6 +25,7 @@ const NAV: &[(&str, &str)] = &[
     ("/admin/inventory", "Inventory"),
     ("/admin/orders", "Orders"),
     ("/admin/webhooks", "Webhooks"),
+    ("/admin/backups", "Backups"),
 ];
 
 /// Proof of a signed-in session. Without one, a page answers 303 to the

@@ -13,7 +13,7 @@
 //! - `pages/`: one file per section; `assets.rs`: CSS, JS, icon.
 //!
 //! These routes are HTML for people, not the JSON API: they are not in the
-//! OpenAPI document. Backups have no page yet.
+//! OpenAPI document.
 
 mod assets;
 mod chart;
@@ -30,7 +30,7 @@ pub use session::Sessions;
 use crate::clock::Clock;
 use crate::config::AdminUiSettings;
 use actix_web::web;
-use pages::{inventory, orders, overview, products, sign_in, webhooks};
+use pages::{backups, inventory, orders, overview, products, sign_in, webhooks};
 use std::sync::Arc;
 
 /// What the dashboard keeps: its sessions and its live figures.
@@ -94,6 +94,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/webhooks/{id}/dead-letters/{event}/replay")
                     .post(webhooks::replay_one),
+            )
+            .service(
+                web::resource("/backups")
+                    .get(backups::list)
+                    .post(backups::take),
             )
             .default_service(web::to(sign_in::not_found)),
     );

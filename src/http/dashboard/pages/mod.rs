@@ -1,5 +1,6 @@
 //! The dashboard's pages, one file per section.
 
+pub mod backups;
 pub mod inventory;
 pub mod orders;
 pub mod overview;
