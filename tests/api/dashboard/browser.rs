@@ -1,7 +1,7 @@
 //! The dashboard in a real browser (headless chromium over WebDriver): a
 //! merchant signs in, creates a product, restocks it, watches a purchase
-//! made over the API reach the overview, refunds an order and signs out; a
-//! tampered form and an expired session are refused.
+//! made over the API reach the overview, refunds an order, takes a backup
+//! and signs out; a tampered form and an expired session are refused.
 
 use super::webdriver::Browser;
 use crate::helpers::{spawn_app, TestApp, ADMIN_TOKEN};
@@ -138,6 +138,20 @@ async fn refund(c: &Client, app: &TestApp, order: &str) {
     assert_eq!(api["status"], "refunded");
 }
 
+/// "Take a backup now" makes the API's backup, listed on the page.
+async fn take_a_backup(c: &Client, app: &TestApp) {
+    c.goto(&app.url("/admin/backups")).await.unwrap();
+    click(c, "form[action='/admin/backups'] button").await;
+    let said = notice(c).await;
+    let listed = app.admin_json("/v1/admin/backups").await;
+    let id = listed["items"][0]["id"].as_str().expect("a backup");
+    assert_eq!(said, format!("Backup {id} taken"));
+    text_when(c, "main table tbody", Duration::from_secs(10), |t| {
+        t.contains(id)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_merchant_runs_a_sale_from_the_dashboard_in_a_real_browser() {
     let app = spawn_app().await;
@@ -160,6 +174,7 @@ async fn a_merchant_runs_a_sale_from_the_dashboard_in_a_real_browser() {
     create_and_restock(c, &app).await;
     let order = purchase_shows_live(c, &app).await;
     refund(c, &app, &order).await;
+    take_a_backup(c, &app).await;
 
     // A form whose CSRF token was tampered with is refused; nothing changes.
     c.goto(&app.url("/admin/inventory/AUR-42")).await.unwrap();
@@ -208,6 +223,7 @@ async fn the_dashboard_fits_a_phone_and_is_usable_by_keyboard() {
         "/admin/orders",
         "/admin/webhooks",
         "/admin/inventory",
+        "/admin/backups",
     ] {
         c.goto(&app.url(page)).await.unwrap();
         let overflow = c
