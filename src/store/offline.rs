@@ -170,7 +170,17 @@ mod tests {
         drop(store);
 
         let before = fs::read(data.path().join("sled/db")).unwrap();
-        let copy = StoreCopy::of_data_dir(data.path(), scratch.path()).unwrap();
+        // sled lets go of its file lock when its last background writer
+        // thread ends, which can be a moment after the store is dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let copy = loop {
+            match StoreCopy::of_data_dir(data.path(), scratch.path()) {
+                Err(OfflineError::InUse(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
         let read: Vec<RawRecord> = copy.scan(b"inv/").map(Result::unwrap).collect();
         assert_eq!(read.len(), 1);
         assert!(copy.contains(b"inv/A").unwrap());
