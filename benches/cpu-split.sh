@@ -23,13 +23,31 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 until curl -sf localhost:$PORT/readyz >/dev/null; do sleep 0.1; done
 
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# CPU ticks of the server's thread named $1 (0 when there is none): the
+# committer's share is what bounds a single writer, whatever the cores.
+thread_ticks() {
+  local t
+  for t in /proc/$PID/task/*; do
+    if [ "$(cat "$t/comm" 2>/dev/null)" = "$1" ]; then
+      awk '{print $14 + $15}' "$t/stat"
+      return
+    fi
+  done
+  echo 0
+}
 before=$(ticks)
+committer_before=$(thread_ticks surge-committer)
+indexer_before=$(thread_ticks surge-indexer)
 /usr/bin/time -f "client-cpu %U %S" "$BIN" bench "$@" --url http://127.0.0.1:$PORT \
   --admin-token bench >"$OUT" 2>&1
+# The indexer moves the last commits to their keys a moment after the run.
+sleep 0.5
 after=$(ticks)
+committer=$(($(thread_ticks surge-committer) - committer_before))
+indexer=$(($(thread_ticks surge-indexer) - indexer_before))
 
 requests=$(awk '/^  requests/ {print $2}' "$OUT")
-awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" '
+awk -v ticks=$((after - before)) -v committer=$committer -v indexer=$indexer -v hz="$(getconf CLK_TCK)" -v n="$requests" '
   /^  requests/ { rate = $3; sub(/,$/, "", rate) }
   /^  statuses/ { sub(/^  statuses +/, ""); statuses = $0 }
   /^  latency/ { sub(/^  latency ms +/, ""); latency = $0 }
@@ -39,6 +57,8 @@ awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" '
   END {
     printf "%d requests %s; %s; server %.1f µs/request, client %.1f µs/request\n",
       n, rate, statuses, ticks * 1e6 / hz / n, client
+    printf "  committer thread %.1f µs/request, indexer thread %.1f µs/request\n",
+      committer * 1e6 / hz / n, indexer * 1e6 / hz / n
     printf "  latency ms %s\n", latency
     if (ok != "") printf "  2xx        %s\n", ok
     print "  " invariants

@@ -42,6 +42,7 @@ fn actor(c: &mut Criterion) {
             commit_window_us: 0,
             commit_batch_max: 4096,
             commit_queue_max: 8192,
+            ..CommitterSettings::default()
         };
         let store = Store::open(dir.path(), settings).expect("store");
         let sku = Sku::parse("BENCH-1").expect("sku");

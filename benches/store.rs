@@ -1,7 +1,8 @@
 //! Store micro-benchmarks.
 //! - `commit/N`: one atomic batch of N single-key groups through the
-//!   Committer, including its flush (fsync): the cost of group commit per
-//!   batch size. Divide by N for the cost per acknowledged write.
+//!   store's Committer, including its flush (fsync): the cost of group
+//!   commit per batch size. Divide by N for the cost per acknowledged
+//!   write. The indexer runs beside it, as in a server.
 //! - `codec/*`: encoding and decoding one order-sized record.
 //! - `hold_page/*`: what a purchase pays to write its SKU's open page of 16
 //!   holds (half of a full page): encoding the whole page, against appending
@@ -10,25 +11,22 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use surge::store::{codec, Committer, CommitterSettings, Durability, WriteGroup};
+use surge::store::{codec, CommitterSettings, Durability, Store, WriteGroup};
 
 fn commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = sled::Config::new()
-        .path(dir.path())
-        .flush_every_ms(None)
-        .open()
-        .expect("sled");
-    let committer = Committer::start(
-        db,
+    let store = Store::open(
+        dir.path(),
         CommitterSettings {
             durability: Durability::Strict,
             commit_window_us: 0,
             commit_batch_max: 4096,
             commit_queue_max: 8192,
+            ..CommitterSettings::default()
         },
     )
-    .expect("committer");
+    .expect("store");
+    let committer = store.committer();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -57,7 +55,7 @@ fn commit(c: &mut Criterion) {
         });
     }
     group.finish();
-    committer.stop();
+    store.close().expect("close");
 }
 
 fn codec_bench(c: &mut Criterion) {

@@ -21,6 +21,7 @@ fn settings() -> CommitterSettings {
         commit_window_us: 0,
         commit_batch_max: 4096,
         commit_queue_max: 1024,
+        ..CommitterSettings::default()
     }
 }
 

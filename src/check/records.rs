@@ -102,6 +102,8 @@ const KINDS: &[Kind] = &[
         exact::<crate::events::Delivery>,
     ),
     under(keys::QUARANTINE, "quarantined", kept),
+    // Only what could not be indexed is left in a copy's journal.
+    under(keys::JOURNAL, "unindexed commits", journaled),
     under(
         keys::QUEUE,
         "waiting rooms",
@@ -118,6 +120,10 @@ const KINDS: &[Kind] = &[
     single(keys::SEEDED, "meta", exact::<bool>),
     single(keys::COMMIT_SEQ, "meta", exact::<u64>),
 ];
+
+fn journaled(key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+    crate::store::journal::decode(key, bytes).map(drop)
+}
 
 fn kind_of(key: &[u8]) -> Option<&'static Kind> {
     KINDS.iter().find(|k| match k.whole_key {
@@ -202,6 +208,7 @@ mod tests {
             keys::QUARANTINE,
             keys::QUEUE,
             keys::QUEUE_TICKET,
+            keys::JOURNAL,
         ] {
             let key = [prefix, b"x"].concat();
             let found: Vec<_> = KINDS

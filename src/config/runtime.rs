@@ -209,6 +209,12 @@ pub struct StoreSettings {
     pub commit_batch_max: usize,
     /// Most write groups waiting for the committer; beyond it writes get 503.
     pub commit_queue_max: usize,
+    /// How long the indexer lets commits gather before moving their writes
+    /// from the journal to their keys, in milliseconds.
+    pub index_delay_ms: u64,
+    /// Most bytes of committed writes waiting for the indexer (held in
+    /// memory); beyond it commits wait for the indexer.
+    pub journal_lag_max_bytes: usize,
 }
 
 impl Default for StoreSettings {
@@ -219,6 +225,8 @@ impl Default for StoreSettings {
             commit_window_us: 100,
             commit_batch_max: 4096,
             commit_queue_max: 16_384,
+            index_delay_ms: CommitterSettings::default().index_delay_ms,
+            journal_lag_max_bytes: CommitterSettings::default().journal_lag_max_bytes,
         }
     }
 }
@@ -230,6 +238,8 @@ impl StoreSettings {
             commit_window_us: self.commit_window_us,
             commit_batch_max: self.commit_batch_max,
             commit_queue_max: self.commit_queue_max,
+            index_delay_ms: self.index_delay_ms,
+            journal_lag_max_bytes: self.journal_lag_max_bytes,
         }
     }
 

@@ -170,6 +170,7 @@ mod tests {
             commit_window_us: 0,
             commit_batch_max: 1024,
             commit_queue_max: 64,
+            ..CommitterSettings::default()
         };
         Store::open(dir, settings).unwrap()
     }

@@ -16,12 +16,22 @@
 //! commits it holds. While an online backup copies the store, the committer
 //! also hands each batch it applies to the backup's [`Tap`]: that costs a
 //! lock and a `Vec` move per batch, never a wait on the backup.
+//!
+//! A batch is written to sled as journal records (see [`journal`]): the
+//! writes of all its groups encoded together under one sequential key (or
+//! a few, for a large batch), one sled insert where each write was one.
+//! Within a batch the last write to a key wins, as in a sled batch. Once
+//! the batch is applied its writes go to the [`Overlay`] (where reads find
+//! them) and to the indexer's [`Backlog`], which moves them to their homes.
 
+use super::indexer::{Backlog, Journaled};
+use super::journal::{self, Overlay};
 use super::tap::{Op, SharedTap};
 use super::{codec, keys, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -49,6 +59,31 @@ pub struct CommitterSettings {
     pub commit_batch_max: usize,
     /// Most groups waiting in the queue; beyond it `submit` fails `Overloaded`.
     pub commit_queue_max: usize,
+    /// How long the indexer lets commits gather before indexing them.
+    pub index_delay_ms: u64,
+    /// Most bytes of journaled writes waiting for the indexer; beyond it the
+    /// committer waits for the indexer (and the queue fills, then sheds).
+    pub journal_lag_max_bytes: usize,
+}
+
+impl Default for CommitterSettings {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Strict,
+            commit_window_us: 100,
+            commit_batch_max: 4096,
+            commit_queue_max: 16_384,
+            index_delay_ms: 2,
+            journal_lag_max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Where the committer puts what it wrote, for reads and for the indexer.
+#[derive(Clone, Default)]
+pub(super) struct Journal {
+    pub overlay: Arc<Overlay>,
+    pub backlog: Arc<Backlog>,
 }
 
 /// An ordered set of writes that become durable together.
@@ -133,10 +168,15 @@ pub struct Committer {
 struct Shared {
     failed: Arc<AtomicBool>,
     tap: SharedTap,
+    journal: Journal,
 }
 
 impl Committer {
-    pub fn start(db: sled::Db, settings: CommitterSettings) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        db: sled::Db,
+        settings: CommitterSettings,
+        journal: Journal,
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = bounded(settings.commit_queue_max.max(1));
         if settings.durability == Durability::Relaxed {
             tracing::warn!(
@@ -153,6 +193,7 @@ impl Committer {
         let shared = Shared {
             failed: failed.clone(),
             tap: tap.clone(),
+            journal,
         };
         let thread = std::thread::Builder::new()
             .name("surge-committer".into())
@@ -179,6 +220,11 @@ impl Committer {
     /// Whether a write failed; the store then takes no more writes.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// The flag a failed write sets (the indexer's too).
+    pub(super) fn failed_flag(&self) -> Arc<AtomicBool> {
+        self.failed.clone()
     }
 
     /// Queues `group` without waiting for room: a full queue is `Overloaded`
@@ -227,19 +273,24 @@ impl Committer {
     }
 }
 
-/// One batch being gathered: the sled batch, the same writes in order (for a
-/// backup's tap), and whom to tell when it is durable.
+/// One batch being gathered: its writes in order, each key once (the last
+/// write to a key replaces an earlier one in place), and whom to tell when
+/// it is durable.
 #[derive(Default)]
 struct Gathered {
-    batch: sled::Batch,
     ops: Vec<Op>,
+    positions: HashMap<sled::IVec, usize>,
     waiters: Vec<Completion>,
 }
 
 fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Shared) {
     let window = Duration::from_micros(settings.commit_window_us);
     let batch_max = settings.commit_batch_max.max(1);
-    let Shared { failed, tap } = shared;
+    let Shared {
+        failed,
+        tap,
+        journal,
+    } = shared;
     loop {
         let Ok(first) = rx.recv() else { return };
         let mut gathered = Gathered::default();
@@ -256,9 +307,15 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
             };
             stop = !gather(next, &mut gathered);
         }
+        if !journal
+            .backlog
+            .wait_for_room(settings.journal_lag_max_bytes)
+        {
+            failed.store(true, Ordering::Release);
+        }
         if failed.load(Ordering::Acquire) {
             complete(&mut gathered.waiters, &Err(StoreError::Failed));
-        } else if !write(&db, gathered, &tap, settings.durability) {
+        } else if !write(&db, gathered, &tap, &journal, settings.durability) {
             failed.store(true, Ordering::Release);
         }
         if stop {
@@ -272,14 +329,17 @@ fn gather(job: Job, gathered: &mut Gathered) -> bool {
     match job {
         Job::Write { group, done } => {
             for (key, value) in group.ops {
-                // `IVec`s: the tap's copy of a write is a reference count.
+                // `IVec`s: the overlay's, the indexer's and the tap's copies
+                // of a write are reference counts.
                 let key = sled::IVec::from(key);
                 let value = value.map(sled::IVec::from);
-                match &value {
-                    Some(value) => gathered.batch.insert(key.clone(), value.clone()),
-                    None => gathered.batch.remove(key.clone()),
+                match gathered.positions.get(&key) {
+                    Some(&at) => gathered.ops[at].1 = value,
+                    None => {
+                        gathered.positions.insert(key.clone(), gathered.ops.len());
+                        gathered.ops.push((key, value));
+                    }
                 }
-                gathered.ops.push((key, value));
             }
             gathered.waiters.push(done);
             true
@@ -288,11 +348,15 @@ fn gather(job: Job, gathered: &mut Gathered) -> bool {
     }
 }
 
-fn write(db: &sled::Db, gathered: Gathered, tap: &SharedTap, durability: Durability) -> bool {
+fn write(
+    db: &sled::Db,
+    gathered: Gathered,
+    tap: &SharedTap,
+    journal: &Journal,
+    durability: Durability,
+) -> bool {
     let Gathered {
-        mut batch,
-        mut ops,
-        mut waiters,
+        ops, mut waiters, ..
     } = gathered;
     if waiters.is_empty() {
         return true;
@@ -302,26 +366,25 @@ fn write(db: &sled::Db, gathered: Gathered, tap: &SharedTap, durability: Durabil
     let started = Instant::now();
     let op_count = ops.len();
     let seq = tap.last_seq() + 1;
-    let mut result = codec::encode(&seq).map(|bytes| {
-        let (key, value) = (sled::IVec::from(keys::COMMIT_SEQ), sled::IVec::from(bytes));
-        batch.insert(key.clone(), value.clone());
-        ops.push((key, Some(value)));
+    let result = journal_batch(seq, &ops).and_then(|(batch, records)| {
+        db.apply_batch(batch).map_err(StoreError::from)?;
+        Ok(records)
     });
-    if result.is_ok() {
-        result = db.apply_batch(batch).map_err(StoreError::from);
-    }
-    if result.is_ok() {
+    let result = result.map(|records| {
+        // Readers find the writes from now on; then the indexer may move them.
+        journal.overlay.put(seq, &ops);
         // Before any waiter hears of it: a backup that ends after an
         // acknowledgement holds the acknowledged write.
-        tap.applied(seq, ops);
-    }
+        tap.applied(seq, &ops);
+        if !ops.is_empty() {
+            journal.backlog.push(Journaled { seq, ops, records });
+        }
+    });
     let waiters = &mut waiters;
     if result.is_ok() && durability == Durability::Relaxed {
         complete(waiters, &result);
     }
-    if result.is_ok() {
-        result = db.flush().map(drop).map_err(StoreError::from);
-    }
+    let result = result.and_then(|()| db.flush().map(drop).map_err(StoreError::from));
     if let Err(e) = &result {
         tracing::error!(error = %e, ops = op_count, "group commit failed; the store refuses writes until restarted");
     }
@@ -329,6 +392,21 @@ fn write(db: &sled::Db, gathered: Gathered, tap: &SharedTap, durability: Durabil
     metrics::histogram!("surge_commit_batch_ops").record(op_count as f64);
     metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
     result.is_ok()
+}
+
+/// The sled batch that journals `ops` as commit `seq`, and the journal
+/// records' keys.
+fn journal_batch(seq: u64, ops: &[Op]) -> Result<(sled::Batch, Vec<sled::IVec>), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut records = Vec::new();
+    for (part, value) in journal::encode(ops)?.into_iter().enumerate() {
+        let part = u32::try_from(part).map_err(|_| StoreError::io("a batch of 4 G parts"))?;
+        let key = sled::IVec::from(journal::key(seq, part));
+        batch.insert(key.clone(), value);
+        records.push(key);
+    }
+    batch.insert(keys::COMMIT_SEQ, codec::encode(&seq)?);
+    Ok((batch, records))
 }
 
 fn complete(waiters: &mut Vec<Completion>, result: &Result<(), StoreError>) {
@@ -347,6 +425,7 @@ mod tests {
             commit_window_us: 200,
             commit_batch_max: 1024,
             commit_queue_max: queue,
+            ..CommitterSettings::default()
         }
     }
 
@@ -356,10 +435,26 @@ mod tests {
         (dir, db)
     }
 
+    /// A committer with no indexer: what it wrote stays in the journal.
+    fn start(db: &sled::Db, queue: usize) -> (Committer, Journal) {
+        let journal = Journal::default();
+        let committer = Committer::start(db.clone(), settings(queue), journal.clone()).unwrap();
+        (committer, journal)
+    }
+
+    fn journaled(db: &sled::Db) -> Vec<Op> {
+        db.scan_prefix(keys::JOURNAL)
+            .flat_map(|item| {
+                let (key, bytes) = item.unwrap();
+                journal::decode(&key, &bytes).unwrap()
+            })
+            .collect()
+    }
+
     #[tokio::test]
-    async fn acknowledged_groups_are_in_the_store_and_later_writes_win() {
+    async fn acknowledged_groups_are_journaled_and_later_writes_win() {
         let (_dir, db) = open();
-        let committer = Committer::start(db.clone(), settings(64)).unwrap();
+        let (committer, journal) = start(&db, 64);
         let mut tickets = Vec::new();
         for i in 0..50u32 {
             let mut g = WriteGroup::new();
@@ -370,9 +465,22 @@ mod tests {
         for t in tickets {
             t.wait().await.unwrap();
         }
-        let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
+        let newest = journal.overlay.get(b"hot").unwrap().unwrap();
+        let hot: u32 = codec::decode(b"hot", &newest).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
-        assert_eq!(db.len(), 52, "51 keys and the commit sequence");
+        let ops = journaled(&db);
+        let batches = committer.last_seq() as usize;
+        assert_eq!(
+            ops.len(),
+            50 + batches,
+            "each key once per batch: 50 keys, hot in each"
+        );
+        let records = db.scan_prefix(keys::JOURNAL).count();
+        assert_eq!(
+            db.len(),
+            records + 1,
+            "journal records and the commit sequence, no key of their own yet"
+        );
         assert!(committer.last_seq() >= 1);
         committer.stop();
     }
@@ -381,7 +489,7 @@ mod tests {
     async fn an_empty_group_completes_only_after_every_group_queued_before_it() {
         use futures_util::FutureExt;
         let (_dir, db) = open();
-        let committer = Committer::start(db.clone(), settings(4096)).unwrap();
+        let (committer, _journal) = start(&db, 4096);
         let mut tickets = Vec::new();
         for i in 0..2000u32 {
             let mut g = WriteGroup::new();
@@ -406,7 +514,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_failed_batch_every_write_is_refused() {
         let (_dir, db) = open();
-        let committer = Committer::start(db, settings(8)).unwrap();
+        let (committer, _journal) = start(&db, 8);
         committer.failed.store(true, Ordering::Release);
         let mut g = WriteGroup::new();
         g.put(b"k".to_vec(), &1u8).unwrap();
@@ -418,7 +526,7 @@ mod tests {
     #[test]
     fn a_refused_group_completes_its_waiter_with_the_refusal() {
         let (_dir, db) = open();
-        let committer = Committer::start(db, settings(1)).unwrap();
+        let (committer, _journal) = start(&db, 1);
         committer.stop();
         let (tx, rx) = std::sync::mpsc::channel();
         let done: Completion = Box::new(move |r| tx.send(r).unwrap());
@@ -432,7 +540,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_refused_at_once_and_stop_drains_what_was_queued() {
         let (_dir, db) = open();
-        let committer = Committer::start(db.clone(), settings(2)).unwrap();
+        let (committer, journal) = start(&db, 2);
         let mut accepted = Vec::new();
         let mut refused = 0;
         for i in 0..1000u32 {
@@ -454,10 +562,11 @@ mod tests {
             t.wait().await.unwrap();
         }
         assert_eq!(
-            db.len(),
-            n + 1,
-            "every accepted group was written (and the commit sequence), nothing else"
+            journal.overlay.chunk(b"", b"", usize::MAX).len(),
+            n,
+            "every accepted group was written, nothing else"
         );
+        assert_eq!(journaled(&db).len(), n);
         let mut g = WriteGroup::new();
         g.remove(b"k0".to_vec());
         assert_eq!(committer.submit(g).err(), Some(StoreError::Closed));

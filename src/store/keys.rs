@@ -53,6 +53,9 @@ pub const COMMIT_SEQ: &[u8] = b"meta/commit_seq";
 /// Stripe webhook events already applied, by event id (kept for the
 /// receipts' retention).
 pub const STRIPE_EVENT: &[u8] = b"stripe_evt/";
+/// Group commits not yet indexed, by commit sequence then part (both
+/// big-endian): `jrnl/<seq><part>` (see `store::journal`).
+pub const JOURNAL: &[u8] = b"jrnl/";
 /// The secret that signs waiting-room admissions.
 pub const ADMISSION_SECRET: &[u8] = b"meta/admission_secret";
 

@@ -3,14 +3,27 @@
 //! write goes through the [`Committer`], the durability boundary of the
 //! process. Keeping one tree means one atomic batch can carry an inventory
 //! record, an order and an idempotency record together.
+//!
+//! The committer journals each batch as one record ([`journal`]); the
+//! indexer moves the writes to their keys afterwards. Reads here see both
+//! alike: the overlay of writes not yet indexed first, then sled.
 
 pub mod codec;
 mod committer;
 mod error;
 mod image;
+mod indexer;
+pub mod journal;
 pub mod keys;
 mod offline;
 mod tap;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use committer::Journal;
+use indexer::{Indexer, Journaled};
+use view::Merged;
 
 pub use committer::{Committer, CommitterSettings, Completion, Durability, Ticket, WriteGroup};
 pub use error::StoreError;
@@ -45,11 +58,14 @@ impl Unreadable {
     }
 }
 
-/// An open store: reads go straight to sled, writes go through the committer.
+/// An open store: writes go through the committer; reads see the writes
+/// not yet indexed, then sled.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     committer: Arc<Committer>,
+    indexer: Arc<Indexer>,
+    journal: Journal,
 }
 
 impl Store {
@@ -57,16 +73,41 @@ impl Store {
     pub fn open(dir: &Path, settings: CommitterSettings) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::io(format!("{}: {e}", dir.display())))?;
-        let db = sled::Config::new()
-            .path(dir)
-            // The committer flushes once per batch; a background flush on a
-            // timer would only add fsyncs.
-            .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| StoreError::io(format!("opening {}: {e}", dir.display())))?;
-        let committer = Arc::new(Committer::start(db.clone(), settings)?);
-        Ok(Self { db, committer })
+        let db = open_sled(dir)?;
+        let journal = Journal::default();
+        let replayed = replay(&db, &journal)?;
+        if replayed > 0 {
+            tracing::info!(
+                commits = replayed,
+                "replayed the journal's unindexed commits"
+            );
+        }
+        let delay = std::time::Duration::from_millis(settings.index_delay_ms);
+        let committer = Arc::new(Committer::start(db.clone(), settings, journal.clone())?);
+        let indexer = Arc::new(Indexer::start(
+            db.clone(),
+            journal.overlay.clone(),
+            journal.backlog.clone(),
+            delay,
+            committer.failed_flag(),
+        )?);
+        Ok(Self {
+            db,
+            committer,
+            indexer,
+            journal,
+        })
+    }
+
+    /// Bytes of committed writes the indexer has yet to move to their keys.
+    pub fn journal_backlog_bytes(&self) -> usize {
+        self.journal.backlog.bytes()
+    }
+
+    /// Waits (up to `timeout`) until every write committed so far has been
+    /// indexed; whether it has.
+    pub fn wait_indexed(&self, timeout: std::time::Duration) -> bool {
+        self.journal.backlog.wait_empty(timeout)
     }
 
     /// Whether a write failed (the store then refuses writes until restart).
@@ -81,7 +122,12 @@ impl Store {
     /// Starts an online copy of the whole store (see [`OnlineCopy`]); the
     /// writes committed meanwhile are kept up to `tap_bytes_max`.
     pub fn begin_copy(&self, tap_bytes_max: usize) -> Result<OnlineCopy, CopyError> {
-        OnlineCopy::begin(self.db.clone(), self.committer.tap().clone(), tap_bytes_max)
+        OnlineCopy::begin(
+            self.db.clone(),
+            self.journal.overlay.clone(),
+            self.committer.tap().clone(),
+            tap_bytes_max,
+        )
     }
 
     /// Hands `group` to the committer and waits until it is durable (or, in
@@ -90,9 +136,22 @@ impl Store {
         self.committer.submit(group)?.wait().await
     }
 
+    /// The stored bytes at `key`: the newest unindexed write, else sled's.
+    fn raw(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        match self.journal.overlay.get(key) {
+            Some(newest) => Ok(newest),
+            None => self.db.get(key).map_err(StoreError::from),
+        }
+    }
+
+    /// The records under `prefix` from the key `from` on, in key order.
+    fn range(&self, prefix: &[u8], from: Vec<u8>) -> Merged<'_> {
+        Merged::new(&self.db, &self.journal.overlay, prefix, from)
+    }
+
     /// Reads and decodes one record.
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.db.get(key).map_err(StoreError::from)? {
+        match self.raw(key)? {
             Some(bytes) => codec::decode(key, &bytes).map(Some),
             None => Ok(None),
         }
@@ -104,7 +163,7 @@ impl Store {
         &self,
         key: &[u8],
     ) -> Result<Option<Result<T, Unreadable>>, StoreError> {
-        let Some(bytes) = self.db.get(key).map_err(StoreError::from)? else {
+        let Some(bytes) = self.raw(key)? else {
             return Ok(None);
         };
         Ok(Some(
@@ -114,7 +173,7 @@ impl Store {
 
     /// Whether a key is present, without decoding it.
     pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
-        self.db.contains_key(key).map_err(StoreError::from)
+        self.raw(key).map(|bytes| bytes.is_some())
     }
 
     /// Every record under `prefix`, in key order, decoded. Stops at the first
@@ -124,8 +183,8 @@ impl Store {
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.scan_prefix(prefix) {
-            let (key, bytes) = item.map_err(StoreError::from)?;
+        for item in self.range(prefix, prefix.to_vec()) {
+            let (key, bytes) = item?;
             let record = codec::decode(&key, &bytes)?;
             out.push((key.to_vec(), record));
         }
@@ -184,8 +243,8 @@ impl Store {
             records: Vec::new(),
             unreadable: Vec::new(),
         };
-        for item in self.db.scan_prefix(prefix) {
-            let (key, bytes) = item.map_err(StoreError::from)?;
+        for item in self.range(prefix, prefix.to_vec()) {
+            let (key, bytes) = item?;
             match codec::decode(&key, &bytes) {
                 Ok(record) => salvaged.records.push((key.to_vec(), record)),
                 Err(e) => salvaged.unreadable.push(Unreadable::new(&key, &bytes, e)),
@@ -212,9 +271,9 @@ impl Store {
         };
         let mut out = Vec::new();
         let mut bad = 0;
-        for item in self.db.range(start..) {
-            let (key, bytes) = item.map_err(StoreError::from)?;
-            if !key.starts_with(prefix) || out.len() + bad >= limit {
+        for item in self.range(prefix, start) {
+            let (key, bytes) = item?;
+            if out.len() + bad >= limit {
                 break;
             }
             match codec::decode::<T>(&key, &bytes) {
@@ -231,8 +290,8 @@ impl Store {
 
     /// Calls `f` with every key under `prefix`, the prefix stripped.
     pub fn for_each_key(&self, prefix: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
-        for item in self.db.scan_prefix(prefix) {
-            let (key, _) = item.map_err(StoreError::from)?;
+        for item in self.range(prefix, prefix.to_vec()) {
+            let (key, _) = item?;
             f(&key[prefix.len()..]);
         }
         Ok(())
@@ -252,11 +311,85 @@ impl Store {
         true
     }
 
-    /// Stops the committer after it has written everything queued, then
-    /// flushes. Called once at shutdown; later commits fail with `Closed`.
+    /// Stops the committer after it has written everything queued and the
+    /// indexer after it has indexed it, then flushes: a store closed cleanly
+    /// has an empty journal. Called once at shutdown; later commits fail
+    /// with `Closed`.
     pub fn close(&self) -> Result<(), StoreError> {
         self.committer.stop();
+        self.indexer.stop();
         self.db.flush().map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// How long an open waits for the directory's lock: sled lets go of it when
+/// the last of its background writes ends, which can be a moment after a
+/// store in this process (or one that just exited) closed.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            // The committer flushes once per batch; a background flush on a
+            // timer would only add fsyncs.
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match opened {
+            // sled reports the lock as an `Other` error with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => {
+                return other.map_err(|e| StoreError::io(format!("opening {}: {e}", dir.display())))
+            }
+        }
+    }
+}
+
+/// Reads the journal's records (commits not indexed when the store was last
+/// closed or killed) into the overlay and the indexer's backlog, in commit
+/// order. Returns the commits found. A record that cannot be read stops the
+/// start: it holds acknowledged writes (`surge check` names it).
+fn replay(db: &sled::Db, journal: &Journal) -> Result<usize, StoreError> {
+    let mut pending: Option<Journaled> = None;
+    let mut commits = 0;
+    for item in db.scan_prefix(keys::JOURNAL) {
+        let (key, bytes) = item?;
+        let seq = journal::seq_of(&key).ok_or_else(|| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            reason: "not a journal key".into(),
+        })?;
+        let ops = journal::decode(&key, &bytes)?;
+        match pending.as_mut() {
+            Some(p) if p.seq == seq => {
+                p.ops.extend(ops);
+                p.records.push(key);
+            }
+            _ => {
+                if let Some(done) = pending.take() {
+                    journal.overlay.put(done.seq, &done.ops);
+                    journal.backlog.push(done);
+                    commits += 1;
+                }
+                pending = Some(Journaled {
+                    seq,
+                    ops,
+                    records: vec![key],
+                });
+            }
+        }
+    }
+    if let Some(done) = pending {
+        journal.overlay.put(done.seq, &done.ops);
+        journal.backlog.push(done);
+        commits += 1;
+    }
+    Ok(commits)
 }

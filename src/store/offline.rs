@@ -11,8 +11,13 @@
 //!
 //! A later source (a backup file) only has to produce such a directory to
 //! be read the same way.
+//!
+//! The copy's journal is indexed when it is opened, as a server's start
+//! would, so a tool reads every record at its key. A journal record that
+//! cannot be decoded stops that, and it and the records after it stay in
+//! the journal, where `surge check` names them.
 
-use super::StoreError;
+use super::{journal, keys, StoreError};
 use fs2::FileExt;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -77,6 +82,7 @@ impl StoreCopy {
                 sled::Error::Io(e) => OfflineError::Io(format!("opening the copy: {e}")),
                 other => OfflineError::Unreadable(other.to_string()),
             })?;
+        index_journal(&db).map_err(|e| OfflineError::Unreadable(e.to_string()))?;
         Ok(Self {
             db,
             _scratch: dir,
@@ -105,6 +111,27 @@ impl StoreCopy {
     pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.db.contains_key(key)?)
     }
+}
+
+/// Moves the writes of every journal record up to the first one that cannot
+/// be decoded to their keys, removing the records, in commit order.
+fn index_journal(db: &sled::Db) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for item in db.scan_prefix(keys::JOURNAL) {
+        let (key, bytes) = item?;
+        let Ok(ops) = journal::decode(&key, &bytes) else {
+            break;
+        };
+        for (k, v) in ops {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch.remove(key);
+    }
+    db.apply_batch(batch)?;
+    Ok(())
 }
 
 /// Whether a running server (or a tool) holds the lock on the store of the
@@ -149,6 +176,7 @@ mod tests {
             commit_window_us: 0,
             commit_batch_max: 64,
             commit_queue_max: 16,
+            ..CommitterSettings::default()
         }
     }
 

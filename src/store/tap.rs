@@ -13,7 +13,9 @@
 //! held for a `Vec` push. The tapped batches are bounded (`max_bytes`); a
 //! backup that falls that far behind is abandoned, not the writes.
 
-use super::{RawRecord, StoreError};
+use super::journal::Overlay;
+use super::view::Merged;
+use super::{codec, keys, RawRecord, StoreError};
 use parking_lot::Mutex;
 use std::sync::Arc;
 
@@ -76,8 +78,9 @@ impl SharedTap {
         self.0.lock().last_seq
     }
 
-    /// Called by the committer once batch `seq` is applied.
-    pub(super) fn applied(&self, seq: u64, ops: Vec<Op>) {
+    /// Called by the committer once batch `seq` is applied: its writes, and
+    /// the commit sequence it stores beside them.
+    pub(super) fn applied(&self, seq: u64, ops: &[Op]) {
         let mut state = self.0.lock();
         state.last_seq = seq;
         let Some(tap) = state.tap.as_mut() else {
@@ -86,10 +89,18 @@ impl SharedTap {
         if tap.overflowed {
             return;
         }
+        let mut ops = ops.to_vec();
+        match codec::encode(&seq) {
+            Ok(bytes) => ops.push((keys::COMMIT_SEQ.into(), Some(bytes.into()))),
+            // Encoding a u64 cannot fail; the copy is abandoned if it does.
+            Err(_) => tap.overflowed = true,
+        }
         let batch = TappedBatch { seq, ops };
         tap.bytes += batch.bytes();
         if tap.bytes > tap.max_bytes {
             tap.overflowed = true;
+        }
+        if tap.overflowed {
             tap.batches = Vec::new();
         } else {
             tap.batches.push(batch);
@@ -112,6 +123,7 @@ pub enum CopyError {
 /// removes the tap.
 pub struct OnlineCopy {
     db: sled::Db,
+    overlay: Arc<Overlay>,
     shared: SharedTap,
     start_seq: u64,
     /// Set by `finish`, which removed the tap itself.
@@ -121,6 +133,7 @@ pub struct OnlineCopy {
 impl OnlineCopy {
     pub(super) fn begin(
         db: sled::Db,
+        overlay: Arc<Overlay>,
         shared: SharedTap,
         max_bytes: usize,
     ) -> Result<Self, CopyError> {
@@ -139,6 +152,7 @@ impl OnlineCopy {
         };
         Ok(Self {
             db,
+            overlay,
             shared,
             start_seq,
             finished: false,
@@ -151,12 +165,12 @@ impl OnlineCopy {
         self.start_seq
     }
 
-    /// Every record, in key order, as the scan finds it.
+    /// Every record, in key order, as the scan finds it: the store as its
+    /// readers see it, journal records indexed or not alike, and none of
+    /// the journal records themselves (a restored store starts without).
     pub fn records(&self) -> impl Iterator<Item = Result<RawRecord, StoreError>> + '_ {
-        self.db.iter().map(|item| {
-            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(StoreError::from)
-        })
+        Merged::new(&self.db, &self.overlay, b"", Vec::new())
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
     /// The batches tapped since the last call, in commit order: taking them

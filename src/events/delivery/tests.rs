@@ -37,6 +37,7 @@ async fn world_at(url: &str, pending_max: usize) -> World {
         commit_window_us: 100,
         commit_batch_max: 1024,
         commit_queue_max: 64,
+        ..CommitterSettings::default()
     };
     let store = Store::open(dir.path(), committer).unwrap();
     let outbox = Outbox::load(&store).unwrap();

@@ -31,6 +31,7 @@ async fn one_sku(dir: &std::path::Path, units: u64) -> (Inventory, Store, Sku) {
         commit_window_us: 0,
         commit_batch_max: 64,
         commit_queue_max: 64,
+        ..CommitterSettings::default()
     };
     let store = Store::open(dir, settings).unwrap();
     let sku = Sku::parse("LAST-1").unwrap();
