@@ -222,6 +222,18 @@ fn a_record_that_does_not_decode_exactly_is_named() {
 }
 
 #[test]
+fn a_journal_record_left_unindexed_is_named_when_it_cannot_be_read() {
+    let mut r = sound();
+    // A copy's journal is indexed when it is opened; one that stays was
+    // unreadable. A readable one left over is no problem of its own.
+    r.insert(
+        b"jrnl/\0\0\0\0\0\0\0\x09\0\0\0\0".to_vec(),
+        vec![1, 3, 0, 0],
+    );
+    assert_one(&r, "jrnl/", "journal record: a key runs past the end");
+}
+
+#[test]
 fn a_key_of_no_kind_is_named() {
     let mut r = sound();
     r.insert(b"journal/1".to_vec(), vec![1]);
