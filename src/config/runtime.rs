@@ -209,6 +209,10 @@ pub struct StoreSettings {
     pub commit_batch_max: usize,
     /// Most write groups waiting for the committer; beyond it writes get 503.
     pub commit_queue_max: usize,
+    /// Journal each group commit as one record and let an indexer write its
+    /// keys later (see BENCHMARKS.md: it moves sled's work off the commit
+    /// path, it does not remove it).
+    pub journal: bool,
     /// How long the indexer lets commits gather before moving their writes
     /// from the journal to their keys, in milliseconds.
     pub index_delay_ms: u64,
@@ -225,6 +229,7 @@ impl Default for StoreSettings {
             commit_window_us: 100,
             commit_batch_max: 4096,
             commit_queue_max: 16_384,
+            journal: CommitterSettings::default().journal,
             index_delay_ms: CommitterSettings::default().index_delay_ms,
             journal_lag_max_bytes: CommitterSettings::default().journal_lag_max_bytes,
         }
@@ -238,6 +243,7 @@ impl StoreSettings {
             commit_window_us: self.commit_window_us,
             commit_batch_max: self.commit_batch_max,
             commit_queue_max: self.commit_queue_max,
+            journal: self.journal,
             index_delay_ms: self.index_delay_ms,
             journal_lag_max_bytes: self.journal_lag_max_bytes,
         }

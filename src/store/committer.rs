@@ -17,12 +17,13 @@
 //! also hands each batch it applies to the backup's [`Tap`]: that costs a
 //! lock and a `Vec` move per batch, never a wait on the backup.
 //!
-//! A batch is written to sled as journal records (see [`journal`]): the
-//! writes of all its groups encoded together under one sequential key (or
-//! a few, for a large batch), one sled insert where each write was one.
-//! Within a batch the last write to a key wins, as in a sled batch. Once
-//! the batch is applied its writes go to the [`Overlay`] (where reads find
-//! them) and to the indexer's [`Backlog`], which moves them to their homes.
+//! Within a batch the last write to a key wins. By default a batch is one
+//! sled batch of its writes at their keys. With `journal` on, it is written
+//! as journal records instead (see [`journal`]): the writes of all its
+//! groups encoded together under one sequential key (or a few), one sled
+//! insert where each write was one; once applied, its writes go to the
+//! [`Overlay`] (where reads find them) and to the indexer's [`Backlog`],
+//! which moves them to their keys.
 
 use super::indexer::{Backlog, Journaled};
 use super::journal::{self, Overlay};
@@ -59,6 +60,9 @@ pub struct CommitterSettings {
     pub commit_batch_max: usize,
     /// Most groups waiting in the queue; beyond it `submit` fails `Overloaded`.
     pub commit_queue_max: usize,
+    /// Journal each batch as one record and index it later, rather than
+    /// write each key in the batch (see BENCHMARKS.md for when it pays).
+    pub journal: bool,
     /// How long the indexer lets commits gather before indexing them.
     pub index_delay_ms: u64,
     /// Most bytes of journaled writes waiting for the indexer; beyond it the
@@ -73,6 +77,7 @@ impl Default for CommitterSettings {
             commit_window_us: 100,
             commit_batch_max: 4096,
             commit_queue_max: 16_384,
+            journal: false,
             index_delay_ms: 2,
             journal_lag_max_bytes: 64 << 20,
         }
@@ -315,7 +320,7 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
         }
         if failed.load(Ordering::Acquire) {
             complete(&mut gathered.waiters, &Err(StoreError::Failed));
-        } else if !write(&db, gathered, &tap, &journal, settings.durability) {
+        } else if !write(&db, gathered, &tap, &journal, &settings) {
             failed.store(true, Ordering::Release);
         }
         if stop {
@@ -353,8 +358,9 @@ fn write(
     gathered: Gathered,
     tap: &SharedTap,
     journal: &Journal,
-    durability: Durability,
+    settings: &CommitterSettings,
 ) -> bool {
+    let durability = settings.durability;
     let Gathered {
         ops, mut waiters, ..
     } = gathered;
@@ -366,17 +372,21 @@ fn write(
     let started = Instant::now();
     let op_count = ops.len();
     let seq = tap.last_seq() + 1;
-    let result = journal_batch(seq, &ops).and_then(|(batch, records)| {
+    let batch = match settings.journal {
+        true => journal_batch(seq, &ops),
+        false => keyed_batch(seq, &ops).map(|batch| (batch, Vec::new())),
+    };
+    let result = batch.and_then(|(batch, records)| {
         db.apply_batch(batch).map_err(StoreError::from)?;
         Ok(records)
     });
     let result = result.map(|records| {
-        // Readers find the writes from now on; then the indexer may move them.
-        journal.overlay.put(seq, &ops);
         // Before any waiter hears of it: a backup that ends after an
         // acknowledgement holds the acknowledged write.
         tap.applied(seq, &ops);
-        if !ops.is_empty() {
+        if settings.journal && !ops.is_empty() {
+            // Readers find the writes from now on; then the indexer moves them.
+            journal.overlay.put(seq, &ops);
             journal.backlog.push(Journaled { seq, ops, records });
         }
     });
@@ -392,6 +402,19 @@ fn write(
     metrics::histogram!("surge_commit_batch_ops").record(op_count as f64);
     metrics::histogram!("surge_commit_flush_seconds").record(started.elapsed().as_secs_f64());
     result.is_ok()
+}
+
+/// The sled batch that writes `ops` at their keys as commit `seq`.
+fn keyed_batch(seq: u64, ops: &[Op]) -> Result<sled::Batch, StoreError> {
+    let mut batch = sled::Batch::default();
+    for (key, value) in ops {
+        match value {
+            Some(value) => batch.insert(key.clone(), value.clone()),
+            None => batch.remove(key.clone()),
+        }
+    }
+    batch.insert(keys::COMMIT_SEQ, codec::encode(&seq)?);
+    Ok(batch)
 }
 
 /// The sled batch that journals `ops` as commit `seq`, and the journal
@@ -425,6 +448,7 @@ mod tests {
             commit_window_us: 200,
             commit_batch_max: 1024,
             commit_queue_max: queue,
+            journal: true,
             ..CommitterSettings::default()
         }
     }
@@ -482,6 +506,33 @@ mod tests {
             "journal records and the commit sequence, no key of their own yet"
         );
         assert!(committer.last_seq() >= 1);
+        committer.stop();
+    }
+
+    #[tokio::test]
+    async fn without_the_journal_acknowledged_groups_are_at_their_keys() {
+        let (_dir, db) = open();
+        let journal = Journal::default();
+        let keyed = CommitterSettings {
+            journal: false,
+            ..settings(64)
+        };
+        let committer = Committer::start(db.clone(), keyed, journal.clone()).unwrap();
+        let mut tickets = Vec::new();
+        for i in 0..50u32 {
+            let mut g = WriteGroup::new();
+            g.put(b"hot".to_vec(), &i).unwrap();
+            g.put(format!("k{i}").into_bytes(), &i).unwrap();
+            tickets.push(committer.submit(g).unwrap());
+        }
+        for t in tickets {
+            t.wait().await.unwrap();
+        }
+        let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
+        assert_eq!(hot, 49, "the last write to a key in submission order wins");
+        assert_eq!(db.len(), 52, "51 keys and the commit sequence");
+        assert_eq!(journal.overlay.len(), 0);
+        assert!(journal.backlog.take_all().is_empty());
         committer.stop();
     }
 

@@ -83,7 +83,6 @@ impl Backlog {
     }
 
     /// Takes every batch waiting, as the indexer would.
-    #[cfg(test)]
     pub fn take_all(&self) -> Vec<Journaled> {
         let mut state = self.state.lock();
         state.bytes = 0;

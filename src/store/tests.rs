@@ -7,6 +7,7 @@ use std::time::Duration;
 fn settings(index_delay_ms: u64) -> CommitterSettings {
     CommitterSettings {
         commit_window_us: 0,
+        journal: true,
         index_delay_ms,
         ..CommitterSettings::default()
     }
@@ -162,6 +163,31 @@ fn a_start_after_a_crash_at_any_point_of_indexing_loses_and_repeats_nothing() {
         assert_eq!(seen(&store).0, want);
         assert_eq!(store.committer().last_seq(), 30);
     }
+}
+
+#[test]
+fn a_journal_left_by_a_crash_is_indexed_at_a_start_without_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    crashed_store(dir.path(), 4);
+    let keyed = CommitterSettings {
+        journal: false,
+        ..settings(0)
+    };
+    let store = retry(|| Store::open(dir.path(), keyed.clone())).unwrap();
+    assert_eq!(journal_records(&store.db), 0, "indexed before serving");
+    assert_eq!(store.journal.overlay.len(), 0);
+    assert_eq!(seen(&store).0.len(), 15);
+    let mut group = WriteGroup::new();
+    group.remove(b"ord/0029".to_vec());
+    group.put(b"inv/HOT".to_vec(), &100u32).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(store.commit(group)).unwrap();
+    assert_eq!(journal_records(&store.db), 0, "written at its keys");
+    assert_eq!(seen(&store).0.len(), 14);
+    assert_eq!(seen(&store).1, Some(100));
+    store.close().unwrap();
 }
 
 #[test]
