@@ -475,10 +475,9 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn acknowledged_groups_are_journaled_and_later_writes_win() {
-        let (_dir, db) = open();
-        let (committer, journal) = start(&db, 64);
+    /// Fifty groups, each writing `hot` and a key of its own, all queued
+    /// before any is awaited.
+    async fn commit_hot_and_keys(committer: &Committer) {
         let mut tickets = Vec::new();
         for i in 0..50u32 {
             let mut g = WriteGroup::new();
@@ -489,6 +488,13 @@ mod tests {
         for t in tickets {
             t.wait().await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn acknowledged_groups_are_journaled_and_later_writes_win() {
+        let (_dir, db) = open();
+        let (committer, journal) = start(&db, 64);
+        commit_hot_and_keys(&committer).await;
         let newest = journal.overlay.get(b"hot").unwrap().unwrap();
         let hot: u32 = codec::decode(b"hot", &newest).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
@@ -518,16 +524,7 @@ mod tests {
             ..settings(64)
         };
         let committer = Committer::start(db.clone(), keyed, journal.clone()).unwrap();
-        let mut tickets = Vec::new();
-        for i in 0..50u32 {
-            let mut g = WriteGroup::new();
-            g.put(b"hot".to_vec(), &i).unwrap();
-            g.put(format!("k{i}").into_bytes(), &i).unwrap();
-            tickets.push(committer.submit(g).unwrap());
-        }
-        for t in tickets {
-            t.wait().await.unwrap();
-        }
+        commit_hot_and_keys(&committer).await;
         let hot: u32 = codec::decode(b"hot", &db.get(b"hot").unwrap().unwrap()).unwrap();
         assert_eq!(hot, 49, "the last write to a key in submission order wins");
         assert_eq!(db.len(), 52, "51 keys and the commit sequence");
