@@ -49,7 +49,7 @@ run() { # FORMAT FILE CONTENT-TYPE
   local first=$(date +%s.%N)
   for i in $(seq 1 "$CREATES"); do
     curl -sf -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' \
-      -d "{\"id\":\"one-$i\",\"title\":\"One $i\",\"variants\":[{\"sku\":\"ONE-$i\",\"price\":{\"amount\":500,\"currency\":\"USD\"},\"stock\":5}]}" \
+      -d "{\"id\":\"one-$i\",\"title\":\"One $i\",\"variants\":[{\"sku\":\"ONE-$i\",\"title\":\"One\",\"price\":{\"amount\":500,\"currency\":\"USD\"},\"stock\":5}]}" \
       "localhost:$PORT/v1/admin/products"
   done
   echo "$1 then $CREATES single creates: $(echo "scale=2; ($(date +%s.%N) - $first) * 1000 / $CREATES" | bc) ms each (curl included)"
