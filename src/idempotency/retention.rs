@@ -48,14 +48,25 @@ impl IdempotencySettings {
 /// Receipt prefixes the purge covers.
 const PREFIXES: [&[u8]; 3] = [keys::RECEIPT, keys::RESTOCK, keys::STRIPE_EVENT];
 
+/// Stripe redelivers an event for up to three days; the record that it was
+/// applied is kept at least that long, whatever `retention_hours` says.
+const STRIPE_REDELIVERY_MS: Millis = 72 * 3_600_000;
+
 /// Removals per commit: a big backlog is purged in bounded groups.
 const PURGE_BATCH: usize = 1000;
 
-/// Removes every receipt made before `before`. Returns how many. A record
-/// that cannot be read is left for an operator (it is not ours to guess).
-pub async fn purge(store: &Store, before: Millis) -> Result<usize, StoreError> {
+/// Removes every receipt older than `retention_ms` at `now` (a Stripe
+/// event's record only after Stripe's redelivery window too). Returns how
+/// many. A record that cannot be read is left for an operator (it is not
+/// ours to guess).
+pub async fn purge(store: &Store, now: Millis, retention_ms: Millis) -> Result<usize, StoreError> {
     let mut expired = Vec::new();
     for prefix in PREFIXES {
+        let kept_ms = match prefix == keys::STRIPE_EVENT {
+            true => retention_ms.max(STRIPE_REDELIVERY_MS),
+            false => retention_ms,
+        };
+        let before = now.saturating_sub(kept_ms);
         let salvaged = store.scan_keyed_salvaging::<ReceiptHead>(prefix)?;
         for unreadable in &salvaged.unreadable {
             tracing::warn!(key = %String::from_utf8_lossy(&unreadable.key), error = %unreadable.error, "an unreadable receipt is kept");
@@ -93,7 +104,7 @@ pub fn purge_periodically(
     actix_web::rt::spawn(async move {
         loop {
             let now = clock.now_ms();
-            match purge(&store, now.saturating_sub(settings.retention_ms())).await {
+            match purge(&store, now, settings.retention_ms()).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "purged expired idempotency receipts"),
                 Err(e) => tracing::warn!(error = %e, "purging idempotency receipts"),
@@ -114,7 +125,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), StoreSettings::default().committer()).unwrap();
         let mut group = WriteGroup::new();
-        for (key, at) in [("idem/old", 10), ("idem/new", 30), ("restock/old", 5)] {
+        let hour = 3_600_000;
+        let now = 100 * hour;
+        let receipts = [
+            ("idem/old", now - 25 * hour),
+            ("idem/new", now - 23 * hour),
+            ("restock/old", now - 30 * hour),
+            // Stripe may still redeliver these: kept for three days.
+            ("stripe_evt/evt_2d", now - 48 * hour),
+            ("stripe_evt/evt_4d", now - 96 * hour),
+        ];
+        for (key, at) in receipts {
             let receipt = Receipt {
                 request_digest: [0; 32],
                 at,
@@ -125,7 +146,9 @@ mod tests {
         group.put(b"ord/keep".to_vec(), &1u8).unwrap();
         store.commit(group).await.unwrap();
 
-        assert_eq!(purge(&store, 20).await.unwrap(), 2);
+        assert_eq!(purge(&store, now, 24 * hour).await.unwrap(), 3);
+        assert!(store.contains(b"stripe_evt/evt_2d").unwrap());
+        assert!(!store.contains(b"stripe_evt/evt_4d").unwrap());
         assert!(!store.contains(b"idem/old").unwrap());
         assert!(!store.contains(b"restock/old").unwrap());
         assert!(store.contains(b"idem/new").unwrap());

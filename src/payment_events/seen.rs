@@ -2,9 +2,9 @@
 //! delivers an event at least once (and again when our answer was lost), so
 //! each is applied once and a redelivery is acknowledged without acting.
 //! The record begins like an idempotency receipt (a digest, then the time),
-//! so the receipts' purge forgets it after `[idempotency] retention_hours`:
-//! Stripe stops redelivering an event after three days, and keeps the
-//! retention at least one.
+//! so the receipts' purge forgets it, but not before three days (Stripe
+//! redelivers an event for up to three) nor before `[idempotency]
+//! retention_hours`.
 
 use crate::clock::Millis;
 use crate::store::{keys, Store, StoreError, WriteGroup};
