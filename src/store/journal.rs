@@ -168,6 +168,11 @@ impl Overlay {
 
     /// The newest unindexed write of `key`, if there is one.
     pub fn get(&self, key: &[u8]) -> Option<Newest> {
+        // The common case without the journal (or with it caught up): no
+        // search, no key copied.
+        if self.versions.is_empty() {
+            return None;
+        }
         let entry = self
             .versions
             .lower_bound(Bound::Included(&Version::newest(key)))?;
@@ -178,6 +183,9 @@ impl Overlay {
     /// order, each with its newest unindexed write.
     pub fn chunk(&self, from: &[u8], prefix: &[u8], max: usize) -> Vec<(Vec<u8>, Newest)> {
         let mut out: Vec<(Vec<u8>, Newest)> = Vec::new();
+        if self.versions.is_empty() {
+            return out;
+        }
         for entry in self.versions.range(Version::newest(from)..) {
             let key = &entry.key().key;
             if !key.starts_with(prefix) {

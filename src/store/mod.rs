@@ -4,9 +4,11 @@
 //! process. Keeping one tree means one atomic batch can carry an inventory
 //! record, an order and an idempotency record together.
 //!
-//! The committer journals each batch as one record ([`journal`]); the
-//! indexer moves the writes to their keys afterwards. Reads here see both
-//! alike: the overlay of writes not yet indexed first, then sled.
+//! With `journal` on, the committer journals each batch as one record
+//! ([`journal`]) and the indexer moves the writes to their keys afterwards
+//! (so sled then has a second writer, which only moves committed bytes).
+//! Reads here see both alike: the overlay of writes not yet indexed first,
+//! then sled.
 
 pub mod codec;
 mod committer;
