@@ -40,6 +40,8 @@ pub enum BackupError {
     InProgress,
     #[error("no backup {0}")]
     NotFound(String),
+    #[error("the backup {0} this Idempotency-Key made has been removed since (rotated out or deleted); send a new key for a new backup")]
+    RemovedSince(String),
     #[error("writes committed during the copy outgrew {max_bytes} bytes (backup.tap_bytes_max) before the backup wrote them; retry when the load is lower")]
     Overflow { max_bytes: usize },
     #[error("backup failed: {0}")]
@@ -55,6 +57,7 @@ impl BackupError {
         match self {
             Self::InProgress => "backup-in-progress",
             Self::NotFound(_) => "backup-not-found",
+            Self::RemovedSince(_) => "backup-removed-since",
             Self::Overflow { .. } => "backup-overloaded",
             Self::Io(_) => "backup-failed",
             Self::Store(e) => e.code(),
@@ -195,7 +198,8 @@ impl Backups {
     ) -> Result<Answered<BackupInfo>, BackupError> {
         let store = &self.inner.store;
         let digest = request_digest(&[b"backup"]);
-        self.inner
+        let answered = self
+            .inner
             .idempotency
             .once(store, "backup", key, digest, |keyed| async move {
                 let info = self.take_now().await?;
@@ -204,9 +208,15 @@ impl Backups {
                     keyed.record(&mut group, &info)?;
                     store.commit(group).await?;
                 }
-                Ok(info)
+                Ok::<_, BackupError>(info)
             })
-            .await
+            .await?;
+        // A replay must not answer 201 with a backup rotation (or an
+        // operator) has removed since: its Location would be a 404.
+        if answered.replayed && !files::path_of(&self.inner.dir, &answered.value.id).exists() {
+            return Err(BackupError::RemovedSince(answered.value.id));
+        }
+        Ok(answered)
     }
 
     /// Takes a backup now, then rotates.

@@ -150,6 +150,14 @@ async fn a_retried_key_makes_no_second_backup_and_rotation_keeps_the_newest() {
         .await
         .expect("get");
     assert_problem(gone, 404).await;
+    // The key's backup was rotated out: its replay is no 201 pointing at it.
+    let replayed = keyed().send().await.expect("retry after rotation");
+    let problem = assert_problem(replayed, 409).await;
+    assert_eq!(
+        problem["type"],
+        "https://surge.dev/problems/backup-removed-since"
+    );
+    assert_eq!(problem["id"], first["id"]);
     let one = app
         .admin_json(&format!(
             "/v1/admin/backups/{}",

@@ -20,7 +20,7 @@ pub struct BackupList {
     responses((status = 201, body = BackupInfo, description = "a consistent point-in-time backup of the store, written in the backup directory"),
         (status = 400, body = Problem, description = "a malformed Idempotency-Key"),
         (status = 401, body = Problem),
-        (status = 409, body = Problem, description = "a backup is being taken (backup-in-progress), or a request with the key is in progress"),
+        (status = 409, body = Problem, description = "a backup is being taken (backup-in-progress), a request with the key is in progress, or the backup the key made has been removed since (backup-removed-since)"),
         (status = 422, body = Problem, description = "the key was used for another request"),
         (status = 500, body = Problem, description = "the backup file could not be written (backup-failed; the cause is logged)"),
         (status = 503, body = Problem, description = "writes outran the copy (backup-overloaded) or the store is unavailable; retry after Retry-After")),

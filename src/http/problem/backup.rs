@@ -13,6 +13,9 @@ impl From<BackupError> for ApiError {
             BackupError::NotFound(id) => {
                 ApiError::new(StatusCode::NOT_FOUND, code, detail).with("id", id)
             }
+            BackupError::RemovedSince(id) => {
+                ApiError::new(StatusCode::CONFLICT, code, detail).with("id", id)
+            }
             BackupError::Overflow { .. } => ApiError::unavailable(code, detail, 10),
             BackupError::Io(cause) => {
                 // The path and the OS error stay in the log.
