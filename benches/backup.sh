@@ -36,7 +36,7 @@ until curl -sf "$URL/readyz" >/dev/null; do sleep 0.1; done
 
 echo "== $ORDERS orders over $SKUS SKUs (surge bench spread)"
 "$BIN" bench spread --url "$URL" --skus "$SKUS" --stock $(( ORDERS / SKUS + 10 )) \
-  --requests "$ORDERS" --duration 1h --connections 64 | tail -n 12
+  --requests "$ORDERS" --duration 60m --connections 64 | tail -n 12
 echo "store: $(du -sh "$WORK/store" | cut -f1)"
 
 echo "== flash sale, no backup"
