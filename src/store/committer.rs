@@ -278,9 +278,8 @@ impl Committer {
     }
 }
 
-/// One batch being gathered: its writes in order, each key once (the last
-/// write to a key replaces an earlier one in place), and whom to tell when
-/// it is durable.
+/// One batch being gathered: its writes in order (with the journal each key
+/// once), and whom to tell when it is durable.
 #[derive(Default)]
 struct Gathered {
     ops: Vec<Op>,
@@ -299,7 +298,7 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
     loop {
         let Ok(first) = rx.recv() else { return };
         let mut gathered = Gathered::default();
-        let mut stop = !gather(first, &mut gathered);
+        let mut stop = !gather(first, &mut gathered, settings.journal);
         let deadline = Instant::now() + window;
         while !stop && gathered.ops.len() < batch_max {
             let next = match rx.try_recv() {
@@ -310,7 +309,7 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 },
             };
-            stop = !gather(next, &mut gathered);
+            stop = !gather(next, &mut gathered, settings.journal);
         }
         if !journal
             .backlog
@@ -329,8 +328,11 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
     }
 }
 
-/// Adds a job to the batch; returns false for `Stop`.
-fn gather(job: Job, gathered: &mut Gathered) -> bool {
+/// Adds a job to the batch; returns false for `Stop`. With `dedupe` (the
+/// journal: its record and the overlay take each key once) a later write
+/// to a key replaces the earlier one in place; without, sled's batch keeps
+/// the last write per key itself.
+fn gather(job: Job, gathered: &mut Gathered, dedupe: bool) -> bool {
     match job {
         Job::Write { group, done } => {
             for (key, value) in group.ops {
@@ -338,6 +340,10 @@ fn gather(job: Job, gathered: &mut Gathered) -> bool {
                 // of a write are reference counts.
                 let key = sled::IVec::from(key);
                 let value = value.map(sled::IVec::from);
+                if !dedupe {
+                    gathered.ops.push((key, value));
+                    continue;
+                }
                 match gathered.positions.get(&key) {
                     Some(&at) => gathered.ops[at].1 = value,
                     None => {
