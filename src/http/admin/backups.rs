@@ -62,7 +62,7 @@ pub async fn list_backups(
     params(("id" = String, Path, description = "backup id")),
     responses((status = 200, body = BackupInfo),
         (status = 401, body = Problem),
-        (status = 404, body = Problem, description = "no such backup (backup-not-found)"),
+        (status = 404, body = Problem, description = "no such backup (backup-not-found), also once rotation (`[backup] keep`) has deleted it"),
         (status = 500, body = Problem, description = "the backup directory could not be read")),
     security(("admin_token" = [])))]
 pub async fn get_backup(
