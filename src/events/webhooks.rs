@@ -249,18 +249,43 @@ impl Webhooks {
     }
 
     /// Puts dead letters of webhook `id` back on the way with fresh tries:
-    /// the one of `event` (an event id), or the oldest `REPLAY_BATCH_MAX`.
-    /// Returns how many were replayed and how many dead letters remain.
+    /// the one of `event` (an event id), or the oldest `REPLAY_BATCH_MAX`;
+    /// once per Idempotency-Key (a retry answers what the first replay
+    /// did, and replays nothing that failed again since). Returns how many
+    /// were replayed and how many dead letters remain.
     pub async fn replay(
         &self,
         id: &str,
         event: Option<&str>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Answered<(usize, usize)>, WebhookError> {
+        let digest = request_digest(&[
+            id.as_bytes(),
+            event.unwrap_or_default().as_bytes(),
+            &[u8::from(event.is_some())],
+        ]);
+        self.inner
+            .idempotency
+            .once(&self.inner.store, "replay", key, digest, |keyed| {
+                self.replay_once(id, event, keyed)
+            })
+            .await
+    }
+
+    async fn replay_once(
+        &self,
+        id: &str,
+        event: Option<&str>,
+        keyed: Option<KeyedCall>,
     ) -> Result<(usize, usize), WebhookError> {
         let _changing = self.inner.changing.lock().await;
         let letters = match event {
             Some(event) => vec![self.dead_letter(id, event)?],
             None => self.dead_letters(id, REPLAY_BATCH_MAX)?,
         };
+        // Counted before the commit so that a retry's receipt says the same;
+        // deliveries that die meanwhile are not in it.
+        let remaining = self.backlog(id)?.1.saturating_sub(letters.len());
         let now = self.now();
         let mut group = WriteGroup::new();
         for letter in &letters {
@@ -273,11 +298,14 @@ impl Webhooks {
             };
             group.put(keys::webhook_event(keys::DELIVERY, id, seq), &fresh)?;
         }
+        let outcome = (letters.len(), remaining);
+        if let Some(keyed) = keyed {
+            keyed.record(&mut group, &outcome)?;
+        }
         self.inner.store.commit(group).await?;
         self.inner.rescan.notify_one();
-        let remaining = self.backlog(id)?.1;
         tracing::info!(webhook = %id, replayed = letters.len(), remaining, "dead letters replayed");
-        Ok((letters.len(), remaining))
+        Ok(outcome)
     }
 
     /// The dead letter of `event` (an event id) for webhook `id`.

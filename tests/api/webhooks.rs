@@ -1,7 +1,9 @@
 //! Webhooks: registration, signed at-least-once delivery with retries, dead
 //! letters and their replay, delivery across a `kill -9`.
 
-use crate::helpers::{assert_problem, json_body, spawn_with, test_settings, TestApp, ADMIN_TOKEN};
+use crate::helpers::{
+    assert_problem, header, json_body, spawn_with, test_settings, TestApp, ADMIN_TOKEN,
+};
 use crate::inventory::{create_sku, purchase};
 use crate::process::Running;
 use crate::receiver::{Received, Receiver};
@@ -127,22 +129,10 @@ async fn deliveries_are_signed_retried_and_arrive_once_the_endpoint_recovers() {
 
 #[tokio::test]
 async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
-    let app = eager_app(|s| s.events.webhook_attempts_max = 3).await;
-    let receiver = Receiver::start(0).await;
-    receiver.set_failing(true);
-    let hook = registered(&app, &receiver.url, Some(&["order.created"])).await;
-    create_sku(&app, "DEAD-1", 5).await;
-    let order = json_body(purchase(&app, "DEAD-1", "k-dead", "bob", 1).await, 201).await;
+    let (app, receiver, hook, order) = sold_to_a_failing_hook(3, "DEAD-1").await;
 
     let letters_path = format!("/v1/admin/webhooks/{hook}/dead-letters");
-    let mut letters = Value::Null;
-    for _ in 0..500 {
-        letters = app.admin_json(&letters_path).await;
-        if letters["items"].as_array().is_some_and(|i| !i.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let letters = dead_letters(&app, &hook, 1).await;
     let letter = &letters["items"][0];
     assert_eq!(letter["type"], "order.created", "{letters}");
     assert_eq!(letter["attempts"], 3);
@@ -191,6 +181,75 @@ async fn a_delivery_out_of_tries_is_a_dead_letter_until_replayed() {
         .await
         .unwrap();
     assert_eq!(json_body(again, 200).await["replayed"], 0);
+}
+
+/// An app whose webhook for `order.created` fails every try of the `tries`
+/// it gets, and an order bought on `sku` for it to be told of.
+async fn sold_to_a_failing_hook(tries: u32, sku: &str) -> (TestApp, Receiver, String, Value) {
+    let app = eager_app(|s| s.events.webhook_attempts_max = tries).await;
+    let receiver = Receiver::start(0).await;
+    receiver.set_failing(true);
+    let hook = registered(&app, &receiver.url, Some(&["order.created"])).await;
+    create_sku(&app, sku, 5).await;
+    let order = json_body(purchase(&app, sku, "k-sold", "bob", 1).await, 201).await;
+    (app, receiver, hook, order)
+}
+
+/// Waits until webhook `hook` has `n` dead letters; returns them.
+async fn dead_letters(app: &TestApp, hook: &str, n: usize) -> Value {
+    let path = format!("/v1/admin/webhooks/{hook}/dead-letters");
+    let mut letters = Value::Null;
+    for _ in 0..500 {
+        letters = app.admin_json(&path).await;
+        if letters["items"].as_array().is_some_and(|i| i.len() == n) {
+            return letters;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("not {n} dead letters: {letters}");
+}
+
+#[tokio::test]
+async fn a_replay_retried_with_its_key_replays_nothing_more() {
+    let (app, receiver, hook, _) = sold_to_a_failing_hook(1, "AGAIN-1").await;
+    let event = dead_letters(&app, &hook, 1).await["items"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replay_all = format!("/v1/admin/webhooks/{hook}/dead-letters/replay");
+    let keyed = |path: &str, key: &str| {
+        app.admin(Method::POST, path)
+            .header("Idempotency-Key", key)
+            .send()
+    };
+
+    let first = keyed(&replay_all, "replay-1").await.unwrap();
+    assert_eq!(header(&first, "idempotent-replayed"), None);
+    let answer = json!({"replayed": 1, "remaining": 0});
+    assert_eq!(json_body(first, 200).await, answer);
+    // The endpoint still fails: its one try makes it a dead letter again.
+    dead_letters(&app, &hook, 1).await;
+    assert_eq!(receiver.requests().await.len(), 2);
+
+    // The answer of the first replay was lost; its retry replays nothing.
+    let retry = keyed(&replay_all, "replay-1").await.unwrap();
+    assert_eq!(
+        header(&retry, "idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(json_body(retry, 200).await, answer);
+    dead_letters(&app, &hook, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(receiver.requests().await.len(), 2, "no second replay");
+
+    // The key on another request is refused; a new key replays again.
+    let one = format!("/v1/admin/webhooks/{hook}/dead-letters/{event}/replay");
+    assert_problem(keyed(&one, "replay-1").await.unwrap(), 422).await;
+    receiver.set_failing(false);
+    let fresh = keyed(&one, "replay-2").await.unwrap();
+    assert_eq!(json_body(fresh, 200).await, answer);
+    receiver.wait_for(|got| got.len() == 1).await;
+    assert_eq!(receiver.requests().await.len(), 3);
 }
 
 /// Registrations refused with 400, each with the field its first error names.

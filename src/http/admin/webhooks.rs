@@ -7,6 +7,7 @@ use crate::events::{Delivery, EventKind, Webhook, WebhookError};
 use crate::http::json::Json;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::{idempotency_key, AppState};
+use crate::idempotency::Answered;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -253,31 +254,48 @@ pub async fn dead_letters(
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks/{id}/dead-letters/replay", tag = "admin",
-    params(("id" = String, Path, description = "webhook id")),
+    params(("id" = String, Path, description = "webhook id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key replays nothing more and answers what the first replay did")),
     responses((status = 200, body = Replayed), (status = 404, body = Problem)),
     security(("admin_token" = [])))]
 pub async fn replay_all(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let replay = state.webhooks.replay(&id, None).await?;
-    Ok(no_store().json(Replayed::from(replay)))
+    let key = idempotency_key::optional(&req)?;
+    let replay = state.webhooks.replay(&id, None, key.as_ref()).await?;
+    Ok(replayed(replay))
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks/{id}/dead-letters/{event_id}/replay", tag = "admin",
     params(("id" = String, Path, description = "webhook id"),
-        ("event_id" = String, Path, description = "the dead letter's event id")),
+        ("event_id" = String, Path, description = "the dead letter's event id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key replays nothing more and answers what the first replay did")),
     responses((status = 200, body = Replayed), (status = 404, body = Problem)),
     security(("admin_token" = [])))]
 pub async fn replay_one(
     _admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, event) = path.into_inner();
-    let replay = state.webhooks.replay(&id, Some(&event)).await?;
-    Ok(no_store().json(Replayed::from(replay)))
+    let key = idempotency_key::optional(&req)?;
+    let replay = state
+        .webhooks
+        .replay(&id, Some(&event), key.as_ref())
+        .await?;
+    Ok(replayed(replay))
+}
+
+fn replayed(replay: Answered<(usize, usize)>) -> HttpResponse {
+    let mut res = no_store();
+    if replay.replayed {
+        res.insert_header(idempotency_key::REPLAYED);
+    }
+    res.json(Replayed::from(replay.value))
 }
 
 fn no_store() -> actix_web::HttpResponseBuilder {

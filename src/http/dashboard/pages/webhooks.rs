@@ -164,8 +164,9 @@ pub async fn act(
     let outcome: Result<String, ApiError> = match what.as_str() {
         "replay" => state
             .webhooks
-            .replay(&id, None)
+            .replay(&id, None, None)
             .await
+            .map(|done| done.value)
             .map(|(n, left)| format!("Replayed {n}; {left} left"))
             .map_err(Into::into),
         "delete" => {
@@ -194,9 +195,10 @@ pub async fn replay_one(
     let (id, event) = path.into_inner();
     let outcome = state
         .webhooks
-        .replay(&id, Some(&event))
+        .replay(&id, Some(&event), None)
         .await
-        .map(|(n, _)| format!("Replayed {n}"))
+        .map(|done| done.value.0)
+        .map(|n| format!("Replayed {n}"))
         .map_err(Into::into);
     Ok(after_form(&format!("/admin/webhooks/{id}"), outcome))
 }
