@@ -1,11 +1,13 @@
 //! The dashboard's backups page over plain HTTP: it needs a session; a
 //! backup taken through its form is the API's backup and a file in the
 //! backup directory; a double submit makes one; a form without the CSRF
-//! token is 403 and makes none; a failed backup is a message on the page.
+//! token is 403 and makes none; a failed backup, or one asked for while
+//! another is taken, is a message on the page.
 
 use super::web_session::{client, form_body, hidden, location, WebSession};
-use crate::helpers::{spawn_with, test_settings, TestApp, ADMIN_TOKEN};
-use serde_json::Value;
+use crate::helpers::{eventually, json_body, spawn_with, test_settings, TestApp, ADMIN_TOKEN};
+use reqwest::Method;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +33,20 @@ async fn form_key(s: &WebSession) -> String {
     let res = s.get("/admin/backups").await;
     assert_eq!(res.status(), 200);
     hidden(&res.text().await.expect("html"), "idem").expect("idem field")
+}
+
+/// Submits the "take a backup now" form, which must be refused; returns
+/// the page it leads back to, with its message.
+async fn refused_form(s: &WebSession, key: &str) -> String {
+    let res = s
+        .post("/admin/backups", &[("csrf", &s.csrf), ("idem", key)])
+        .await;
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.starts_with("/admin/backups?error="), "{back}");
+    let page = s.get(&back).await;
+    assert_eq!(page.status(), 200);
+    page.text().await.expect("html")
 }
 
 #[tokio::test]
@@ -125,17 +141,67 @@ async fn a_backup_that_cannot_be_written_is_a_message_on_the_page() {
         "{html}"
     );
     let key = hidden(&html, "idem").expect("idem field");
-    let res = s
-        .post("/admin/backups", &[("csrf", &s.csrf), ("idem", &key)])
-        .await;
-    assert_eq!(res.status(), 303);
-    let back = location(&res);
-    assert!(back.starts_with("/admin/backups?error="), "{back}");
-    let page = s.get(&back).await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let html = refused_form(&s, &key).await;
     assert!(
         html.contains("role=\"alert\">the backup could not be written; the cause is logged<"),
         "{html}"
     );
+}
+
+/// Whether a backup is being written in `dir` (its temporary file exists).
+fn being_written(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".backup.tmp"))
+    })
+}
+
+#[tokio::test]
+async fn a_backup_asked_for_while_one_is_taken_is_refused_on_the_page_and_the_api() {
+    let dir = Arc::new(tempfile::tempdir().expect("dir"));
+    let app = spawn_with(test_settings(dir.path()), dir.clone(), Some(ADMIN_TOKEN)).await;
+    // Over a megabyte of records: a backup paces itself block by block.
+    for p in 0..100 {
+        let variants: Vec<Value> = (0..50)
+            .map(|v| {
+                json!({"sku": format!("BIG-{p}-{v}"), "title": "x".repeat(150),
+                "price": {"amount": 100, "currency": "EUR"}, "stock": 1})
+            })
+            .collect();
+        app.created(&json!({"title": format!("Big {p}"), "variants": variants}))
+            .await;
+    }
+    let first = app.admin(Method::POST, "/v1/admin/backups").send().await;
+    let size = json_body(first.expect("backup"), 201).await["size_bytes"]
+        .as_u64()
+        .expect("size");
+    // From now on a backup of this store is paced to take about two seconds.
+    let (mut settings, dir) = app.stop().await;
+    settings.backup.write_bytes_per_sec_max = (size / 2).max(1);
+    let app = spawn_with(settings, dir.clone(), Some(ADMIN_TOKEN)).await;
+    let s = WebSession::sign_in(&app, ADMIN_TOKEN)
+        .await
+        .expect("signed in");
+    let key = form_key(&s).await;
+
+    let slow = tokio::spawn(app.admin(Method::POST, "/v1/admin/backups").send());
+    let backups = dir.path().join("backups");
+    eventually(|| async { being_written(&backups) }, |&started| started).await;
+    let html = refused_form(&s, &key).await;
+    assert!(
+        html.contains("role=\"alert\">a backup is being taken; retry when it is done<"),
+        "{html}"
+    );
+    let api = app.admin(Method::POST, "/v1/admin/backups").send().await;
+    let problem = json_body(api.expect("refused"), 409).await;
+    assert_eq!(
+        problem["type"],
+        "https://surge.dev/problems/backup-in-progress"
+    );
+
+    let taken = slow.await.expect("task").expect("backup");
+    json_body(taken, 201).await;
+    assert_eq!(listed(&app).await.len(), 2, "the refused ones made none");
+    assert_eq!(files_in(&backups).len(), 2);
 }
