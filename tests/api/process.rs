@@ -130,6 +130,18 @@ impl Running {
         res.text().await.expect("body")
     }
 
+    /// A new cart of `customer`; returns its id.
+    pub async fn new_cart(&self, client: &Client, customer: &str) -> String {
+        let res = client
+            .post(format!("{}/v1/carts", self.base))
+            .json(&serde_json::json!({"customer_id": customer}))
+            .send()
+            .await
+            .expect("cart");
+        let cart: Value = res.json().await.expect("cart json");
+        cart["id"].as_str().expect("cart id").to_owned()
+    }
+
     /// GET of an admin `path`; asserts 200, returns the JSON body.
     pub async fn admin_get(&self, client: &Client, path: &str) -> Value {
         let res = self.admin(client, Method::GET, path).send().await;

@@ -27,16 +27,7 @@ async fn paid_orders(server: &Running, client: &Client, count: usize) -> Vec<Str
     let mut orders = Vec::new();
     for n in 0..count {
         let base = &server.base;
-        let cart: Value = client
-            .post(format!("{base}/v1/carts"))
-            .json(&json!({"customer_id": format!("c{n}")}))
-            .send()
-            .await
-            .expect("cart")
-            .json()
-            .await
-            .expect("cart json");
-        let cart = cart["id"].as_str().expect("cart id");
+        let cart = &server.new_cart(client, &format!("c{n}")).await;
         let line = json!({"sku": SKU, "quantity": 1});
         let res = client
             .post(format!("{base}/v1/carts/{cart}/lines"))

@@ -1,9 +1,11 @@
 //! Payments through Stripe, against a local fake of Stripe's API
 //! ([`fake`]): a paid checkout, declines, 3-D Secure completed by the
 //! webhook or by a later `pay`, forged and stale webhooks, duplicated
-//! events, refunds sent once, and retries after 5xx, 429 and timeouts that
-//! charge once.
+//! events, refunds sent once, retries after 5xx, 429 and timeouts that
+//! charge once, and a kill -9 between Stripe making a PaymentIntent and
+//! surge hearing of it ([`crash`]).
 
+mod crash;
 pub mod fake;
 
 use crate::carts::get_cart;
