@@ -83,6 +83,7 @@ fn bench(args: surge::bench::BenchArgs) -> ExitCode {
         filter: "warn".into(),
         ..Default::default()
     });
+    huge_pages_off();
     match surge::bench::run(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
@@ -108,11 +109,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.log.format = format;
     }
     surge::telemetry::init_logs(&settings.log);
+    huge_pages_off();
     actix_web::rt::System::new().block_on(async move {
         let clock = std::sync::Arc::new(SystemClock);
         let app = Application::build(settings, Secrets::from_env(), clock).await?;
         app.run_until_stopped().await
     })
+}
+
+/// Transparent huge pages off for this process, unless `MIMALLOC_ALLOW_THP`
+/// asks otherwise. mimalloc advises huge pages on its arenas and gives
+/// freed memory back a second later; under a write load every page it
+/// takes back is a 2 MiB page to zero again, which cost the committer
+/// about a tenth of its CPU and held 50-60 MB more RSS than 4 KiB pages
+/// do (BENCHMARKS.md, "Huge pages").
+fn huge_pages_off() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::warn!(error = %e, "could not turn transparent huge pages off");
+    }
 }
 
 /// mimalloc: the request path allocates many small, short-lived objects
