@@ -65,11 +65,15 @@ fn invariants(r: &Report) -> String {
     }
 }
 
-/// Table rows for the baseline (if one was run) and each target checked.
+/// Table rows for the committer's CPU and the baseline (when measured) and
+/// each target checked.
 fn checks(r: &Report) -> String {
     let mut checks = String::new();
+    if let Some(us) = r.committer_cpu_us {
+        checks = format!("<tr><td>committer</td><td>{us:.1} µs of CPU per purchase</td></tr>");
+    }
     if let (Some(b), Some(share)) = (&r.baseline, r.baseline_share()) {
-        checks = format!(
+        checks += &format!(
             "<tr><td>baseline</td><td>{}: {:.0} req/s; this run {:.0} % of it</td></tr>",
             escape(&b.url),
             b.throughput_per_sec,

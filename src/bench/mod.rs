@@ -172,7 +172,10 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
         Some(url) => Some(measure_baseline(url, &load).await?),
         None => None,
     };
+    let purchases = matches!(args.scenario, Scenario::FlashSale | Scenario::Spread);
+    let cpu_before = committer_cpu(target, purchases).await;
     let (stats, elapsed) = drive(load, plan.clone()).await?;
+    let cpu_after = committer_cpu(target, purchases).await;
     let mut mode = match args.rate {
         Some(rate) => format!("open loop at {rate}/s"),
         None => "closed loop".to_owned(),
@@ -183,6 +186,11 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     let mut report = Report::new(&plan, target, mode, connections, &stats, elapsed);
     report.invariants = report::check(&plan, target, &stats).await?;
     report.baseline = baseline;
+    let created: u64 = stats.created.values().sum();
+    report.committer_cpu_us = cpu_before
+        .zip(cpu_after)
+        .filter(|_| created > 0)
+        .map(|(before, after)| (after - before) * 1e6 / created as f64);
     let conditions = goals::Conditions {
         closed_loop: args.rate.is_none(),
         strict: target.durability == "strict",
@@ -191,6 +199,29 @@ async fn measure(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     };
     report.targets = goals::check(&report, &conditions);
     Ok(report)
+}
+
+/// The server's committer thread CPU so far (seconds), for a run that
+/// measures purchases; `None` when the server does not say.
+async fn committer_cpu(target: &Target, wanted: bool) -> Option<f64> {
+    if !wanted {
+        return None;
+    }
+    let text = target
+        .admin(Method::GET, "/metrics".into(), None)
+        .await
+        .ok()?;
+    gauge(
+        &String::from_utf8_lossy(&text),
+        "surge_committer_cpu_seconds",
+    )
+}
+
+/// The value of the unlabelled gauge `name` in a Prometheus text exposition.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
 }
 
 /// Runs `load` with live progress; the merged stats and the time measured.
@@ -291,5 +322,14 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn a_gauge_is_read_by_its_exact_name() {
+        let text = "# TYPE surge_committer_cpu_seconds gauge\n\
+                    surge_committer_cpu_seconds_other 9\n\
+                    surge_committer_cpu_seconds 12.5\n";
+        assert_eq!(gauge(text, "surge_committer_cpu_seconds"), Some(12.5));
+        assert_eq!(gauge(text, "surge_indexer_cpu_seconds"), None);
     }
 }

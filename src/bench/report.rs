@@ -35,6 +35,10 @@ pub struct Report {
     pub invariants: Invariants,
     /// The same load against `--baseline`, run just before.
     pub baseline: Option<Baseline>,
+    /// CPU of the server's committer thread per acknowledged purchase
+    /// (warm-up included on both sides), from its
+    /// `surge_committer_cpu_seconds`; purchase scenarios only.
+    pub committer_cpu_us: Option<f64>,
     /// The performance targets whose conditions this run met, checked.
     pub targets: Vec<Goal>,
 }
@@ -143,6 +147,7 @@ impl Report {
             percentiles: PERCENTILES.iter().map(|&p| (p, ms(p / 100.0))).collect(),
             invariants: Invariants::default(),
             baseline: None,
+            committer_cpu_us: None,
             targets: Vec::new(),
         }
     }
@@ -174,6 +179,7 @@ impl Report {
             percentiles: Vec::new(),
             invariants: Invariants::default(),
             baseline: None,
+            committer_cpu_us: None,
             targets: Vec::new(),
         }
     }
@@ -201,6 +207,9 @@ impl Report {
             println!("    {step:<11} {:>8} × {}", s.requests, s.latency_ms.line());
         }
         println!("  statuses    {}", statuses_line(&self.statuses));
+        if let Some(us) = self.committer_cpu_us {
+            println!("  committer   {us:.1} µs of CPU per purchase (the single writer's)");
+        }
         if let (Some(b), Some(share)) = (&self.baseline, self.baseline_share()) {
             println!(
                 "  baseline    {}: {:.0} req/s ({}); this run {:.0} % of it",

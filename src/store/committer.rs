@@ -28,6 +28,7 @@
 use super::indexer::{Backlog, Journaled};
 use super::journal::{self, Overlay};
 use super::tap::{Op, SharedTap};
+use super::thread_cpu;
 use super::{codec, keys, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
@@ -322,6 +323,7 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
         } else if !write(&db, gathered, &tap, &journal, &settings) {
             failed.store(true, Ordering::Release);
         }
+        thread_cpu::publish("surge_committer_cpu_seconds");
         if stop {
             return;
         }

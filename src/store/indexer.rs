@@ -187,6 +187,7 @@ fn run(db: &sled::Db, overlay: &Overlay, backlog: &Backlog, delay: Duration, fai
         }
         drop(state);
         backlog.room.notify_all();
+        super::thread_cpu::publish("surge_indexer_cpu_seconds");
     }
     backlog.state.lock().gone = true;
     backlog.room.notify_all();

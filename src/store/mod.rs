@@ -21,6 +21,7 @@ mod offline;
 mod tap;
 #[cfg(test)]
 mod tests;
+mod thread_cpu;
 mod view;
 
 use committer::Journal;

@@ -237,15 +237,25 @@ async fn a_baseline_that_answers_errors_fails_the_run() {
 #[test]
 fn a_run_under_a_targets_conditions_is_checked_against_it() {
     // 256 connections, closed loop, strict, stock left at the end: the
-    // hot-SKU target's conditions.
+    // conditions of the hot SKU's committer target, read from the server.
     let (ok, stdout, report) =
         bench("flash-sale --stock 100000000 --duration 1s --connections 256");
     assert!(ok, "{stdout}");
+    let us = report["committer_cpu_us"].as_f64().expect("committer CPU");
+    assert!(us > 0.0, "{report}");
+    assert!(
+        stdout.contains(&format!("  committer   {us:.1} µs")),
+        "{stdout}"
+    );
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 1, "{report}");
-    assert_eq!(targets[0]["name"], "hot SKU");
-    assert!(targets[0]["met"].is_boolean());
-    assert!(stdout.contains("  target      hot SKU: "), "{stdout}");
+    assert_eq!(targets[0]["name"], "committer CPU, hot SKU");
+    assert_eq!(targets[0]["measured"], format!("{us:.1} µs"));
+    assert_eq!(targets[0]["met"], us <= 2.0);
+    assert!(
+        stdout.contains("  target      committer CPU, hot SKU: "),
+        "{stdout}"
+    );
     // Outside them (selling out, or 8 connections) no target is claimed.
     for args in [
         "flash-sale --stock 300 --connections 256",
