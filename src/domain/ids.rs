@@ -4,6 +4,7 @@
 use super::ParseError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest id we accept. Ids are keys in the store and in URLs: keep them short.
 pub const ID_LEN_MAX: usize = 64;
@@ -34,14 +35,17 @@ fn check_id(kind: &str, raw: &str) -> Result<(), ParseError> {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
+        ///
+        /// The text is shared: a clone (an id kept in several indexes, a
+        /// hold named after its order) costs a reference count, not a copy.
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             pub fn parse(raw: &str) -> Result<Self, ParseError> {
                 check_id($kind, raw)?;
-                Ok(Self(raw.to_owned()))
+                Ok(Self(raw.into()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -53,13 +57,13 @@ macro_rules! string_id {
             type Error = ParseError;
             fn try_from(raw: String) -> Result<Self, ParseError> {
                 check_id($kind, &raw)?;
-                Ok(Self(raw))
+                Ok(Self(raw.into()))
             }
         }
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
             }
         }
 
@@ -121,12 +125,12 @@ pub fn random_hex128() -> String {
 
 impl CartId {
     pub fn generate() -> Self {
-        Self(format!("cart_{}", random_hex128()))
+        Self(format!("cart_{}", random_hex128()).into())
     }
 
     /// An id from a keyed digest (a cart created with an Idempotency-Key).
     pub fn from_digest(digest: &[u8]) -> Self {
-        Self(format!("cart_{}", hex::encode(digest)))
+        Self(format!("cart_{}", hex::encode(digest)).into())
     }
 
     /// The hold a cart keeps on each SKU it has a line of.
@@ -137,12 +141,12 @@ impl CartId {
 
 impl OrderId {
     pub fn generate() -> Self {
-        Self(format!("ord_{}", uuid::Uuid::new_v4().simple()))
+        Self(format!("ord_{}", uuid::Uuid::new_v4().simple()).into())
     }
 
     /// An id from a keyed digest (see `idempotency`).
     pub fn from_digest(digest: &[u8]) -> Self {
-        Self(format!("ord_{}", hex::encode(digest)))
+        Self(format!("ord_{}", hex::encode(digest)).into())
     }
 
     /// The hold an order keeps on its SKU while awaiting payment.
@@ -154,7 +158,7 @@ impl OrderId {
 impl ProductId {
     /// A fresh random id (122 random bits): unguessable and collision-free.
     pub fn generate() -> Self {
-        Self(format!("prod_{}", uuid::Uuid::new_v4().simple()))
+        Self(format!("prod_{}", uuid::Uuid::new_v4().simple()).into())
     }
 }
 
