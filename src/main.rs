@@ -120,9 +120,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Transparent huge pages off for this process, unless `MIMALLOC_ALLOW_THP`
 /// asks otherwise. mimalloc advises huge pages on its arenas and gives
 /// freed memory back a second later; under a write load every page it
-/// takes back is a 2 MiB page to zero again, which cost the committer
-/// about a tenth of its CPU and held 50-60 MB more RSS than 4 KiB pages
-/// do (BENCHMARKS.md, "Huge pages").
+/// takes back is a 2 MiB page to zero again: it cost the committer a
+/// sixth of its CPU on a hot SKU, doubled the open-loop p99 and held 30-50
+/// MB more RSS than 4 KiB pages do (BENCHMARKS.md, "Huge pages").
 fn huge_pages_off() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
         return;
