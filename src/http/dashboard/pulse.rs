@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
 /// Seconds of history kept (the chart's span).
 pub const HISTORY_SECS: usize = 600;
@@ -48,7 +48,16 @@ struct State {
 
 /// The live figures of one app.
 #[derive(Clone, Default)]
-pub struct Pulse(Arc<Mutex<State>>);
+pub struct Pulse(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the sampler when watching starts, so that it follows the feed
+    /// from the first look on, not from its next tick: a stock change in
+    /// that second would be missed by the hottest-SKUs list.
+    watching: Notify,
+}
 
 /// The overview's figures, as the page shows them and the stream sends them.
 #[derive(Debug, Clone, Serialize)]
@@ -80,11 +89,16 @@ pub struct PulseView {
 impl Pulse {
     /// Notes that someone is looking, which keeps the sampler going.
     pub fn touch(&self) {
-        self.0.lock().watched_until = Some(Instant::now() + WATCH_FOR);
+        let now = Instant::now();
+        let was = self.0.state.lock().watched_until.replace(now + WATCH_FOR);
+        if !was.is_some_and(|until| now < until) {
+            self.0.watching.notify_one();
+        }
     }
 
     fn watched(&self) -> bool {
         self.0
+            .state
             .lock()
             .watched_until
             .is_some_and(|until| Instant::now() < until)
@@ -102,7 +116,10 @@ impl Pulse {
                     got = rx.recv() => Some(got),
                 },
                 None => {
-                    every.tick().await;
+                    tokio::select! {
+                        _ = every.tick() => {}
+                        _ = self.0.watching.notified() => {}
+                    }
                     None
                 }
             };
@@ -117,14 +134,20 @@ impl Pulse {
                 }
                 None => {
                     feed = None;
-                    *self.0.lock() = State::default();
+                    // Forget the figures, not a look that came meanwhile.
+                    let mut s = self.0.state.lock();
+                    let watched_until = s.watched_until;
+                    *s = State {
+                        watched_until,
+                        ..State::default()
+                    };
                 }
             }
         }
     }
 
     fn saw(&self, update: StockUpdate) {
-        let mut s = self.0.lock();
+        let mut s = self.0.state.lock();
         let seen = s.last.insert(update.sku.clone(), update.available);
         if s.last.len() > SKUS_TRACKED_MAX {
             s.last.clear();
@@ -139,7 +162,7 @@ impl Pulse {
     }
 
     fn sample(&self, totals: Totals) {
-        let mut s = self.0.lock();
+        let mut s = self.0.state.lock();
         let fell = std::mem::take(&mut s.fell);
         s.samples.push_back(Sample { totals, fell });
         while s.samples.len() > HISTORY_SECS + 1 {
@@ -149,7 +172,7 @@ impl Pulse {
 
     /// The figures now.
     pub fn view(&self) -> PulseView {
-        let s = self.0.lock();
+        let s = self.0.state.lock();
         let samples: Vec<&Sample> = s.samples.iter().collect();
         let last = samples.last().map(|x| &x.totals);
         let base_at = samples.len().saturating_sub(WINDOW_SECS + 1);
@@ -257,5 +280,29 @@ mod tests {
         assert_eq!(view.hot, vec![(sku("A"), 3), (sku("C"), 2), (sku("B"), 1)]);
         assert_eq!(view.orders_series.len(), 70);
         assert_eq!(view.orders_series.last(), Some(&180));
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_look_follows_the_feed_at_once_not_from_the_next_second() {
+        let pulse = Pulse::default();
+        let availability = Availability::default();
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .build_recorder()
+            .handle();
+        tokio::spawn(pulse.clone().run(metrics, availability.clone()));
+        settle().await; // its first tick, unwatched
+        pulse.touch();
+        settle().await;
+        // Within the same instant as the look: no tick has come since.
+        availability.announce(&sku("A"), Some(10), 7);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(pulse.view().hot, vec![(sku("A"), 3)]);
     }
 }

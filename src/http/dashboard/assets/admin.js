@@ -11,13 +11,29 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// A figure that changes is stamped with when it did (`data-at`, ms since
+// the epoch): how late the page shows a change can then be read from the
+// page itself, whoever looks at it and however slowly.
+function show(el, text, at) {
+  if (el.textContent !== String(text)) {
+    el.textContent = text;
+    el.dataset.at = at;
+  }
+}
+
 function setText(name, text) {
   document.querySelectorAll(`[data-metric="${name}"]`).forEach((el) => {
-    el.textContent = text;
+    show(el, text, Date.now());
   });
 }
 
 function hotRows(tbody, hot) {
+  // A rebuilt row keeps the time its stock last changed.
+  const before = new Map();
+  tbody.querySelectorAll("tr[data-sku] .stock").forEach((td) => {
+    before.set(td.closest("tr").dataset.sku, td);
+  });
+  const now = Date.now();
   const rows = hot.map((h) => {
     const tr = document.createElement("tr");
     tr.dataset.sku = h.sku;
@@ -36,6 +52,11 @@ function hotRows(tbody, hot) {
       if (cls) td.className = cls;
       tr.appendChild(td);
     });
+    const stock = tr.querySelector(".stock");
+    const was = before.get(h.sku);
+    stock.dataset.at = was && was.textContent === String(h.available) && was.dataset.at
+      ? was.dataset.at
+      : now;
     const bar = document.createElement("td");
     bar.innerHTML = '<div class="bar"><span></span></div>';
     bar.querySelector("span").setAttribute("data-share", h.share);
@@ -77,8 +98,9 @@ function live(root) {
   });
   source.addEventListener("stock", (event) => {
     const s = JSON.parse(event.data);
+    const at = Date.now();
     document.querySelectorAll(`tr[data-sku="${CSS.escape(s.sku)}"] .stock`).forEach((td) => {
-      td.textContent = s.available;
+      show(td, s.available, at);
     });
   });
 }
