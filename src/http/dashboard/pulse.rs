@@ -91,7 +91,7 @@ impl Pulse {
     pub fn touch(&self) {
         let now = Instant::now();
         let was = self.0.state.lock().watched_until.replace(now + WATCH_FOR);
-        if !was.is_some_and(|until| now < until) {
+        if was.is_none_or(|until| now >= until) {
             self.0.watching.notify_one();
         }
     }
