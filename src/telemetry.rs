@@ -78,3 +78,19 @@ pub fn metrics() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// The samples of a Prometheus text exposition, as (metric name, labels
+/// between the braces, value); comments and unreadable lines are skipped.
+/// The dashboard and `surge bench` read the server's own figures with it.
+pub fn samples(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let value = value.trim().parse::<f64>().ok()?;
+            Some(match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}'), value),
+                None => (series, "", value),
+            })
+        })
+}

@@ -219,9 +219,9 @@ async fn committer_cpu(target: &Target, wanted: bool) -> Option<f64> {
 
 /// The value of the unlabelled gauge `name` in a Prometheus text exposition.
 fn gauge(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .find_map(|value| value.trim().parse().ok())
+    crate::telemetry::samples(text)
+        .find(|&(series, labels, _)| series == name && labels.is_empty())
+        .map(|(_, _, value)| value)
 }
 
 /// Runs `load` with live progress; the merged stats and the time measured.

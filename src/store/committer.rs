@@ -312,9 +312,10 @@ fn run(db: sled::Db, rx: Receiver<Job>, settings: CommitterSettings, shared: Sha
             };
             stop = !gather(next, &mut gathered, settings.journal);
         }
-        if !journal
-            .backlog
-            .wait_for_room(settings.journal_lag_max_bytes)
+        if settings.journal
+            && !journal
+                .backlog
+                .wait_for_room(settings.journal_lag_max_bytes)
         {
             failed.store(true, Ordering::Release);
         }

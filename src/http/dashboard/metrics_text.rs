@@ -28,17 +28,7 @@ pub struct Totals {
 /// Reads [`Totals`] from Prometheus text. Lines it does not know are skipped.
 pub fn read(text: &str) -> Totals {
     let mut t = Totals::default();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.trim().parse::<f64>() else {
-            continue;
-        };
-        let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => (name, rest.trim_end_matches('}')),
-            None => (series, ""),
-        };
+    for (name, labels, value) in crate::telemetry::samples(text) {
         let count = value.max(0.0) as u64;
         match name {
             "surge_orders_placed_total" => t.orders += count,
