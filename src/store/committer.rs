@@ -27,7 +27,7 @@
 
 use super::indexer::{Backlog, Journaled};
 use super::journal::{self, Overlay};
-use super::tap::{Op, SharedTap};
+use super::tap::{self, Op, SharedTap};
 use super::thread_cpu;
 use super::{codec, keys, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -416,11 +416,8 @@ fn write(
 /// The sled batch that writes `ops` at their keys as commit `seq`.
 fn keyed_batch(seq: u64, ops: &[Op]) -> Result<sled::Batch, StoreError> {
     let mut batch = sled::Batch::default();
-    for (key, value) in ops {
-        match value {
-            Some(value) => batch.insert(key.clone(), value.clone()),
-            None => batch.remove(key.clone()),
-        }
+    for op in ops {
+        tap::add(&mut batch, op.clone());
     }
     batch.insert(keys::COMMIT_SEQ, codec::encode(&seq)?);
     Ok(batch)

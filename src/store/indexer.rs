@@ -14,7 +14,7 @@
 //! it full waits for the indexer, so memory stays bounded under any load.
 
 use super::journal::Overlay;
-use super::tap::Op;
+use super::tap::{self, Op};
 use super::StoreError;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -206,11 +206,8 @@ pub(super) fn index(
     let mut batch = sled::Batch::default();
     let mut writes = 0;
     for journaled in batches {
-        for (key, value) in &journaled.ops {
-            match value {
-                Some(value) => batch.insert(key.clone(), value.clone()),
-                None => batch.remove(key.clone()),
-            }
+        for op in &journaled.ops {
+            tap::add(&mut batch, op.clone());
             writes += 1;
         }
         for record in &journaled.records {

@@ -17,7 +17,7 @@
 //! cannot be decoded stops that, and it and the records after it stay in
 //! the journal, where `surge check` names them.
 
-use super::{journal, keys, StoreError};
+use super::{journal, keys, tap, StoreError};
 use fs2::FileExt;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -122,11 +122,8 @@ fn index_journal(db: &sled::Db) -> Result<(), StoreError> {
         let Ok(ops) = journal::decode(&key, &bytes) else {
             break;
         };
-        for (k, v) in ops {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
+        for op in ops {
+            tap::add(&mut batch, op);
         }
         batch.remove(key);
     }

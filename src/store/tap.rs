@@ -22,6 +22,14 @@ use std::sync::Arc;
 /// One write of a batch: the key, and the value (`None` removes it).
 pub(super) type Op = (sled::IVec, Option<sled::IVec>);
 
+/// Adds `op` to a sled batch: its value at its key, or the key's removal.
+pub(super) fn add(batch: &mut sled::Batch, (key, value): Op) {
+    match value {
+        Some(value) => batch.insert(key, value),
+        None => batch.remove(key),
+    }
+}
+
 /// A batch the committer applied while a copy was being taken.
 pub struct TappedBatch {
     pub seq: u64,
