@@ -1,5 +1,6 @@
 //! The real `surge` binary: a graceful stop on SIGTERM/SIGINT (exit 0, the
-//! store flushed) and a refusal to start on an unknown config key.
+//! store flushed), a refusal to start on an unknown config key, and
+//! transparent huge pages off.
 
 use crate::process::{command, free_port, Running, TOKEN};
 use reqwest::Client;
@@ -128,4 +129,21 @@ fn a_missing_config_file_stops_the_binary_with_a_message_naming_it() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("absent.toml"), "{stderr}");
+}
+
+/// The `THP_enabled` line of the process's status (Linux 6.0 and later).
+fn transparent_huge_pages(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:"))?;
+    Some(line.split_whitespace().nth(1)?.to_owned())
+}
+
+#[tokio::test]
+async fn the_server_turns_transparent_huge_pages_off_unless_told_to_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path()).await;
+    assert_eq!(transparent_huge_pages(server.pid()).as_deref(), Some("0"));
+    server.kill9();
+    let kept = Running::start_with_env(dir.path(), &[("MIMALLOC_ALLOW_THP", "1")]).await;
+    assert_eq!(transparent_huge_pages(kept.pid()).as_deref(), Some("1"));
 }
